@@ -1,0 +1,41 @@
+# txcoord — the commands a person types. `make test` and `make demo` do all the set-up.
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+BUILD_TYPE ?= RelWithDebInfo
+# CI builds with -Werror.
+WERROR ?= $(if $(filter true,$(CI)),ON,OFF)
+export BUILD_DIR
+
+.PHONY: all deps configure build test demo bench services-start services-stop format clean
+
+all: build
+
+deps:
+	scripts/install-deps
+
+configure: deps
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DTXC_WERROR=$(WERROR) $(CMAKE_FLAGS)
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	scripts/run-tests
+
+demo: build
+	scripts/demo
+
+bench: build
+	scripts/run-bench
+
+services-start:
+	scripts/services start
+
+services-stop:
+	scripts/services stop
+
+format:
+	git ls-files '*.h' '*.cc' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR)
