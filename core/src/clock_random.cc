@@ -50,7 +50,9 @@ std::uint64_t Random::Below(std::uint64_t bound) {
   return v % bound;
 }
 
-double Random::Unit() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
+double Random::Unit() {
+  return static_cast<double>(Next() >> 11) * 0x1.0p-53;
+}
 
 std::chrono::milliseconds Backoff::Ceiling(std::uint32_t attempt) const {
   if (attempt == 0) attempt = 1;

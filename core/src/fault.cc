@@ -152,7 +152,8 @@ Status Registry::Hit(std::string_view name) {
     spec = p.spec;  // act outside the lock (callbacks and delays may take time)
   }
   switch (spec.action) {
-    case Action::kOff: return Status::Ok();
+    case Action::kOff:
+      return Status::Ok();
     case Action::kCrash:
       WriteStderr("txcoord: fault point '" + std::string(name) + "' fired: crash\n");
       ::_exit(kCrashExitCode);
@@ -161,7 +162,9 @@ Status Registry::Hit(std::string_view name) {
       std::abort();
     case Action::kError:
       return {spec.error_code, "injected fault at '" + std::string(name) + "'"};
-    case Action::kDelay: std::this_thread::sleep_for(spec.delay); return Status::Ok();
+    case Action::kDelay:
+      std::this_thread::sleep_for(spec.delay);
+      return Status::Ok();
     case Action::kCallback:
       if (spec.callback) spec.callback();
       return Status::Ok();

@@ -29,8 +29,12 @@ Status CheckId(std::string_view what, std::string_view v, std::size_t max, bool 
 Status ValidateCoordinatorId(std::string_view id) {
   return CheckId("coordinator id", id, kMaxCoordinatorIdLen, false);
 }
-Status ValidateGid(std::string_view gid) { return CheckId("gid", gid, kMaxGidLen, true); }
-Status ValidateBranch(std::string_view b) { return CheckId("branch", b, kMaxBranchLen, false); }
+Status ValidateGid(std::string_view gid) {
+  return CheckId("gid", gid, kMaxGidLen, true);
+}
+Status ValidateBranch(std::string_view b) {
+  return CheckId("branch", b, kMaxBranchLen, false);
+}
 
 Status Validate(const BranchId& id) {
   TXC_RETURN_IF_ERROR(ValidateCoordinatorId(id.coordinator));

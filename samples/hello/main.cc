@@ -22,8 +22,9 @@ Status CheckPostgres(const char* dsn) {
     return txcoord::Unavailable(std::string("PostgreSQL: ") + PQerrorMessage(conn.get()));
   }
   std::unique_ptr<PGresult, decltype(&PQclear)> res(
-      PQexec(conn.get(), "SELECT current_setting('server_version'), "
-                         "current_setting('max_prepared_transactions')"),
+      PQexec(conn.get(),
+             "SELECT current_setting('server_version'), "
+             "current_setting('max_prepared_transactions')"),
       &PQclear);
   if (PQresultStatus(res.get()) != PGRES_TUPLES_OK) {
     return txcoord::Unavailable(std::string("PostgreSQL: ") + PQerrorMessage(conn.get()));
@@ -52,8 +53,8 @@ Status CheckRedis(const std::string& url) {
   }
   auto* reply = static_cast<redisReply*>(redisCommand(ctx.get(), "CONFIG GET appendfsync"));
   if (reply == nullptr) return txcoord::Unavailable(std::string("Redis: ") + ctx->errstr);
-  std::string fsync = reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
-                          ? reply->element[1]->str : "?";
+  std::string fsync =
+      reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 ? reply->element[1]->str : "?";
   freeReplyObject(reply);
   std::printf("Redis reachable at %s:%d, appendfsync=%s\n", host.c_str(), port, fsync.c_str());
   return Status::Ok();
@@ -69,8 +70,9 @@ int main() {
   const char* dsn = std::getenv("TXC_PG_DSN");
   const char* url = std::getenv("TXC_REDIS_URL");
   if (dsn == nullptr || url == nullptr) {
-    std::fprintf(stderr, "txc-hello: TXC_PG_DSN and TXC_REDIS_URL must be set "
-                         "(eval \"$(scripts/services env)\")\n");
+    std::fprintf(stderr,
+                 "txc-hello: TXC_PG_DSN and TXC_REDIS_URL must be set "
+                 "(eval \"$(scripts/services env)\")\n");
     return 2;
   }
   int rc = 0;

@@ -12,7 +12,9 @@ class FaultTest : public ::testing::Test {
   void TearDown() override { Registry::Global().DisarmAll(); }
 };
 
-TEST_F(FaultTest, UnarmedPointIsOk) { EXPECT_TRUE(TXC_FAULT("test.nothing").ok()); }
+TEST_F(FaultTest, UnarmedPointIsOk) {
+  EXPECT_TRUE(TXC_FAULT("test.nothing").ok());
+}
 
 TEST_F(FaultTest, ErrorFiresWithCode) {
   ScopedFault f("test.err", Spec::Error(Code::kUnavailable));

@@ -17,9 +17,13 @@ using PgRes = std::unique_ptr<PGresult, decltype(&PQclear)>;
 using RedisCtx = std::unique_ptr<redisContext, decltype(&redisFree)>;
 using RedisReply = std::unique_ptr<redisReply, decltype(&freeReplyObject)>;
 
-PgConn ConnectPg(const std::string& dsn) { return {PQconnectdb(dsn.c_str()), &PQfinish}; }
+PgConn ConnectPg(const std::string& dsn) {
+  return {PQconnectdb(dsn.c_str()), &PQfinish};
+}
 
-PgRes Exec(PGconn* c, const std::string& sql) { return {PQexec(c, sql.c_str()), &PQclear}; }
+PgRes Exec(PGconn* c, const std::string& sql) {
+  return {PQexec(c, sql.c_str()), &PQclear};
+}
 
 RedisCtx ConnectRedis(const std::string& url) {
   // redis://host:port[/db]
@@ -46,14 +50,18 @@ TEST_F(StoresTest, PostgresPrepareAndCommitPreparedFromAnotherConnection) {
   ASSERT_EQ(PQresultStatus(settings.get()), PGRES_TUPLES_OK);
   EXPECT_GE(std::stoi(PQgetvalue(settings.get(), 0, 0)), 64);
 
-  ASSERT_EQ(PQresultStatus(Exec(a.get(), "DROP TABLE IF EXISTS wiring_t; "
-                                         "CREATE TABLE wiring_t(id int primary key)").get()),
+  ASSERT_EQ(PQresultStatus(Exec(a.get(),
+                                "DROP TABLE IF EXISTS wiring_t; "
+                                "CREATE TABLE wiring_t(id int primary key)")
+                               .get()),
             PGRES_COMMAND_OK);
   ASSERT_EQ(PQresultStatus(Exec(a.get(), "ROLLBACK PREPARED 'txc-wiring-1'").get()),
             PGRES_FATAL_ERROR);  // none left over from an earlier run (42704)
 
-  ASSERT_EQ(PQresultStatus(Exec(a.get(), "BEGIN; INSERT INTO wiring_t VALUES (1); "
-                                         "PREPARE TRANSACTION 'txc-wiring-1'").get()),
+  ASSERT_EQ(PQresultStatus(Exec(a.get(),
+                                "BEGIN; INSERT INTO wiring_t VALUES (1); "
+                                "PREPARE TRANSACTION 'txc-wiring-1'")
+                               .get()),
             PGRES_COMMAND_OK)
       << PQerrorMessage(a.get());
   // Prepared but not committed: invisible, and listed in pg_prepared_xacts.
@@ -63,8 +71,7 @@ TEST_F(StoresTest, PostgresPrepareAndCommitPreparedFromAnotherConnection) {
   EXPECT_STREQ(PQgetvalue(listed.get(), 0, 0), "1");
 
   // Phase 2 from the other connection.
-  ASSERT_EQ(PQresultStatus(Exec(b.get(), "COMMIT PREPARED 'txc-wiring-1'").get()),
-            PGRES_COMMAND_OK)
+  ASSERT_EQ(PQresultStatus(Exec(b.get(), "COMMIT PREPARED 'txc-wiring-1'").get()), PGRES_COMMAND_OK)
       << PQerrorMessage(b.get());
   auto after = Exec(a.get(), "SELECT count(*) FROM wiring_t");
   EXPECT_STREQ(PQgetvalue(after.get(), 0, 0), "1");
@@ -80,11 +87,15 @@ TEST_F(StoresTest, PostgresRollbackPreparedDiscardsWork) {
   TXC_REQUIRE_ENV(dsn, "TXC_PG_DSN");
   PgConn a = ConnectPg(dsn);
   ASSERT_EQ(PQstatus(a.get()), CONNECTION_OK) << PQerrorMessage(a.get());
-  ASSERT_EQ(PQresultStatus(Exec(a.get(), "DROP TABLE IF EXISTS wiring_r; "
-                                         "CREATE TABLE wiring_r(id int)").get()),
+  ASSERT_EQ(PQresultStatus(Exec(a.get(),
+                                "DROP TABLE IF EXISTS wiring_r; "
+                                "CREATE TABLE wiring_r(id int)")
+                               .get()),
             PGRES_COMMAND_OK);
-  ASSERT_EQ(PQresultStatus(Exec(a.get(), "BEGIN; INSERT INTO wiring_r VALUES (1); "
-                                         "PREPARE TRANSACTION 'txc-wiring-2'").get()),
+  ASSERT_EQ(PQresultStatus(Exec(a.get(),
+                                "BEGIN; INSERT INTO wiring_r VALUES (1); "
+                                "PREPARE TRANSACTION 'txc-wiring-2'")
+                               .get()),
             PGRES_COMMAND_OK);
   ASSERT_EQ(PQresultStatus(Exec(a.get(), "ROLLBACK PREPARED 'txc-wiring-2'").get()),
             PGRES_COMMAND_OK);
@@ -112,13 +123,13 @@ TEST_F(StoresTest, RedisEvalRunsAtomicScriptAndIsDurablyConfigured) {
       "if a < tonumber(ARGV[1]) then return redis.error_reply('insufficient') end "
       "redis.call('DECRBY', KEYS[1], ARGV[1]) "
       "return redis.call('INCRBY', KEYS[2], ARGV[1])";
-  RedisReply ok{static_cast<redisReply*>(redisCommand(c.get(), "EVAL %s 2 wiring:{w}:a wiring:{w}:b 7",
-                                                      script)),
+  RedisReply ok{static_cast<redisReply*>(
+                    redisCommand(c.get(), "EVAL %s 2 wiring:{w}:a wiring:{w}:b 7", script)),
                 &freeReplyObject};
   ASSERT_EQ(ok->type, REDIS_REPLY_INTEGER) << (ok->str ? ok->str : "");
   EXPECT_EQ(ok->integer, 7);
-  RedisReply refused{static_cast<redisReply*>(redisCommand(
-                         c.get(), "EVAL %s 2 wiring:{w}:a wiring:{w}:b 7", script)),
+  RedisReply refused{static_cast<redisReply*>(
+                         redisCommand(c.get(), "EVAL %s 2 wiring:{w}:a wiring:{w}:b 7", script)),
                      &freeReplyObject};
   ASSERT_EQ(refused->type, REDIS_REPLY_ERROR);
   EXPECT_NE(std::string(refused->str).find("insufficient"), std::string::npos);

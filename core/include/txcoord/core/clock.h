@@ -25,8 +25,8 @@ class ManualClock final : public Clock {
  public:
   MonoTime Now() const override { return MonoTime(std::chrono::nanoseconds(mono_ns_.load())); }
   WallTime WallNow() const override {
-    return WallTime(std::chrono::duration_cast<WallTime::duration>(
-        std::chrono::nanoseconds(wall_ns_.load())));
+    return WallTime(
+        std::chrono::duration_cast<WallTime::duration>(std::chrono::nanoseconds(wall_ns_.load())));
   }
   void Advance(std::chrono::nanoseconds d) {
     mono_ns_ += d.count();

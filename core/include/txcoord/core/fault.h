@@ -67,8 +67,14 @@ struct Spec {
     s.action = a;
     return s;
   }
-  Spec& At(std::uint64_t nth_hit) { first_hit = nth_hit; return *this; }
-  Spec& Times(std::uint64_t n) { max_fires = n; return *this; }
+  Spec& At(std::uint64_t nth_hit) {
+    first_hit = nth_hit;
+    return *this;
+  }
+  Spec& Times(std::uint64_t n) {
+    max_fires = n;
+    return *this;
+  }
 };
 
 class Registry {

@@ -3,8 +3,8 @@
 //
 // The code answers the caller's real question: what do I do now?
 //   Reaction::kNone              ok
-//   Reaction::kFixRequest        the request is wrong (bad input, unknown name); retrying won't help
-//   Reaction::kRetryCall         nothing happened; call again (after backoff)
+//   Reaction::kFixRequest        the request is wrong (bad input, unknown name); retrying won't
+//   help Reaction::kRetryCall         nothing happened; call again (after backoff)
 //   Reaction::kRetryTransaction  this transaction is lost (aborted); start it again
 //   Reaction::kResolveUnknown    it may or may not have happened; retry an *idempotent* call or ask
 //   Reaction::kGiveUp            the system is unfit to go on (corruption, fsync failure, bug)
@@ -98,7 +98,7 @@ Status Internal(std::string message);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     if (std::get<Status>(v_).ok()) v_ = Status(Code::kInternal, "Result built from ok Status");
   }
@@ -136,10 +136,10 @@ T& Result<T>::Checked() {
 #define TXC_CONCAT(a, b) TXC_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function when `expr` is not ok.
-#define TXC_RETURN_IF_ERROR(expr)                      \
-  do {                                                 \
-    ::txcoord::Status txc_status_ = (expr);            \
-    if (!txc_status_.ok()) return txc_status_;         \
+#define TXC_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    ::txcoord::Status txc_status_ = (expr);    \
+    if (!txc_status_.ok()) return txc_status_; \
   } while (0)
 
 // `lhs = value of rexpr`, or return its Status from the enclosing function.
