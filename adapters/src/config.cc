@@ -50,19 +50,20 @@ Status ExpandValue(Poco::Dynamic::Var& value, const EnvLookup& env) {
 }  // namespace
 
 Result<std::string> ExpandEnv(std::string_view text, const EnvLookup& env) {
+  static constexpr std::string_view kOpen = "${env:";
   const EnvLookup& lookup = env ? env : EnvLookup(GetEnv);
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size();) {
-    if (text.compare(i, 3, "$${") == 0) {
-      out += "${";
-      i += 3;
-    } else if (text.compare(i, 2, "${") == 0) {
-      const auto close = text.find('}', i + 2);
+    if (text[i] == '$' && text.substr(i + 1, kOpen.size()) == kOpen) {  // "$${env:" escape
+      out += kOpen;
+      i += 1 + kOpen.size();
+    } else if (text.substr(i, kOpen.size()) == kOpen) {
+      const auto close = text.find('}', i + kOpen.size());
       if (close == std::string_view::npos) {
-        return InvalidArgument("unterminated ${ in '" + std::string(text) + "'");
+        return InvalidArgument("unterminated ${env: in '" + std::string(text) + "'");
       }
-      const std::string name(text.substr(i + 2, close - i - 2));
+      const std::string name(text.substr(i + kOpen.size(), close - i - kOpen.size()));
       auto v = lookup(name);
       if (!v) return InvalidArgument("environment variable " + name + " is not set");
       out += *v;
