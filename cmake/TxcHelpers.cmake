@@ -49,3 +49,27 @@ function(txc_test)
   gtest_discover_tests(${ARG_NAME} DISCOVERY_TIMEOUT 60
                        PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 600)
 endfunction()
+
+# txc_protobuf(TARGET <target> PROTO <file.proto> INCLUDE_PREFIX <txcoord/x>)
+# Generates C++ for PROTO into <build>/gen/<INCLUDE_PREFIX>/ and adds it to TARGET, so sources
+# include "<INCLUDE_PREFIX>/<name>.pb.h". The generated header and the .proto are installed.
+# Generated code is compiled without warnings (it is not ours to keep warning-clean).
+function(txc_protobuf)
+  cmake_parse_arguments(ARG "" "TARGET;PROTO;INCLUDE_PREFIX" "" ${ARGN})
+  set(gen_root ${CMAKE_CURRENT_BINARY_DIR}/gen)
+  file(MAKE_DIRECTORY ${gen_root}/${ARG_INCLUDE_PREFIX})
+  get_filename_component(proto_abs ${ARG_PROTO} ABSOLUTE)
+  get_filename_component(proto_dir ${proto_abs} DIRECTORY)
+  get_filename_component(proto_name ${proto_abs} NAME_WE)
+  protobuf_generate(TARGET ${ARG_TARGET} LANGUAGE cpp
+    PROTOS ${proto_abs}
+    IMPORT_DIRS ${proto_dir}
+    PROTOC_OUT_DIR ${gen_root}/${ARG_INCLUDE_PREFIX}
+    OUT_VAR generated)
+  set_source_files_properties(${generated} PROPERTIES COMPILE_OPTIONS "-w")
+  target_include_directories(${ARG_TARGET} SYSTEM PUBLIC $<BUILD_INTERFACE:${gen_root}>)
+  target_link_libraries(${ARG_TARGET} PUBLIC protobuf::libprotobuf)
+  install(FILES ${gen_root}/${ARG_INCLUDE_PREFIX}/${proto_name}.pb.h
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/${ARG_INCLUDE_PREFIX})
+  install(FILES ${proto_abs} DESTINATION ${CMAKE_INSTALL_DATADIR}/txcoord/proto)
+endfunction()

@@ -1,5 +1,7 @@
 #include "txcoord/api/request.h"
 
+#include "txcoord/api/api.pb.h"
+
 #include <gtest/gtest.h>
 
 namespace txcoord::api {
@@ -122,6 +124,40 @@ TEST(ValidateIdempotencyKey, Bounds) {
   EXPECT_FALSE(ValidateIdempotencyKey("").ok());
   EXPECT_FALSE(ValidateIdempotencyKey(std::string(256, 'k')).ok());
   EXPECT_FALSE(ValidateIdempotencyKey("has space").ok());
+}
+
+}  // namespace
+}  // namespace txcoord::api
+
+namespace txcoord::api {
+namespace {
+
+TEST(ParseTransactionRequestProto, SameRequestSameHashAsJson) {
+  v1::TransactionRequest msg;
+  msg.set_mode("2pc");
+  auto* b = msg.add_branches();
+  b->set_participant("p");
+  b->set_action("a");
+  (*b->mutable_payload())["x"] = "1";
+  (*b->mutable_payload())["y"] = "z";
+  auto from_proto = ParseTransactionRequestProto(msg.SerializeAsString(), {});
+  ASSERT_TRUE(from_proto.ok()) << from_proto.status();
+  auto from_json = ParseTransactionRequest(
+      R"({"branches":[{"participant":"p","action":"a","payload":{"y":"z","x":1}}]})", {});
+  ASSERT_TRUE(from_json.ok());
+  EXPECT_EQ(from_proto->body_hash, from_json->body_hash);
+}
+
+TEST(ParseTransactionRequestProto, RejectsGarbageAndInvalidFields) {
+  EXPECT_EQ(ParseTransactionRequestProto("\xff\xff\xff", {}).status().code(),
+            Code::kInvalidArgument);
+  v1::TransactionRequest msg;  // no branches
+  EXPECT_EQ(ParseTransactionRequestProto(msg.SerializeAsString(), {}).status().code(),
+            Code::kInvalidArgument);
+  msg.set_gid("bad gid");
+  msg.add_branches()->set_participant("p");
+  auto r = ParseTransactionRequestProto(msg.SerializeAsString(), {});
+  EXPECT_NE(r.status().message().find("gid"), std::string::npos) << r.status();
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "txcoord/api/api.pb.h"
 #include "txcoord/participant/ids.h"
 
 namespace txcoord::api {
@@ -117,7 +118,76 @@ Result<Object::Ptr> ParseObject(std::string_view body) {
   return root.extract<Object::Ptr>();
 }
 
+// Appends a length-prefixed field so no two different requests serialize alike.
+void Put(std::string& out, std::string_view field) {
+  out += std::to_string(field.size());
+  out += ':';
+  out += field;
+}
+
+void PutPayload(std::string& out, const participant::Payload& payload) {
+  Put(out, std::to_string(payload.size()));
+  for (const auto& [k, v] : payload) {  // std::map: sorted keys
+    Put(out, k);
+    Put(out, v);
+  }
+}
+
 }  // namespace
+
+std::string CanonicalHash(const TransactionRequest& req) {
+  std::string out;
+  Put(out, req.mode);
+  Put(out, req.gid.value_or(""));
+  Put(out, std::to_string(req.timeout_ms.value_or(0)));
+  Put(out, req.open ? "open" : "closed");
+  Put(out, std::to_string(req.branches.size()));
+  for (const auto& b : req.branches) {
+    Put(out, b.participant);
+    Put(out, b.action);
+    PutPayload(out, b.payload);
+    Put(out, std::to_string(b.group));
+    Put(out, b.compensation ? "comp" : "nocomp");
+    if (b.compensation) {
+      Put(out, b.compensation->action);
+      PutPayload(out, b.compensation->payload);
+    }
+  }
+  return Sha256Hex(out);
+}
+
+Result<TransactionRequest> ValidateTransactionRequest(TransactionRequest req,
+                                                      const Limits& limits) {
+  if (req.mode != "2pc" && req.mode != "saga") {
+    return InvalidArgument("\"mode\" must be \"2pc\" or \"saga\"");
+  }
+  if (req.gid) TXC_RETURN_IF_ERROR(participant::ValidateGid(*req.gid));
+  if (req.timeout_ms && (*req.timeout_ms <= 0 || *req.timeout_ms > limits.max_timeout_ms)) {
+    return InvalidArgument("\"timeout_ms\" must be an integer 1.." +
+                           std::to_string(limits.max_timeout_ms));
+  }
+  if (req.branches.size() > limits.max_branches) {
+    return InvalidArgument("too many branches: " + std::to_string(req.branches.size()) + " > " +
+                           std::to_string(limits.max_branches));
+  }
+  if (req.open && req.mode != "2pc") return InvalidArgument("open transactions are 2pc only");
+  if (req.open && !req.branches.empty()) {
+    return InvalidArgument("an open transaction starts without branches (register them later)");
+  }
+  if (!req.open && req.branches.empty()) return InvalidArgument("\"branches\" must not be empty");
+  for (std::size_t i = 0; i < req.branches.size(); ++i) {
+    const auto& b = req.branches[i];
+    const std::string where = "branches[" + std::to_string(i) + "]";
+    if (b.participant.empty() || b.action.empty()) {
+      return InvalidArgument(where + " needs a non-empty \"participant\" and \"action\"");
+    }
+    if (req.mode != "saga" && (b.compensation || b.group != 0)) {
+      return InvalidArgument(where + ": \"compensation\" and \"group\" are for mode saga");
+    }
+  }
+  req.body_hash = CanonicalHash(req);
+  return req;
+}
 
 Result<TransactionRequest> ParseTransactionRequest(std::string_view body, const Limits& limits) {
   TXC_ASSIGN_OR_RETURN(Object::Ptr obj, ParseObject(body));
@@ -125,19 +195,14 @@ Result<TransactionRequest> ParseTransactionRequest(std::string_view body, const 
       CheckKeys(*obj, {"mode", "gid", "timeout_ms", "open", "branches"}, "the request"));
   TransactionRequest req;
   req.mode = obj->has("mode") ? obj->optValue<std::string>("mode", "") : "2pc";
-  if (req.mode != "2pc" && req.mode != "saga") {
-    return InvalidArgument("\"mode\" must be \"2pc\" or \"saga\"");
-  }
   if (obj->has("gid")) {
     const Var& g = obj->get("gid");
     if (!g.isString()) return InvalidArgument("\"gid\" must be a string");
-    TXC_RETURN_IF_ERROR(participant::ValidateGid(g.extract<std::string>()));
     req.gid = g.extract<std::string>();
   }
   if (obj->has("timeout_ms")) {
     const Var& t = obj->get("timeout_ms");
-    if (!t.isInteger() || t.convert<std::int64_t>() <= 0 ||
-        t.convert<std::int64_t>() > limits.max_timeout_ms) {
+    if (!t.isInteger()) {
       return InvalidArgument("\"timeout_ms\" must be an integer 1.." +
                              std::to_string(limits.max_timeout_ms));
     }
@@ -148,7 +213,6 @@ Result<TransactionRequest> ParseTransactionRequest(std::string_view body, const 
     if (o.type() != typeid(bool)) return InvalidArgument("\"open\" must be a boolean");
     req.open = o.extract<bool>();
   }
-  if (req.open && req.mode != "2pc") return InvalidArgument("open transactions are 2pc only");
   if (obj->has("branches")) {
     Array::Ptr arr = obj->getArray("branches");
     if (arr.isNull()) return InvalidArgument("\"branches\" must be an array");
@@ -164,14 +228,31 @@ Result<TransactionRequest> ParseTransactionRequest(std::string_view body, const 
       req.branches.push_back(std::move(spec));
     }
   }
-  if (req.open && !req.branches.empty()) {
-    return InvalidArgument("an open transaction starts without branches (register them later)");
+  return ValidateTransactionRequest(std::move(req), limits);
+}
+
+Result<TransactionRequest> ParseTransactionRequestProto(std::string_view body,
+                                                        const Limits& limits) {
+  v1::TransactionRequest msg;
+  if (!msg.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+    return InvalidArgument("body is not a valid txcoord.api.v1.TransactionRequest");
   }
-  if (!req.open && req.branches.empty()) return InvalidArgument("\"branches\" must not be empty");
-  std::ostringstream canonical;
-  obj->stringify(canonical);  // Poco's default Object keeps keys sorted: a canonical form
-  req.body_hash = Sha256Hex(canonical.str());
-  return req;
+  TransactionRequest req;
+  req.mode = msg.mode().empty() ? "2pc" : msg.mode();
+  if (!msg.gid().empty()) req.gid = msg.gid();
+  if (msg.timeout_ms() != 0) req.timeout_ms = msg.timeout_ms();
+  req.open = msg.open();
+  for (const auto& b : msg.branches()) {
+    BranchSpec spec{
+        b.participant(), b.action(), {b.payload().begin(), b.payload().end()}, {}, b.group()};
+    if (b.has_compensation()) {
+      spec.compensation =
+          CompensationSpec{b.compensation().action(),
+                           {b.compensation().payload().begin(), b.compensation().payload().end()}};
+    }
+    req.branches.push_back(std::move(spec));
+  }
+  return ValidateTransactionRequest(std::move(req), limits);
 }
 
 Result<RegisterBranchRequest> ParseRegisterBranchRequest(std::string_view body) {

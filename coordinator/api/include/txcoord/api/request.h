@@ -43,8 +43,9 @@ struct TransactionRequest {
   std::optional<std::int64_t> timeout_ms;
   bool open = false;  // XA-style: branches registered later
   std::vector<BranchSpec> branches;
-  // Hex SHA-256 over the canonical form of the body (keys sorted, no whitespace): the same
-  // request with keys reordered or re-spaced hashes the same.
+  // Hex SHA-256 over a canonical serialization of the fields above: the same request sent as
+  // JSON with keys reordered or re-spaced, or as Protobuf, hashes the same. Idempotency compares
+  // it ("same key, same body").
   std::string body_hash;
 };
 
@@ -53,7 +54,14 @@ struct Limits {
   std::int64_t max_timeout_ms = 24ll * 3600 * 1000;
 };
 
+// The JSON body (the API's default encoding).
 Result<TransactionRequest> ParseTransactionRequest(std::string_view body, const Limits& limits);
+// The same request as a serialized txcoord.api.v1.TransactionRequest (api.proto).
+Result<TransactionRequest> ParseTransactionRequestProto(std::string_view body,
+                                                        const Limits& limits);
+// The checks both encodings share; sets body_hash. For requests built in code.
+Result<TransactionRequest> ValidateTransactionRequest(TransactionRequest req, const Limits& limits);
+std::string CanonicalHash(const TransactionRequest& req);
 
 // POST /v1/transactions/{gid}/branches: {"participant":"NAME","branch":"ID"}
 struct RegisterBranchRequest {
