@@ -83,3 +83,31 @@ TEST(ResultDeathTest, ValueOfErrorAborts) {
 
 }  // namespace
 }  // namespace txcoord
+
+#include "txcoord/core/log.h"
+
+namespace txcoord {
+namespace {
+
+TEST(Log, JsonStringEscapes) {
+  std::string out;
+  log::AppendJsonString(out, "a\"b\\c\nd\x01");
+  EXPECT_EQ(out, "\"a\\\"b\\\\c\\nd\\u0001\"");
+}
+
+TEST(Log, WritesOneJsonLine) {
+  ::testing::internal::CaptureStderr();
+  log::Info("hello", {{"k", "v\"q"}});
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(err.back(), '\n');
+  EXPECT_NE(err.find("\"level\":\"info\",\"msg\":\"hello\",\"k\":\"v\\\"q\"}"), std::string::npos)
+      << err;
+  log::SetMinLevel(log::Level::kError);
+  ::testing::internal::CaptureStderr();
+  log::Info("quiet");
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+  log::SetMinLevel(log::Level::kInfo);
+}
+
+}  // namespace
+}  // namespace txcoord

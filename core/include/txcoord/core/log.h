@@ -1,0 +1,35 @@
+#pragma once
+// Structured logs: one JSON object per line on stderr, for txcoordd and txparticipant.
+//
+//   txcoord::log::Info("recovered", {{"transactions", "12"}, {"wal_dir", dir}});
+//   → {"ts":"2026-11-24T02:20:01.123Z","level":"info","msg":"recovered","transactions":"12",...}
+//
+// Thread-safety: lines from concurrent threads never interleave. Each line is flushed, so a
+// crash loses at most the line being written. Field values are JSON-escaped strings.
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace txcoord::log {
+
+enum class Level { kDebug, kInfo, kWarn, kError };
+
+using Fields = std::initializer_list<std::pair<std::string_view, std::string>>;
+
+void SetMinLevel(Level level);  // default kInfo
+void Write(Level level, std::string_view msg, Fields fields = {});
+inline void Info(std::string_view msg, Fields fields = {}) {
+  Write(Level::kInfo, msg, fields);
+}
+inline void Warn(std::string_view msg, Fields fields = {}) {
+  Write(Level::kWarn, msg, fields);
+}
+inline void Error(std::string_view msg, Fields fields = {}) {
+  Write(Level::kError, msg, fields);
+}
+
+// Appends `s` to `out` as a JSON string literal (with quotes).
+void AppendJsonString(std::string& out, std::string_view s);
+
+}  // namespace txcoord::log
