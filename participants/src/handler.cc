@@ -9,6 +9,7 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/URI.h>
 
+#include "txcoord/core/fault.h"
 #include "txcoord/participant/wire.h"
 
 namespace txcoord::participant::internal {
@@ -224,7 +225,7 @@ class Exchange {
                   413);
     }
     body_read_ = true;
-    Reply(Dispatch(*p, route->op, *body, *ct));
+    Reply(Apply(*p, route->op, *body, *ct));
   }
 
   void Fail(const Status& s, int http = 0) {
@@ -244,6 +245,16 @@ class Exchange {
     if (op == "compensate") return DoCompensate(p, body, enc);
     if (op == "commit") return DoDecide<pb::CommitRequest>(p, body, enc, true);
     return DoDecide<pb::AbortRequest>(p, body, enc, false);
+  }
+
+  // Fault points for crash tests of a participant process: "crash" before or after the
+  // participant applied the call; "error(code)" answers that code instead.
+  static Result<MessagePtr> Apply(Participant& p, const std::string& op, std::string_view body,
+                                  wire::Encoding enc) {
+    TXC_RETURN_IF_ERROR(TXC_FAULT("participant.server.before_apply"));
+    auto r = Dispatch(p, op, body, enc);
+    TXC_RETURN_IF_ERROR(TXC_FAULT("participant.server.after_apply"));
+    return r;
   }
 
   void Reply(const Result<MessagePtr>& r) {

@@ -9,6 +9,7 @@
 #include <Poco/URI.h>
 
 #include "connection_pool.h"
+#include "txcoord/core/fault.h"
 
 namespace txcoord::participant {
 namespace {
@@ -32,6 +33,10 @@ struct Exchanged {
 Exchanged Send(Poco::Net::HTTPClientSession& s, Poco::Net::HTTPRequest& req,
                const std::string& body) {
   Exchanged ex;
+  if (Status f = TXC_FAULT("participant.remote.send"); !f.ok()) {
+    ex.error = f.ToString();  // behaves as a send that failed before any byte left
+    return ex;
+  }
   try {
     std::ostream& os = s.sendRequest(req);
     os.write(body.data(), static_cast<std::streamsize>(body.size()));
@@ -46,6 +51,10 @@ Exchanged Send(Poco::Net::HTTPClientSession& s, Poco::Net::HTTPRequest& req,
     return ex;
   }
   ex.stage = Stage::kReceiveFailed;
+  if (Status f = TXC_FAULT("participant.remote.receive"); !f.ok()) {
+    ex.error = f.ToString();  // behaves as an answer lost after the request was sent
+    return ex;
+  }
   try {
     Poco::Net::HTTPResponse resp;
     std::istream& is = s.receiveResponse(resp);
