@@ -51,7 +51,7 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
 }
 
 Status CheckAuth(const Poco::Net::HTTPServerRequest& req, const std::string& token) {
-  const std::string& auth = req.get("Authorization", "");
+  const std::string auth = req.get("Authorization", std::string());
   if (auth.empty()) return Unauthenticated("missing bearer token");
   constexpr std::string_view kBearer = "Bearer ";
   if (auth.compare(0, kBearer.size(), kBearer) != 0 ||
@@ -158,9 +158,9 @@ Result<MessagePtr> DoInDoubt(Participant& p, const Poco::URI& uri) {
   for (const InDoubtBranch& b : branches) {
     pb::InDoubtBranch* pbb = out->add_branches();
     *pbb->mutable_id() = wire::ToProto(b.id);
-    pbb->set_prepared_at_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     b.prepared_at.time_since_epoch())
-                                     .count());
+    pbb->set_prepared_at_unix_ms(
+        std::chrono::duration_cast<std::chrono::milliseconds>(b.prepared_at.time_since_epoch())
+            .count());
   }
   return MessagePtr(std::move(out));
 }
@@ -209,8 +209,8 @@ class Exchange {
     if (!post && !route->op.empty() && route->op != "in_doubt") {
       return Fail(NotFound("unknown action '" + route->op + "'"));
     }
-    const std::string& want = post ? Poco::Net::HTTPRequest::HTTP_POST
-                                   : Poco::Net::HTTPRequest::HTTP_GET;
+    const std::string& want =
+        post ? Poco::Net::HTTPRequest::HTTP_POST : Poco::Net::HTTPRequest::HTTP_GET;
     if (req_.getMethod() != want) {
       resp_.set("Allow", want);
       return Fail(InvalidArgument(route->op + " needs " + want), 405);

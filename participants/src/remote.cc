@@ -104,7 +104,9 @@ RemoteParticipant::RemoteParticipant(RemoteConfig config) : config_(std::move(co
 
 RemoteParticipant::~RemoteParticipant() = default;
 
-int RemoteParticipant::connections_opened() const { return pool_->opened(); }
+int RemoteParticipant::connections_opened() const {
+  return pool_->opened();
+}
 
 Status RemoteParticipant::Validate(std::string_view action, const Payload& payload) const {
   TXC_RETURN_IF_ERROR(wire::CheckAction(action));
@@ -125,9 +127,9 @@ Status RemoteParticipant::Call(const std::string& path, const google::protobuf::
   const std::string target = "/v1/participant/" + config_.name + path;
   const std::string where = config_.name + " " + target;
   for (int attempt = 0;; ++attempt) {
-    Poco::Net::HTTPRequest req(body ? Poco::Net::HTTPRequest::HTTP_POST
-                                    : Poco::Net::HTTPRequest::HTTP_GET,
-                               target, Poco::Net::HTTPMessage::HTTP_1_1);
+    Poco::Net::HTTPRequest req(
+        body ? Poco::Net::HTTPRequest::HTTP_POST : Poco::Net::HTTPRequest::HTTP_GET, target,
+        Poco::Net::HTTPMessage::HTTP_1_1);
     req.setKeepAlive(true);
     req.set("Authorization", "Bearer " + config_.token);
     req.set("Accept", content_type);

@@ -34,8 +34,8 @@ Result<long long> GetInt(const Poco::JSON::Object& json, const std::string& key,
     return InvalidArgument(what + ": " + e.what());
   }
   if (n < lo || n > hi) {
-    return InvalidArgument(what + " must be in " + std::to_string(lo) + ".." +
-                           std::to_string(hi) + ", got " + std::to_string(n));
+    return InvalidArgument(what + " must be in " + std::to_string(lo) + ".." + std::to_string(hi) +
+                           ", got " + std::to_string(n));
   }
   return n;
 }
@@ -86,8 +86,8 @@ Status ValidateRemoteConfig(const RemoteConfig& c) {
 
 Result<RemoteConfig> ParseRemoteConfig(const Poco::JSON::Object& json) {
   static const std::set<std::string> kKeys = {
-      "name",           "kind",          "url",      "token", "connect_timeout_ms",
-      "call_timeout_ms", "max_connections", "encoding"};
+      "name",    "kind", "url", "token", "connect_timeout_ms", "call_timeout_ms", "max_connections",
+      "encoding"};
   for (const auto& [key, value] : json) {
     if (!kKeys.contains(key)) {
       return InvalidArgument("remote participant config: unknown key \"" + key + "\"");
@@ -113,8 +113,10 @@ Result<RemoteConfig> ParseRemoteConfig(const Poco::JSON::Object& json) {
   if (enc == "json") {
     c.encoding = wire::Encoding::kJson;
   } else if (!enc.empty() && enc != "protobuf") {
-    return InvalidArgument("remote participant config: encoding must be \"protobuf\" or "
-                           "\"json\", got \"" + enc + "\"");
+    return InvalidArgument(
+        "remote participant config: encoding must be \"protobuf\" or "
+        "\"json\", got \"" +
+        enc + "\"");
   }
   TXC_RETURN_IF_ERROR(ValidateRemoteConfig(c));
   return c;

@@ -14,7 +14,9 @@ ParticipantServer::ParticipantServer(std::shared_ptr<ParticipantService> service
                                      ServerOptions options)
     : service_(std::move(service)), options_(std::move(options)) {}
 
-ParticipantServer::~ParticipantServer() { Stop(); }
+ParticipantServer::~ParticipantServer() {
+  Stop();
+}
 
 Status ParticipantServer::Start() {
   if (server_) return FailedPrecondition("participant server already started");
@@ -36,8 +38,8 @@ Status ParticipantServer::Start() {
     params->setKeepAliveTimeout(Poco::Timespan(options_.keep_alive_timeout.count() * 1000));
     params->setTimeout(Poco::Timespan(options_.io_timeout.count() * 1000));
     pool_ = std::make_unique<Poco::ThreadPool>(1, options_.max_threads);
-    server_ = std::make_unique<Poco::Net::HTTPServer>(
-        new MountedHandlerFactory(service_, nullptr), *pool_, socket, params);
+    server_ = std::make_unique<Poco::Net::HTTPServer>(new MountedHandlerFactory(service_, nullptr),
+                                                      *pool_, socket, params);
     server_->start();
     port_ = server_->port();
     return Status::Ok();

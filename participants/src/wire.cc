@@ -25,11 +25,19 @@ bool IEquals(std::string_view a, std::string_view b) {
   return true;
 }
 
-constexpr std::array kAllCodes = {
-    Code::kOk,          Code::kInvalidArgument,   Code::kNotFound,    Code::kConflict,
-    Code::kFailedPrecondition, Code::kUnauthenticated, Code::kResourceExhausted,
-    Code::kUnavailable, Code::kTimeout,           Code::kAborted,     Code::kUnknownOutcome,
-    Code::kDataLoss,    Code::kInternal};
+constexpr std::array kAllCodes = {Code::kOk,
+                                  Code::kInvalidArgument,
+                                  Code::kNotFound,
+                                  Code::kConflict,
+                                  Code::kFailedPrecondition,
+                                  Code::kUnauthenticated,
+                                  Code::kResourceExhausted,
+                                  Code::kUnavailable,
+                                  Code::kTimeout,
+                                  Code::kAborted,
+                                  Code::kUnknownOutcome,
+                                  Code::kDataLoss,
+                                  Code::kInternal};
 
 }  // namespace
 
@@ -54,8 +62,9 @@ Result<std::string> Encode(const google::protobuf::Message& msg, Encoding e) {
   google::protobuf::util::JsonPrintOptions opts;
   opts.always_print_primitive_fields = true;
   auto st = google::protobuf::util::MessageToJsonString(msg, &out, opts);
-  if (!st.ok()) return Internal("cannot write " + msg.GetTypeName() + " as JSON: " +
-                                std::string(st.message()));
+  if (!st.ok()) {
+    return Internal("cannot write " + msg.GetTypeName() + " as JSON: " + std::string(st.message()));
+  }
   return out;
 }
 
@@ -79,19 +88,28 @@ Status Decode(std::string_view body, Encoding e, google::protobuf::Message* msg)
 
 int HttpStatusOf(Code code) {
   switch (code) {
-    case Code::kOk: return 200;
+    case Code::kOk:
+      return 200;
     case Code::kInvalidArgument:
-    case Code::kFailedPrecondition: return 400;
-    case Code::kUnauthenticated: return 401;
-    case Code::kNotFound: return 404;
+    case Code::kFailedPrecondition:
+      return 400;
+    case Code::kUnauthenticated:
+      return 401;
+    case Code::kNotFound:
+      return 404;
     case Code::kConflict:
-    case Code::kAborted: return 409;
-    case Code::kResourceExhausted: return 429;
-    case Code::kUnavailable: return 503;
-    case Code::kTimeout: return 504;
+    case Code::kAborted:
+      return 409;
+    case Code::kResourceExhausted:
+      return 429;
+    case Code::kUnavailable:
+      return 503;
+    case Code::kTimeout:
+      return 504;
     case Code::kUnknownOutcome:
     case Code::kDataLoss:
-    case Code::kInternal: return 500;
+    case Code::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -108,13 +126,19 @@ Code FallbackCode(int http_status, bool has_effect) {
     case 400:
     case 405:
     case 413:
-    case 415: return Code::kInvalidArgument;
+    case 415:
+      return Code::kInvalidArgument;
     case 401:
-    case 403: return Code::kUnauthenticated;
-    case 404: return Code::kNotFound;
-    case 409: return Code::kConflict;
-    case 429: return Code::kResourceExhausted;
-    default: break;
+    case 403:
+      return Code::kUnauthenticated;
+    case 404:
+      return Code::kNotFound;
+    case 409:
+      return Code::kConflict;
+    case 429:
+      return Code::kResourceExhausted;
+    default:
+      break;
   }
   if (http_status >= 500) return has_effect ? Code::kUnknownOutcome : Code::kUnavailable;
   return Code::kInternal;

@@ -55,8 +55,12 @@ Result<PrepareResult> FakeParticipant::Prepare(const BranchCall& call) {
   return PrepareResult{Vote::kYes, ""};
 }
 
-Status FakeParticipant::Commit(const BranchId& id) { return Enter({"commit", id, "", {}, ""}); }
-Status FakeParticipant::Abort(const BranchId& id) { return Enter({"abort", id, "", {}, ""}); }
+Status FakeParticipant::Commit(const BranchId& id) {
+  return Enter({"commit", id, "", {}, ""});
+}
+Status FakeParticipant::Abort(const BranchId& id) {
+  return Enter({"abort", id, "", {}, ""});
+}
 
 Result<ExecuteResult> FakeParticipant::Execute(const BranchCall& call) {
   TXC_RETURN_IF_ERROR(Enter({"execute", call.id, call.action, call.payload, ""}));

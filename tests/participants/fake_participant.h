@@ -23,8 +23,8 @@ class FakeParticipant : public Participant {
  public:
   explicit FakeParticipant(std::string name) : name_(std::move(name)) {}
 
-  void SetVoteNo(std::string reason);       // Prepare votes no, Execute refuses
-  void SetFailure(Status s);                // every call fails with s (ok = no failure)
+  void SetVoteNo(std::string reason);  // Prepare votes no, Execute refuses
+  void SetFailure(Status s);           // every call fails with s (ok = no failure)
   void SetDelay(std::chrono::milliseconds d);
   void SetInDoubt(std::vector<InDoubtBranch> branches);
 

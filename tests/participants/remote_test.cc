@@ -82,16 +82,15 @@ TEST_P(RemoteTest, VoteNoAndRefusedTravelAsAnswers) {
 
 TEST_P(RemoteTest, EveryCodeSurvivesTheTrip) {
   auto remote = Remote(GetParam());
-  for (Code c : {Code::kInvalidArgument, Code::kNotFound, Code::kConflict,
-                 Code::kFailedPrecondition, Code::kUnauthenticated, Code::kResourceExhausted,
-                 Code::kUnavailable, Code::kTimeout, Code::kAborted, Code::kUnknownOutcome,
-                 Code::kDataLoss, Code::kInternal}) {
+  for (Code c :
+       {Code::kInvalidArgument, Code::kNotFound, Code::kConflict, Code::kFailedPrecondition,
+        Code::kUnauthenticated, Code::kResourceExhausted, Code::kUnavailable, Code::kTimeout,
+        Code::kAborted, Code::kUnknownOutcome, Code::kDataLoss, Code::kInternal}) {
     SCOPED_TRACE(std::string(CodeName(c)));
     fake_->SetFailure(Status(c, "boom " + std::string(CodeName(c))));
     auto prep = remote->Prepare(MakeCall("debit"));
     EXPECT_EQ(prep.status().code(), c);
-    EXPECT_NE(prep.status().message().find("boom " + std::string(CodeName(c))),
-              std::string::npos)
+    EXPECT_NE(prep.status().message().find("boom " + std::string(CodeName(c))), std::string::npos)
         << prep.status();
     EXPECT_EQ(remote->Commit(kId).code(), c);
     EXPECT_EQ(remote->Abort(kId).code(), c);

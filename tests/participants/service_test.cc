@@ -177,9 +177,9 @@ TEST_F(ServiceTest, DescribeListsRoutes) {
 
 TEST_F(ServiceTest, ErrorStatusMapping) {
   const std::vector<std::pair<Code, int>> cases = {
-      {Code::kInvalidArgument, 400}, {Code::kUnauthenticated, 401}, {Code::kNotFound, 404},
+      {Code::kInvalidArgument, 400}, {Code::kUnauthenticated, 401},   {Code::kNotFound, 404},
       {Code::kConflict, 409},        {Code::kResourceExhausted, 429}, {Code::kUnavailable, 503},
-      {Code::kTimeout, 504},         {Code::kUnknownOutcome, 500},  {Code::kInternal, 500}};
+      {Code::kTimeout, 504},         {Code::kUnknownOutcome, 500},    {Code::kInternal, 500}};
   for (auto [code, http] : cases) {
     fake_->SetFailure(Status(code, "x"));
     RawAnswer a = Send(port_, Post("/v1/participant/wallet/commit",
@@ -196,8 +196,7 @@ TEST(ServiceOptionsTest, BadOptionsAreInvalidArgument) {
   auto svc = ParticipantService::Create({.token = "t"});
   ASSERT_TRUE(svc.ok());
   EXPECT_EQ((*svc)->Add(nullptr).code(), Code::kInvalidArgument);
-  EXPECT_EQ((*svc)->Add(std::make_shared<FakeParticipant>("a/b")).code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ((*svc)->Add(std::make_shared<FakeParticipant>("a/b")).code(), Code::kInvalidArgument);
   ASSERT_TRUE((*svc)->Add(std::make_shared<FakeParticipant>("a")).ok());
   EXPECT_EQ((*svc)->Add(std::make_shared<FakeParticipant>("a")).code(), Code::kInvalidArgument);
   ParticipantServer server(*svc, {.max_threads = 0});
@@ -207,8 +206,7 @@ TEST(ServiceOptionsTest, BadOptionsAreInvalidArgument) {
 // A service's own routes, next to the mounted participant routes.
 class HealthHandler : public Poco::Net::HTTPRequestHandler {
  public:
-  void handleRequest(Poco::Net::HTTPServerRequest&,
-                     Poco::Net::HTTPServerResponse& resp) override {
+  void handleRequest(Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse& resp) override {
     resp.setContentType("text/plain");
     resp.send() << "healthy";
   }

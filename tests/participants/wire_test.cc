@@ -38,9 +38,9 @@ TEST(Wire, FallbackCodeWithoutBody) {
 }
 
 TEST(RemoteConfigTest, ParsesTheDocumentedExample) {
-  auto c = ParseRemoteConfig(*Json(
-      R"({"name":"wallet-redis","kind":"remote","url":"http://127.0.0.1:7001","token":"s",)"
-      R"("connect_timeout_ms":250,"call_timeout_ms":3000,"max_connections":8})"));
+  auto c = ParseRemoteConfig(
+      *Json(R"({"name":"wallet-redis","kind":"remote","url":"http://127.0.0.1:7001","token":"s",)"
+            R"("connect_timeout_ms":250,"call_timeout_ms":3000,"max_connections":8})"));
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->name, "wallet-redis");
   EXPECT_EQ(c->base_url, "http://127.0.0.1:7001");
