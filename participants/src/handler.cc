@@ -230,8 +230,11 @@ class Exchange {
 
   void Fail(const Status& s, int http = 0) {
     if (!body_read_) {
+      // A declared length past the cap is not waited for: answer at once and close.
       const std::size_t cap = svc_.options().max_body_bytes + kExtraDrainBytes;
-      if (!Drain(req_.stream(), cap)) resp_.setKeepAlive(false);
+      const bool hopeless =
+          req_.hasContentLength() && req_.getContentLength64() > static_cast<Poco::Int64>(cap);
+      if (hopeless || !Drain(req_.stream(), cap)) resp_.setKeepAlive(false);
     }
     auto body = wire::Encode(wire::ToProto(s), enc_);
     Send(http != 0 ? http : wire::HttpStatusOf(s.code()), body.ok() ? *body : s.ToString());

@@ -7,7 +7,10 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 
+#include <Poco/Net/StreamSocket.h>
+
 #include "http_fixture.h"
+#include "txcoord/core/fault.h"
 #include "txcoord/participant/wire.h"
 
 namespace txcoord::participant::testing {
@@ -105,6 +108,30 @@ TEST_F(ServiceTest, OversizedBodyIs413AndNothingApplied) {
   EXPECT_EQ(a.status, 413) << a.error << a.body;
   EXPECT_EQ(fake_->calls(), 0);
   EXPECT_EQ(Send(port_, Post(kPrepare, kGoodJson)).status, 200);
+}
+
+TEST_F(ServiceTest, HugeDeclaredLengthIs413WithoutWaitingForTheBody) {
+  Poco::Net::StreamSocket sock(Poco::Net::SocketAddress("127.0.0.1", port_));
+  sock.setReceiveTimeout(Poco::Timespan(10, 0));
+  const std::string head = "POST " + kPrepare + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                           kToken +
+                           "\r\nContent-Type: application/json\r\n"
+                           "Content-Length: 1073741824\r\n\r\n{";
+  sock.sendBytes(head.data(), static_cast<int>(head.size()));
+  std::string answer;
+  char buf[4096];
+  for (int n; (n = sock.receiveBytes(buf, sizeof buf)) > 0;) answer.append(buf, n);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 413", 0), 0u) << answer;
+  EXPECT_NE(answer.find("exceeds the limit"), std::string::npos) << answer;
+  EXPECT_EQ(fake_->calls(), 0);
+}
+
+TEST_F(ServiceTest, ServerFaultBeforeApplyAnswersTheCodeAndAppliesNothing) {
+  fault::ScopedFault f("participant.server.before_apply", fault::Spec::Error(Code::kUnavailable));
+  RawAnswer a = Send(port_, Post(kPrepare, kGoodJson));
+  EXPECT_EQ(a.status, 503) << a.body;
+  EXPECT_EQ(ErrorOf(a).code(), Code::kUnavailable);
+  EXPECT_EQ(fake_->calls(), 0);
 }
 
 TEST_F(ServiceTest, MalformedBodiesAre400WithReasonAndNothingApplied) {
