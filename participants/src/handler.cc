@@ -10,6 +10,7 @@
 #include <Poco/URI.h>
 
 #include "txcoord/core/fault.h"
+#include "txcoord/participant/http_util.h"
 #include "txcoord/participant/wire.h"
 
 namespace txcoord::participant::internal {
@@ -40,53 +41,6 @@ std::optional<Route> ParseRoute(const std::string& path) {
   if (r.participant.empty() || r.op.find('/') != std::string::npos) return std::nullopt;
   if (slash != std::string_view::npos && r.op.empty()) return std::nullopt;
   return r;
-}
-
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
-  }
-  return diff == 0;
-}
-
-Status CheckAuth(const Poco::Net::HTTPServerRequest& req, const std::string& token) {
-  const std::string auth = req.get("Authorization", std::string());
-  if (auth.empty()) return Unauthenticated("missing bearer token");
-  constexpr std::string_view kBearer = "Bearer ";
-  if (auth.compare(0, kBearer.size(), kBearer) != 0 ||
-      !ConstantTimeEquals(std::string_view(auth).substr(kBearer.size()), token)) {
-    return Unauthenticated("wrong bearer token");
-  }
-  return Status::Ok();
-}
-
-// Reads and drops up to `cap` bytes of the body; true when the body ended within the cap.
-bool Drain(std::istream& in, std::size_t cap) {
-  std::array<char, 16384> buf;
-  std::size_t total = 0;
-  while (in && total <= cap) {
-    in.read(buf.data(), buf.size());
-    total += static_cast<std::size_t>(in.gcount());
-  }
-  return in.eof() && total <= cap;
-}
-
-// The whole body, or nullopt when it exceeds `limit` (decided from Content-Length before reading
-// anything, else while streaming: at most limit + one buffer is held).
-std::optional<std::string> ReadBody(Poco::Net::HTTPServerRequest& req, std::size_t limit) {
-  if (req.hasContentLength() && req.getContentLength64() > static_cast<Poco::Int64>(limit)) {
-    return std::nullopt;
-  }
-  std::string body;
-  std::array<char, 16384> buf;
-  std::istream& in = req.stream();
-  while (in) {
-    in.read(buf.data(), buf.size());
-    body.append(buf.data(), static_cast<std::size_t>(in.gcount()));
-    if (body.size() > limit) return std::nullopt;
-  }
-  return body;
 }
 
 // Calls into the participant are the one place foreign code may throw.
@@ -199,7 +153,7 @@ class Exchange {
     }
     auto route = ParseRoute(uri.getPath());
     if (!route) return Fail(NotFound("no route " + uri.getPath()));
-    if (Status s = CheckAuth(req_, svc_.options().token); !s.ok()) {
+    if (Status s = http::CheckBearer(req_, svc_.options().token); !s.ok()) {
       resp_.set("WWW-Authenticate", "Bearer");
       return Fail(s);
     }
@@ -218,7 +172,7 @@ class Exchange {
     if (!post) return Reply(route->op.empty() ? DoDescribe(*p) : DoInDoubt(*p, uri));
     auto ct = wire::EncodingOf(req_.getContentType());
     if (!ct.ok()) return Fail(ct.status(), 415);
-    auto body = ReadBody(req_, svc_.options().max_body_bytes);
+    auto body = http::ReadBody(req_, svc_.options().max_body_bytes);
     if (!body) {
       return Fail(InvalidArgument("request body exceeds the limit of " +
                                   std::to_string(svc_.options().max_body_bytes) + " bytes"),
@@ -234,7 +188,7 @@ class Exchange {
       const std::size_t cap = svc_.options().max_body_bytes + kExtraDrainBytes;
       const bool hopeless =
           req_.hasContentLength() && req_.getContentLength64() > static_cast<Poco::Int64>(cap);
-      if (hopeless || !Drain(req_.stream(), cap)) resp_.setKeepAlive(false);
+      if (hopeless || !http::Drain(req_.stream(), cap)) resp_.setKeepAlive(false);
     }
     auto body = wire::Encode(wire::ToProto(s), enc_);
     Send(http != 0 ? http : wire::HttpStatusOf(s.code()), body.ok() ? *body : s.ToString());
