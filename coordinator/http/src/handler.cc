@@ -1,0 +1,338 @@
+#include "handler.h"
+
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/NumberParser.h>
+#include <Poco/URI.h>
+
+#include <exception>
+#include <vector>
+
+#include "render.h"
+#include "txcoord/core/log.h"
+#include "txcoord/participant/http_util.h"
+
+namespace txcoord::server {
+namespace {
+
+using coordinator::IdempotencyMatch;
+using coordinator::TxnState;
+using coordinator::TxnView;
+using Poco::Net::HTTPServerRequest;
+using Poco::Net::HTTPServerResponse;
+
+constexpr std::string_view kProtobufType = "application/x-protobuf";
+
+bool IsProtobuf(const std::string& content_type) {
+  return content_type.compare(0, kProtobufType.size(), kProtobufType) == 0;
+}
+
+// One request: the parsed path, the chosen encodings, and the response helpers.
+class Exchange {
+ public:
+  Exchange(Context& ctx, HTTPServerRequest& req, HTTPServerResponse& resp)
+      : ctx_(ctx), req_(req), resp_(resp), uri_(req.getURI()) {
+    uri_.getPathSegments(segments_);
+    const std::string accept = req.get("Accept", "");
+    out_ = IsProtobuf(req.getContentType()) || IsProtobuf(accept) ? Encoding::kProtobuf
+                                                                  : Encoding::kJson;
+  }
+
+  void Serve();
+
+ private:
+  void Route();
+  void CreateTransaction();
+  void ListTransactions();
+  void GetTransaction(const std::string& gid);
+  void RegisterBranch(const std::string& gid);
+  void EndOpen(const std::string& gid, bool commit);
+  void RetryNow(const std::string& gid);
+  void Health();
+  void Ready();
+  void Metrics();
+
+  // Replies with the outcome of Submit/BeginOpen, honouring ?wait.
+  void ReplySubmitted(const coordinator::SubmitReply& reply, bool wait);
+  bool WaitRequested() const { return Query("wait", "true") != "false"; }
+  std::string Query(const std::string& key, const std::string& fallback) const;
+  Status Authorize();
+  Result<std::string> Body();
+
+  void Send(int status, const std::string& body, std::string_view content_type);
+  void SendTxn(int status, const TxnView& v) {
+    Send(status, RenderTxn(v, out_), out_ == Encoding::kProtobuf ? kProtobufType : kJsonType);
+  }
+  void SendError(const Status& s) { SendErrorWith(HttpStatusFor(s), s); }
+  void SendErrorWith(int status, const Status& s) {
+    Send(status, RenderError(s, out_), out_ == Encoding::kProtobuf ? kProtobufType : kJsonType);
+  }
+
+  static constexpr std::string_view kJsonType = "application/json";
+
+  Context& ctx_;
+  HTTPServerRequest& req_;
+  HTTPServerResponse& resp_;
+  Poco::URI uri_;
+  std::vector<std::string> segments_;
+  Encoding out_;
+  std::string route_ = "other";  // route template for metrics
+};
+
+void Exchange::Serve() {
+  try {
+    Route();
+  } catch (const std::exception& e) {  // Poco/std edge: never crash a request thread
+    log::Error("request failed", {{"uri", req_.getURI()}, {"error", e.what()}});
+    if (!resp_.sent()) SendError(Internal(std::string("unexpected error: ") + e.what()));
+  }
+}
+
+void Exchange::Route() {
+  const std::string& method = req_.getMethod();
+  const auto n = segments_.size();
+  auto is = [&](std::size_t i, std::string_view s) { return i < n && segments_[i] == s; };
+  auto method_is = [&](std::string_view m) {
+    if (method == m) return true;
+    SendErrorWith(405, InvalidArgument("method " + method + " not allowed here"));
+    return false;
+  };
+  if (n == 1 && is(0, "healthz")) {
+    route_ = "/healthz";
+    if (method_is("GET")) Health();
+    return;
+  }
+  if (n == 1 && is(0, "readyz")) {
+    route_ = "/readyz";
+    if (method_is("GET")) Ready();
+    return;
+  }
+  if (n == 1 && is(0, "metrics")) {
+    route_ = "/metrics";
+    if (method_is("GET")) Metrics();
+    return;
+  }
+  if (n < 2 || !is(0, "v1") || !is(1, "transactions")) {
+    SendError(NotFound("no route " + uri_.getPath()));
+    return;
+  }
+  if (Status s = Authorize(); !s.ok()) {
+    route_ = "/v1/*";
+    SendErrorWith(s.message() == "missing bearer token" ? 401 : 403, s);
+    return;
+  }
+  if (n == 2) {
+    route_ = "/v1/transactions";
+    if (method == "POST") return CreateTransaction();
+    if (method_is("GET")) ListTransactions();
+    return;
+  }
+  const std::string& gid = segments_[2];
+  if (n == 3) {
+    route_ = "/v1/transactions/{gid}";
+    if (method_is("GET")) GetTransaction(gid);
+    return;
+  }
+  if (n == 4) {
+    const std::string& op = segments_[3];
+    route_ = "/v1/transactions/{gid}/" + op;
+    if (op == "branches" && method_is("POST")) return RegisterBranch(gid);
+    if (op == "commit" && method_is("POST")) return EndOpen(gid, true);
+    if (op == "abort" && method_is("POST")) return EndOpen(gid, false);
+    if (op == "retry" && method_is("POST")) return RetryNow(gid);
+    if (resp_.sent()) return;
+  }
+  route_ = "other";
+  SendError(NotFound("no route " + uri_.getPath()));
+}
+
+Status Exchange::Authorize() {
+  if (ctx_.options.token.empty()) return Status::Ok();
+  return participant::http::CheckBearer(req_, ctx_.options.token);
+}
+
+Result<std::string> Exchange::Body() {
+  auto body = participant::http::ReadBody(req_, ctx_.options.max_body_bytes);
+  if (!body) {
+    resp_.setKeepAlive(false);  // the rest of an oversized body is not read
+    return ResourceExhausted("request body larger than " +
+                             std::to_string(ctx_.options.max_body_bytes) + " bytes");
+  }
+  return std::move(*body);
+}
+
+std::string Exchange::Query(const std::string& key, const std::string& fallback) const {
+  for (const auto& [k, v] : uri_.getQueryParameters()) {
+    if (k == key) return v;
+  }
+  return fallback;
+}
+
+void Exchange::CreateTransaction() {
+  const std::string key = req_.get("Idempotency-Key", "");
+  if (req_.has("Idempotency-Key")) {
+    if (Status s = api::ValidateIdempotencyKey(key); !s.ok()) return SendError(s);
+  }
+  const std::string wait = Query("wait", "true");
+  if (wait != "true" && wait != "false") {
+    return SendError(InvalidArgument("?wait must be true or false"));
+  }
+  auto body = Body();
+  if (!body.ok()) return SendErrorWith(413, body.status());
+  const std::string content_type = req_.getContentType();
+  if (!content_type.empty() && !IsProtobuf(content_type) &&
+      content_type.compare(0, 16, "application/json") != 0) {
+    return SendErrorWith(415, InvalidArgument("Content-Type must be application/json or " +
+                                              std::string(kProtobufType)));
+  }
+  auto parsed = IsProtobuf(content_type)
+                    ? api::ParseTransactionRequestProto(*body, ctx_.options.limits)
+                    : api::ParseTransactionRequest(*body, ctx_.options.limits);
+  if (!parsed.ok()) return SendError(parsed.status());
+  api::TransactionRequest& r = *parsed;
+  if (r.mode != "2pc") {
+    return SendError(InvalidArgument("mode \"" + r.mode + "\" is not supported by this coordinator"));
+  }
+  std::optional<std::chrono::milliseconds> timeout;
+  if (r.timeout_ms) timeout = std::chrono::milliseconds(*r.timeout_ms);
+  if (r.open) {
+    coordinator::OpenRequest open{r.gid.value_or(""), timeout, key, r.body_hash};
+    auto reply = ctx_.manager.BeginOpen(open);
+    if (!reply.ok()) return SendError(reply.status());
+    return ReplySubmitted(*reply, false);
+  }
+  coordinator::TxnRequest txn;
+  txn.gid = r.gid.value_or("");
+  txn.timeout = timeout;
+  txn.idempotency_key = key;
+  txn.request_hash = r.body_hash;
+  for (auto& b : r.branches) {
+    txn.branches.push_back({std::move(b.participant), std::move(b.action), std::move(b.payload), ""});
+  }
+  auto reply = ctx_.manager.Submit(txn);
+  if (!reply.ok()) return SendError(reply.status());
+  ReplySubmitted(*reply, wait == "true");
+}
+
+void Exchange::ReplySubmitted(const coordinator::SubmitReply& reply, bool wait) {
+  TxnView view = reply.txn;
+  if (reply.match == IdempotencyMatch::kInProgress) {
+    if (wait) {
+      auto waited = ctx_.manager.Wait(view.gid, ctx_.options.phase2_wait);
+      if (waited.ok() && waited->state != TxnState::kPreparing &&
+          waited->state != TxnState::kActive) {
+        resp_.set("Idempotent-Replayed", "true");
+        return SendTxn(200, *waited);
+      }
+    }
+    return SendErrorWith(409, Conflict("a request with this Idempotency-Key is still running "
+                                       "(transaction " + view.gid + ")"));
+  }
+  if (reply.match == IdempotencyMatch::kReplayed) resp_.set("Idempotent-Replayed", "true");
+  if (view.open) return SendTxn(reply.match == IdempotencyMatch::kNew ? 201 : 200, view);
+  if (!wait) return SendTxn(202, view);
+  if (!coordinator::IsFinal(view.state)) {
+    auto waited = ctx_.manager.Wait(view.gid, ctx_.options.phase2_wait);
+    if (waited.ok()) view = *waited;
+  }
+  SendTxn(200, view);
+}
+
+void Exchange::ListTransactions() {
+  std::optional<TxnState> state;
+  const std::string s = Query("state", "");
+  if (!s.empty()) {
+    for (auto st : {TxnState::kActive, TxnState::kPreparing, TxnState::kCommitting,
+                    TxnState::kCommitted, TxnState::kAborting, TxnState::kAborted}) {
+      if (coordinator::TxnStateName(st) == s) state = st;
+    }
+    if (!state) {
+      return SendError(InvalidArgument("unknown state '" + s +
+                                       "' (active, preparing, committing, committed, aborting, "
+                                       "aborted)"));
+    }
+  }
+  int limit = 100;
+  const std::string l = Query("limit", "100");
+  if (!Poco::NumberParser::tryParse(l, limit) || limit < 1 || limit > 1000) {
+    return SendError(InvalidArgument("limit must be an integer 1..1000"));
+  }
+  Send(200, RenderTxnList(ctx_.manager.List(state, static_cast<std::size_t>(limit))), kJsonType);
+}
+
+void Exchange::GetTransaction(const std::string& gid) {
+  auto v = ctx_.manager.Get(gid);
+  if (!v.ok()) return SendError(v.status());
+  SendTxn(200, *v);
+}
+
+void Exchange::RegisterBranch(const std::string& gid) {
+  auto body = Body();
+  if (!body.ok()) return SendErrorWith(413, body.status());
+  auto r = api::ParseRegisterBranchRequest(*body);
+  if (!r.ok()) return SendError(r.status());
+  if (Status s = ctx_.manager.RegisterBranch(gid, r->participant, r->branch); !s.ok()) {
+    return SendError(s);
+  }
+  GetTransaction(gid);
+}
+
+void Exchange::EndOpen(const std::string& gid, bool commit) {
+  auto v = commit ? ctx_.manager.Commit(gid) : ctx_.manager.Abort(gid, "aborted by the client");
+  if (!v.ok()) return SendError(v.status());
+  TxnView view = *v;
+  if (!coordinator::IsFinal(view.state)) {
+    auto waited = ctx_.manager.Wait(gid, ctx_.options.phase2_wait);
+    if (waited.ok()) view = *waited;
+  }
+  SendTxn(200, view);
+}
+
+void Exchange::RetryNow(const std::string& gid) {
+  if (Status s = ctx_.manager.RetryNow(gid); !s.ok()) return SendError(s);
+  GetTransaction(gid);
+}
+
+void Exchange::Health() { Send(200, "{\"status\":\"ok\"}", kJsonType); }
+
+void Exchange::Ready() {
+  if (ctx_.manager.ready()) return Send(200, "{\"status\":\"ready\"}", kJsonType);
+  Status h = ctx_.manager.health();
+  SendErrorWith(503, h.ok() ? Unavailable("recovering") : h);
+}
+
+void Exchange::Metrics() {
+  std::optional<wal::Stats> wal;
+  if (ctx_.options.wal_stats) wal = ctx_.options.wal_stats();
+  Send(200, RenderMetrics(ctx_.manager.metrics(), wal, ctx_.manager.ready(), ctx_.http),
+       "text/plain; version=0.0.4");
+}
+
+void Exchange::Send(int status, const std::string& body, std::string_view content_type) {
+  ctx_.http.Count(route_, status);
+  resp_.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+  resp_.setContentType(std::string(content_type));
+  resp_.setContentLength64(static_cast<Poco::Int64>(body.size()));
+  if (status == 429 || status == 503) resp_.set("Retry-After", "1");
+  resp_.send() << body;
+}
+
+class ApiHandler : public Poco::Net::HTTPRequestHandler {
+ public:
+  explicit ApiHandler(Context& ctx) : ctx_(ctx) {}
+  void handleRequest(HTTPServerRequest& req, HTTPServerResponse& resp) override {
+    Exchange(ctx_, req, resp).Serve();
+  }
+
+ private:
+  Context& ctx_;
+};
+
+}  // namespace
+
+Poco::Net::HTTPRequestHandler* ApiHandlerFactory::createRequestHandler(
+    const Poco::Net::HTTPServerRequest&) {
+  return new ApiHandler(ctx_);
+}
+
+}  // namespace txcoord::server

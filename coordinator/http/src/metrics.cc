@@ -1,0 +1,112 @@
+#include "metrics.h"
+
+#include <sstream>
+
+namespace txcoord::server {
+namespace {
+
+// Label values are our own names (participants, routes): escape the three characters the
+// format requires anyway.
+std::string Label(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+void Header(std::ostringstream& os, const char* name, const char* type, const char* help) {
+  os << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+}
+
+}  // namespace
+
+void HttpCounters::Count(const std::string& route, int status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++counts_[{route, status}];
+}
+
+std::map<std::pair<std::string, int>, std::uint64_t> HttpCounters::Snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return counts_;
+}
+
+std::string RenderMetrics(const coordinator::Metrics& m, const std::optional<wal::Stats>& wal,
+                          bool ready, const HttpCounters& http) {
+  std::ostringstream os;
+  Header(os, "txcoord_ready", "gauge", "1 when recovery is done and the WAL is healthy.");
+  os << "txcoord_ready " << (ready ? 1 : 0) << '\n';
+
+  Header(os, "txcoord_transactions_total", "counter", "Finished transactions by mode and outcome.");
+  os << "txcoord_transactions_total{mode=\"2pc\",outcome=\"committed\"} " << m.committed << '\n';
+  os << "txcoord_transactions_total{mode=\"2pc\",outcome=\"aborted\"} " << m.aborted << '\n';
+  Header(os, "txcoord_transactions_rejected_total", "counter",
+         "Requests refused before anything was logged (bad input, limits).");
+  os << "txcoord_transactions_rejected_total " << m.rejected << '\n';
+  Header(os, "txcoord_transactions_in_flight", "gauge", "Transactions not yet finished.");
+  os << "txcoord_transactions_in_flight " << m.in_flight << '\n';
+
+  Header(os, "txcoord_branch_calls_total", "counter",
+         "Participant calls by participant, call and outcome.");
+  for (const auto& [participant, calls] : m.branch_calls) {
+    for (const auto& [key, n] : calls) {
+      const auto dot = key.find('.');
+      const std::string call = key.substr(0, dot);
+      const std::string outcome = dot == std::string::npos ? "" : key.substr(dot + 1);
+      os << "txcoord_branch_calls_total{participant=\"" << Label(participant) << "\",call=\""
+         << Label(call) << "\",outcome=\"" << Label(outcome) << "\"} " << n << '\n';
+    }
+  }
+  Header(os, "txcoord_participant_breaker_open", "gauge",
+         "1 while a participant's circuit breaker is open.");
+  for (const auto& [participant, open] : m.breaker_open) {
+    os << "txcoord_participant_breaker_open{participant=\"" << Label(participant) << "\"} "
+       << (open ? 1 : 0) << '\n';
+  }
+
+  Header(os, "txcoord_decision_seconds", "histogram", "Time from request to durable decision.");
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < m.latency_counts.size(); ++i) {
+    cumulative += m.latency_counts[i];
+    os << "txcoord_decision_seconds_bucket{le=\"";
+    if (i < m.latency_bounds_ms.size()) {
+      os << m.latency_bounds_ms[i] / 1000.0;
+    } else {
+      os << "+Inf";
+    }
+    os << "\"} " << cumulative << '\n';
+  }
+  os << "txcoord_decision_seconds_sum " << m.latency_sum_ms / 1000.0 << '\n';
+  os << "txcoord_decision_seconds_count " << cumulative << '\n';
+
+  if (wal) {
+    Header(os, "txcoord_wal_fsync_seconds", "gauge", "Duration of the last WAL fdatasync.");
+    os << "txcoord_wal_fsync_seconds " << wal->last_fsync_seconds << '\n';
+    Header(os, "txcoord_wal_batch_records", "gauge", "Records made durable by the last batch.");
+    os << "txcoord_wal_batch_records " << wal->last_batch_records << '\n';
+    Header(os, "txcoord_wal_batches_total", "counter", "WAL group-commit batches (fdatasyncs).");
+    os << "txcoord_wal_batches_total " << wal->batches << '\n';
+    Header(os, "txcoord_wal_appends_total", "counter", "WAL records made durable.");
+    os << "txcoord_wal_appends_total " << wal->appended << '\n';
+    Header(os, "txcoord_wal_segments", "gauge", "WAL segment files on disk.");
+    os << "txcoord_wal_segments " << wal->segments << '\n';
+    Header(os, "txcoord_wal_bytes", "gauge", "WAL bytes on disk.");
+    os << "txcoord_wal_bytes " << wal->bytes_on_disk << '\n';
+    Header(os, "txcoord_wal_last_lsn", "gauge", "Last durable log sequence number.");
+    os << "txcoord_wal_last_lsn " << wal->last_lsn << '\n';
+  }
+
+  Header(os, "txcoord_http_requests_total", "counter", "HTTP requests by route and status.");
+  for (const auto& [key, n] : http.Snapshot()) {
+    os << "txcoord_http_requests_total{route=\"" << Label(key.first) << "\",status=\""
+       << key.second << "\"} " << n << '\n';
+  }
+  return os.str();
+}
+
+}  // namespace txcoord::server

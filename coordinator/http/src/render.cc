@@ -1,0 +1,139 @@
+#include "render.h"
+
+#include <ctime>
+
+#include "txcoord/core/log.h"
+#include "txcoord/participant/wire.h"
+
+namespace txcoord::server {
+namespace {
+
+using coordinator::TxnState;
+
+std::string Rfc3339(Clock::WallTime t) {
+  const auto secs = std::chrono::system_clock::to_time_t(t);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch())
+                      .count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+void Field(std::string& out, std::string_view key, std::string_view value, bool comma = true) {
+  if (comma) out += ',';
+  log::AppendJsonString(out, key);
+  out += ':';
+  log::AppendJsonString(out, value);
+}
+
+void RawField(std::string& out, std::string_view key, std::string_view raw) {
+  out += ',';
+  log::AppendJsonString(out, key);
+  out += ':';
+  out += raw;
+}
+
+void AppendTxnJson(std::string& out, const coordinator::TxnView& v) {
+  out += '{';
+  Field(out, "gid", v.gid, false);
+  Field(out, "mode", v.mode);
+  Field(out, "state", ApiState(v.state));
+  Field(out, "detail", coordinator::TxnStateName(v.state));
+  RawField(out, "phase2_complete", coordinator::IsFinal(v.state) ? "true" : "false");
+  if (!v.reason.empty()) Field(out, "reason", v.reason);
+  RawField(out, "open", v.open ? "true" : "false");
+  Field(out, "created", Rfc3339(v.created));
+  Field(out, "updated", Rfc3339(v.updated));
+  out += ",\"branches\":[";
+  for (std::size_t i = 0; i < v.branches.size(); ++i) {
+    const auto& b = v.branches[i];
+    if (i) out += ',';
+    out += '{';
+    Field(out, "participant", b.participant, false);
+    Field(out, "action", b.action);
+    Field(out, "branch", b.branch);
+    Field(out, "state", coordinator::BranchStateName(b.state));
+    RawField(out, "attempts", std::to_string(b.attempts));
+    if (!b.last_error.empty()) Field(out, "error", b.last_error);
+    out += '}';
+  }
+  out += "]}";
+}
+
+}  // namespace
+
+std::string_view ApiState(TxnState s) {
+  switch (s) {
+    case TxnState::kActive: return "active";
+    case TxnState::kPreparing: return "preparing";
+    case TxnState::kCommitting:
+    case TxnState::kCommitted: return "committed";
+    case TxnState::kAborting:
+    case TxnState::kAborted: return "aborted";
+  }
+  return "unknown";
+}
+
+api::v1::TransactionResponse ToProto(const coordinator::TxnView& v) {
+  api::v1::TransactionResponse r;
+  r.set_gid(v.gid);
+  r.set_mode(v.mode);
+  r.set_state(std::string(ApiState(v.state)));
+  r.set_detail(std::string(coordinator::TxnStateName(v.state)));
+  r.set_phase2_complete(coordinator::IsFinal(v.state));
+  r.set_reason(v.reason);
+  r.set_open(v.open);
+  r.set_created(Rfc3339(v.created));
+  r.set_updated(Rfc3339(v.updated));
+  for (const auto& b : v.branches) {
+    auto* out = r.add_branches();
+    out->set_participant(b.participant);
+    out->set_action(b.action);
+    out->set_branch(b.branch);
+    out->set_state(std::string(coordinator::BranchStateName(b.state)));
+    out->set_attempts(b.attempts);
+    out->set_error(b.last_error);
+  }
+  return r;
+}
+
+std::string RenderTxn(const coordinator::TxnView& v, Encoding e) {
+  if (e == Encoding::kProtobuf) return ToProto(v).SerializeAsString();
+  std::string out;
+  AppendTxnJson(out, v);
+  return out;
+}
+
+std::string RenderTxnList(const std::vector<coordinator::TxnView>& views) {
+  std::string out = "{\"transactions\":[";
+  for (std::size_t i = 0; i < views.size(); ++i) {
+    if (i) out += ',';
+    AppendTxnJson(out, views[i]);
+  }
+  out += "]}";
+  return out;
+}
+
+std::string RenderError(const Status& s, Encoding e) {
+  if (e == Encoding::kProtobuf) {
+    api::v1::ErrorResponse r;
+    r.set_code(std::string(CodeName(s.code())));
+    r.set_message(s.message());
+    return r.SerializeAsString();
+  }
+  std::string out = "{\"error\":{";
+  Field(out, "code", CodeName(s.code()), false);
+  Field(out, "message", s.message());
+  out += "}}";
+  return out;
+}
+
+int HttpStatusFor(const Status& s) {
+  if (coordinator::IsIdempotencyMismatch(s)) return 422;
+  return participant::wire::HttpStatusOf(s.code());
+}
+
+}  // namespace txcoord::server
