@@ -35,6 +35,8 @@ Result<PGconn*> Pool::Connect() const {
     PQfinish(c);
     return Unavailable("postgres: cannot connect: " + msg);
   }
+  // Notices (e.g. "relation already exists, skipping") are not errors; keep them off stderr.
+  PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
   return c;
 }
 
