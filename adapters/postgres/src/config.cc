@@ -4,6 +4,7 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <libpq-fe.h>
 
 #include <cctype>
 #include <set>
@@ -42,6 +43,23 @@ Status GetInt(const Poco::JSON::Object& o, const std::string& key, std::int64_t 
   }
   *out = n;
   return Status::Ok();
+}
+
+// A URI or key=value string must parse; a bare word is a database name (libpq's rule).
+Status ValidateDsn(const std::string& dsn) {
+  const bool conninfo = dsn.find('=') != std::string::npos || dsn.starts_with("postgres://") ||
+                        dsn.starts_with("postgresql://");
+  if (!conninfo) return Status::Ok();
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(dsn.c_str(), &err);
+  if (opts != nullptr) {
+    PQconninfoFree(opts);
+    return Status::Ok();
+  }
+  std::string msg = err != nullptr ? err : "out of memory";
+  if (err != nullptr) PQfreemem(err);
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  return InvalidArgument("config: \"dsn\" does not parse: " + msg);
 }
 
 Result<Action> ParseAction(const std::string& name, const Poco::JSON::Object& o) {
@@ -170,6 +188,7 @@ Result<Config> ParseConfig(const Poco::JSON::Object& json) {
     }
     TXC_ASSIGN_OR_RETURN(c.dsn, GetString(json, "dsn", true));
     if (c.dsn.empty()) return InvalidArgument("config: \"dsn\" is empty");
+    TXC_RETURN_IF_ERROR(ValidateDsn(c.dsn));
     std::int64_t pool = c.pool_size, wait = c.pool_wait.count(),
                  connect = c.connect_timeout.count(), stmt = c.statement_timeout.count(),
                  lock = c.lock_timeout.count(), purge = c.purge_interval.count(),

@@ -1,5 +1,7 @@
 #include "pool.h"
 
+#include <poll.h>
+
 #include <algorithm>
 
 namespace txcoord::postgres::internal {
@@ -7,6 +9,20 @@ namespace txcoord::postgres::internal {
 Lease::~Lease() {
   if (conn_ != nullptr) pool_->Release(conn_);
 }
+
+namespace {
+
+// An idle connection has nothing to read. Readable means EOF or an unsolicited message —
+// in practice the server's "terminating connection" before it closed the socket (restart,
+// crash, idle timeout) — so the connection is not trusted. No round trip is made.
+bool IdleAndHealthy(PGconn* c) {
+  if (PQstatus(c) != CONNECTION_OK) return false;
+  pollfd pfd{PQsocket(c), POLLIN, 0};
+  const int n = poll(&pfd, 1, 0);
+  return n == 0;
+}
+
+}  // namespace
 
 Pool::~Pool() {
   for (PGconn* c : idle_) PQfinish(c);
@@ -47,8 +63,7 @@ Result<Lease> Pool::Acquire() {
     while (!idle_.empty()) {
       PGconn* c = idle_.back();
       idle_.pop_back();
-      // A closed socket (server restarted) shows up as EOF here, without a round trip.
-      if (PQconsumeInput(c) == 1 && PQstatus(c) == CONNECTION_OK) return Lease(this, c);
+      if (IdleAndHealthy(c)) return Lease(this, c);
       PQfinish(c);
       --open_;
     }

@@ -1,8 +1,9 @@
 #pragma once
 // A bounded pool of libpq connections.
 //
-// Acquire() hands out an idle connection (checked for a closed socket first: a server restart
-// leaves dead idle connections, which are dropped and replaced), opens a new one while fewer
+// Acquire() hands out an idle connection (checked first without a round trip: a readable idle
+// socket means EOF or the server's goodbye, e.g. after a restart, and such connections
+// are dropped and replaced), opens a new one while fewer
 // than `size` exist, or waits up to `wait` for a release — then Unavailable. A lease returned
 // broken or inside a transaction is closed, never reused, so session state cannot leak.
 // Per-connection settings (statement_timeout, lock_timeout, application_name) are passed as

@@ -91,6 +91,8 @@ TEST(ParseConfigTest, BadConfigsGiveInvalidArgumentWithAReason) {
        "unknown key \"rows\""},
       {R"({"name":"p","dsn":"d","actions":[]})", "\"actions\" must be an object"},
       {R"({"name":"p",)", "bad JSON"},
+      {R"({"name":"p","dsn":"host=x port"})", "\"dsn\" does not parse"},
+      {R"({"name":"p","dsn":"postgresql://x/db?nonsense=1"})", "\"dsn\" does not parse"},
       {R"([1,2])", "config"},
   };
   for (const BadCase& bc : cases) {

@@ -321,5 +321,38 @@ TEST_F(PgTest, ExhaustedPoolAnswersUnavailableAfterTheWait) {
   EXPECT_TRUE(p->InDoubt(coordinator_).ok());
 }
 
+TEST_F(PgTest, PrepareRefusedAfterATempTableVotesNo) {
+  auto p = Make();
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->RegisterAction("scratch", {}, [](PgTx& tx, const Payload&) -> Result<ActionVerdict> {
+                 TXC_RETURN_IF_ERROR(tx.Exec("CREATE TEMP TABLE scratch (i int)").status());
+                 return ActionVerdict::Ok();
+               }).ok());
+  auto r = p->Prepare(Call("g1", "scratch", {}));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->vote, Vote::kNo);
+  EXPECT_NE(r->reason.find("0A000"), std::string::npos) << r->reason;
+  EXPECT_EQ(PreparedCount(), 0);
+  EXPECT_EQ(BarrierRows(), 0);
+  // The pool is still usable afterwards.
+  auto ok = p->Prepare(Call("g2", "debit", {{"account", "alice"}, {"amount", "1"}}));
+  ASSERT_TRUE(ok.ok() && ok->vote == Vote::kYes);
+}
+
+TEST_F(PgTest, BackgroundPurgeRemovesOldRows) {
+  auto p = Make(R"J(,"purge_interval_ms":50,"purge_horizon_s":3600)J");
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->Abort(Id("g1")).ok());
+  ASSERT_TRUE(p->Execute(Call("g2", "credit", {{"account", "bob"}, {"amount", "1"}})).ok());
+  EXPECT_EQ(BarrierRows(), 2);  // fresh rows stay
+  Sql("UPDATE txc_barrier SET created_at = now() - interval '2 hours' WHERE coordinator = '" +
+      coordinator_ + "'");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (BarrierRows() != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(BarrierRows(), 0);
+}
+
 }  // namespace
 }  // namespace txcoord::postgres::testing
