@@ -1,0 +1,84 @@
+// Connections lost at the worst moment: the server end of the adapter's connection is killed
+// (pg_terminate_backend) just before COMMIT PREPARED / the saga's local COMMIT is sent. The
+// call answers kUnknownOutcome and retrying the same call resolves it exactly once.
+#include "pg_fixture.h"
+#include "txcoord/core/fault.h"
+
+namespace txcoord::postgres::testing {
+namespace {
+
+using participant::Vote;
+
+class PgFailureTest : public PgTest {
+ protected:
+  // A participant with its own application_name, so only its connections get killed.
+  std::unique_ptr<PostgresParticipant> MakeKillable() {
+    app_ = "k" + coordinator_;
+    return Make(R"J(,"name":")J" + app_ + R"J(")J");
+  }
+  // Terminates every backend of this test's participant and waits until they are gone.
+  fault::Spec KillBackends() {
+    return fault::Spec::Callback([this] {
+             PGconn* c = PQconnectdb(dsn_.c_str());
+             PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+             const std::string sql =
+                 "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                 "WHERE application_name = 'txcoord:" + app_ + "'";
+             PQclear(PQexec(c, sql.c_str()));
+             PQfinish(c);
+           })
+        .Times(1);
+  }
+  std::string app_;
+};
+
+TEST_F(PgFailureTest, ConnectionLostBeforeCommitPreparedIsUnknownAndRetryCommitsOnce) {
+  auto p = MakeKillable();
+  ASSERT_TRUE(p);
+  auto r = p->Prepare(Call("g1", "debit", {{"account", "alice"}, {"amount", "10"}}));
+  ASSERT_TRUE(r.ok() && r->vote == Vote::kYes) << r.status();
+  {
+    fault::ScopedFault kill("pg.commit.before_commit_prepared", KillBackends());
+    Status s = p->Commit(Id("g1"));
+    EXPECT_EQ(s.code(), Code::kUnknownOutcome) << s;
+  }
+  EXPECT_EQ(PreparedCount(), 1);  // it never reached the server
+  ASSERT_TRUE(p->Commit(Id("g1")).ok());
+  ASSERT_TRUE(p->Commit(Id("g1")).ok());
+  EXPECT_EQ(Balance("alice"), "90");
+}
+
+TEST_F(PgFailureTest, ConnectionLostBeforeLocalCommitIsUnknownAndRetryExecutesOnce) {
+  auto p = MakeKillable();
+  ASSERT_TRUE(p);
+  const auto call = Call("s1", "debit", {{"account", "alice"}, {"amount", "10"}});
+  {
+    fault::ScopedFault kill("pg.saga.before_commit", KillBackends());
+    auto r = p->Execute(call);
+    EXPECT_EQ(r.status().code(), Code::kUnknownOutcome) << r.status();
+  }
+  for (int i = 0; i < 2; ++i) {
+    auto r = p->Execute(call);
+    ASSERT_TRUE(r.ok() && r->outcome == participant::Outcome::kDone) << r.status();
+  }
+  EXPECT_EQ(Balance("alice"), "90");
+}
+
+TEST_F(PgFailureTest, ConnectionLostDuringPrepareLeavesNoBranch) {
+  auto p = MakeKillable();
+  ASSERT_TRUE(p);
+  const auto call = Call("g1", "debit", {{"account", "alice"}, {"amount", "10"}});
+  {
+    fault::ScopedFault kill("pg.prepare.before_prepare_transaction", KillBackends());
+    auto r = p->Prepare(call);
+    EXPECT_EQ(r.status().code(), Code::kUnknownOutcome) << r.status();
+  }
+  EXPECT_EQ(PreparedCount(), 0);
+  auto again = p->Prepare(call);  // the retry finds nothing prepared and prepares
+  ASSERT_TRUE(again.ok() && again->vote == Vote::kYes) << again.status();
+  ASSERT_TRUE(p->Abort(Id("g1")).ok());
+  EXPECT_EQ(Balance("alice"), "100");
+}
+
+}  // namespace
+}  // namespace txcoord::postgres::testing
