@@ -12,13 +12,25 @@
 namespace txcoord::postgres {
 namespace {
 
-bool IsNameStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
-bool IsNameChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+bool IsNameStart(char c) {
+  return std::isalpha(static_cast<unsigned char>(c)) || c == '_';
+}
+bool IsNameChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
 
-const std::set<std::string, std::less<>> kKnownKeys = {
-    "name",          "kind",         "dsn",          "pool_size",       "pool_wait_ms",
-    "connect_timeout_ms", "statement_timeout_ms", "lock_timeout_ms", "barrier_table",
-    "purge_interval_ms", "purge_horizon_s", "actions"};
+const std::set<std::string, std::less<>> kKnownKeys = {"name",
+                                                       "kind",
+                                                       "dsn",
+                                                       "pool_size",
+                                                       "pool_wait_ms",
+                                                       "connect_timeout_ms",
+                                                       "statement_timeout_ms",
+                                                       "lock_timeout_ms",
+                                                       "barrier_table",
+                                                       "purge_interval_ms",
+                                                       "purge_horizon_s",
+                                                       "actions"};
 
 Result<std::string> GetString(const Poco::JSON::Object& o, const std::string& key, bool required) {
   if (!o.has(key)) {
@@ -76,7 +88,8 @@ Result<Action> ParseAction(const std::string& name, const Poco::JSON::Object& o)
     sqls.push_back(sql.extract<std::string>());
   } else if (auto arr = o.getArray("sql")) {
     for (std::size_t i = 0; i < arr->size(); ++i) {
-      if (!arr->get(i).isString()) return InvalidArgument(where + "\"sql\" entries must be strings");
+      if (!arr->get(i).isString())
+        return InvalidArgument(where + "\"sql\" entries must be strings");
       sqls.push_back(arr->get(i).extract<std::string>());
     }
   } else {
@@ -95,7 +108,8 @@ Result<Action> ParseAction(const std::string& name, const Poco::JSON::Object& o)
   if (o.has("expect_rows")) {
     auto arr = o.getArray("expect_rows");
     if (!arr || arr->size() != sqls.size()) {
-      return InvalidArgument(where + "\"expect_rows\" must be an array with one entry per statement");
+      return InvalidArgument(where +
+                             "\"expect_rows\" must be an array with one entry per statement");
     }
     for (std::size_t i = 0; i < arr->size(); ++i) {
       Poco::Dynamic::Var v = arr->get(i);
@@ -156,8 +170,8 @@ Status ValidateTableName(std::string_view name) {
     if (p.empty() || p.size() > 63) return false;
     if (!(std::islower(static_cast<unsigned char>(p[0])) || p[0] == '_')) return false;
     for (char c : p) {
-      if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
-            c == '_')) {
+      if (!(std::islower(static_cast<unsigned char>(c)) ||
+            std::isdigit(static_cast<unsigned char>(c)) || c == '_')) {
         return false;
       }
     }

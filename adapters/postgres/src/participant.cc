@@ -29,13 +29,17 @@ Result<QueryResult> PgTx::Exec(const std::string& sql, const std::vector<std::st
   }
   internal::Outcome o = internal::Exec(conn_, sql, params);
   switch (o.failure) {
-    case Failure::kNone: return QueryResult{o.affected, std::move(o.rows)};
+    case Failure::kNone:
+      return QueryResult{o.affected, std::move(o.rows)};
     case Failure::kBusiness:
       refusal_ = o.message;
       return FailedPrecondition(o.message);
-    case Failure::kContention: return Aborted(o.message);
-    case Failure::kConnection: return Unavailable(o.message);
-    case Failure::kOther: return FailedPrecondition(o.message);
+    case Failure::kContention:
+      return Aborted(o.message);
+    case Failure::kConnection:
+      return Unavailable(o.message);
+    case Failure::kOther:
+      return FailedPrecondition(o.message);
   }
   return Internal(o.message);
 }
@@ -124,8 +128,8 @@ Status PostgresParticipant::Validate(std::string_view action, const Payload& pay
   }
   auto require = [&](const std::string& field) {
     if (payload.contains(field)) return Status::Ok();
-    return InvalidArgument("action \"" + std::string(action) + "\" needs payload field \"" +
-                           field + "\"");
+    return InvalidArgument("action \"" + std::string(action) + "\" needs payload field \"" + field +
+                           "\"");
   };
   if (auto it = config_.actions.find(action); it != config_.actions.end()) {
     for (const Statement& st : it->second.statements) {
@@ -232,7 +236,8 @@ Result<bool> PostgresParticipant::InsertBarrier(PGconn* conn, const BranchId& id
 
 Result<std::vector<participant::InDoubtBranch>> PostgresParticipant::InDoubt(
     std::string_view coordinator_id) {
-  if (!coordinator_id.empty()) TXC_RETURN_IF_ERROR(participant::ValidateCoordinatorId(coordinator_id));
+  if (!coordinator_id.empty())
+    TXC_RETURN_IF_ERROR(participant::ValidateCoordinatorId(coordinator_id));
   TXC_ASSIGN_OR_RETURN(internal::Lease lease, pool_->Acquire());
   auto o = Exec(lease.get(),
                 "SELECT gid, extract(epoch FROM prepared)::float8 FROM pg_prepared_xacts "

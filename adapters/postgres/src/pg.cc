@@ -50,14 +50,17 @@ Outcome Exec(PGconn* conn, const std::string& sql, const std::vector<std::string
   if (st != PGRES_FATAL_ERROR && st != PGRES_NONFATAL_ERROR) {
     msg = "unexpected result " + std::string(PQresStatus(st)) + ": " + msg;
   }
-  out.failure = (Broken(conn) || out.sqlstate.empty()) ? Failure::kConnection
-                                                        : Classify(out.sqlstate);
-  out.message = (out.sqlstate.empty() ? std::string("connection: ")
-                                      : "SQLSTATE " + out.sqlstate + ": ") + msg;
+  out.failure =
+      (Broken(conn) || out.sqlstate.empty()) ? Failure::kConnection : Classify(out.sqlstate);
+  out.message =
+      (out.sqlstate.empty() ? std::string("connection: ") : "SQLSTATE " + out.sqlstate + ": ") +
+      msg;
   return out;
 }
 
-bool Broken(PGconn* conn) { return conn == nullptr || PQstatus(conn) != CONNECTION_OK; }
+bool Broken(PGconn* conn) {
+  return conn == nullptr || PQstatus(conn) != CONNECTION_OK;
+}
 
 void RollbackQuietly(PGconn* conn) {
   if (PQtransactionStatus(conn) == PQTRANS_IDLE) return;
@@ -77,11 +80,14 @@ std::string Literal(std::string_view s) {
 Status NothingApplied(const Outcome& o, std::string_view what) {
   std::string msg = std::string(what) + ": " + o.message;
   switch (o.failure) {
-    case Failure::kNone: return Status::Ok();
+    case Failure::kNone:
+      return Status::Ok();
     case Failure::kConnection:
-    case Failure::kContention: return Unavailable(std::move(msg));
+    case Failure::kContention:
+      return Unavailable(std::move(msg));
     case Failure::kBusiness:
-    case Failure::kOther: return FailedPrecondition(std::move(msg));
+    case Failure::kOther:
+      return FailedPrecondition(std::move(msg));
   }
   return Internal(std::move(msg));
 }

@@ -22,17 +22,17 @@ using PgResult = std::unique_ptr<PGresult, ResultDeleter>;
 
 enum class Failure : std::uint8_t {
   kNone,
-  kBusiness,     // 23xxx integrity violation (CHECK, unique, FK, not null)
-  kContention,   // 40001, 40P01, 55P03 lock timeout, 57014 statement timeout
-  kConnection,   // the connection is broken (or the server is shutting down: 57P0x)
-  kOther,        // anything else (syntax error, missing table, ...)
+  kBusiness,    // 23xxx integrity violation (CHECK, unique, FK, not null)
+  kContention,  // 40001, 40P01, 55P03 lock timeout, 57014 statement timeout
+  kConnection,  // the connection is broken (or the server is shutting down: 57P0x)
+  kOther,       // anything else (syntax error, missing table, ...)
 };
 
 // The outcome of one statement. `rows` holds text values (nullopt = SQL NULL).
 struct Outcome {
   Failure failure = Failure::kNone;
   std::string sqlstate;
-  std::string message;  // "SQLSTATE xxxxx: primary message" on failure
+  std::string message;        // "SQLSTATE xxxxx: primary message" on failure
   std::int64_t affected = 0;  // rows changed (DML) or returned (SELECT)
   std::vector<std::vector<std::optional<std::string>>> rows;
 

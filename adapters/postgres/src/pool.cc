@@ -36,9 +36,9 @@ int Pool::open_connections() const {
 Result<PGconn*> Pool::Connect() const {
   const auto secs = std::max<long long>(
       2, (options_.connect_timeout.count() + 999) / 1000);  // libpq's minimum is 2 s
-  const std::string opts = "-c statement_timeout=" +
-                           std::to_string(options_.statement_timeout.count()) +
-                           " -c lock_timeout=" + std::to_string(options_.lock_timeout.count());
+  const std::string opts =
+      "-c statement_timeout=" + std::to_string(options_.statement_timeout.count()) +
+      " -c lock_timeout=" + std::to_string(options_.lock_timeout.count());
   const std::string timeout = std::to_string(secs);
   const char* keys[] = {"dbname", "connect_timeout", "options", "application_name", nullptr};
   const char* values[] = {options_.dsn.c_str(), timeout.c_str(), opts.c_str(),
@@ -52,7 +52,8 @@ Result<PGconn*> Pool::Connect() const {
     return Unavailable("postgres: cannot connect: " + msg);
   }
   // Notices (e.g. "relation already exists, skipping") are not errors; keep them off stderr.
-  PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      c, [](void*, const char*) {}, nullptr);
   return c;
 }
 

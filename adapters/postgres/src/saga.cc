@@ -34,6 +34,11 @@ Status CommitLocal(PGconn* c, std::string_view what) {
   return Status::Ok();
 }
 
+// Lock/serialization/statement timeouts roll the local transaction back: retry the call.
+Status SagaError(const Status& error, bool contention) {
+  return contention ? Unavailable(error.message()) : error;
+}
+
 }  // namespace
 
 Result<ExecuteResult> PostgresParticipant::Execute(const BranchCall& call) {
@@ -58,7 +63,7 @@ Result<ExecuteResult> PostgresParticipant::Execute(const BranchCall& call) {
 
   Verdict v = RunAction(c, call);
   if (v.refusal || !v.error.ok()) internal::RollbackQuietly(c);
-  if (!v.error.ok()) return v.error;
+  if (!v.error.ok()) return SagaError(v.error, v.contention);
   if (v.refusal) {
     TXC_ASSIGN_OR_RETURN(bool recorded, InsertBarrier(c, call.id, "action", "refused", *v.refusal));
     if (!recorded) return answer_from_barrier();  // a Compensate fenced it meanwhile
@@ -94,7 +99,7 @@ Status PostgresParticipant::Compensate(const BranchCall& call) {
   }
   Verdict v = RunAction(c, call);
   if (v.refusal || !v.error.ok()) internal::RollbackQuietly(c);
-  if (!v.error.ok()) return v.error;
+  if (!v.error.ok()) return SagaError(v.error, v.contention);
   if (v.refusal) {
     return FailedPrecondition("postgres: compensation of " + participant::ToString(call.id) +
                               " refused by the store (" + *v.refusal +

@@ -19,8 +19,12 @@ using participant::Vote;
 
 namespace {
 
-PrepareResult No(std::string reason) { return {Vote::kNo, std::move(reason)}; }
-PrepareResult Yes() { return {Vote::kYes, ""}; }
+PrepareResult No(std::string reason) {
+  return {Vote::kNo, std::move(reason)};
+}
+PrepareResult Yes() {
+  return {Vote::kYes, ""};
+}
 
 constexpr const char* kNoSuchPrepared = "42704";
 
@@ -65,8 +69,8 @@ Result<PrepareResult> PostgresParticipant::Prepare(const BranchCall& call) {
   }
   auto prep = Exec(c, "PREPARE TRANSACTION " + Literal(name));
   if (prep.failure == Failure::kConnection) {
-    return UnknownOutcome("postgres: connection lost during PREPARE TRANSACTION " + name +
-                          " (" + prep.message + "); retry Prepare");
+    return UnknownOutcome("postgres: connection lost during PREPARE TRANSACTION " + name + " (" +
+                          prep.message + "); retry Prepare");
   }
   if (!prep.ok() || PQtransactionStatus(c) != PQTRANS_IDLE) {
     internal::RollbackQuietly(c);

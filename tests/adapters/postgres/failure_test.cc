@@ -20,10 +20,12 @@ class PgFailureTest : public PgTest {
   fault::Spec KillBackends() {
     return fault::Spec::Callback([this] {
              PGconn* c = PQconnectdb(dsn_.c_str());
-             PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+             PQsetNoticeProcessor(
+                 c, [](void*, const char*) {}, nullptr);
              const std::string sql =
                  "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
-                 "WHERE application_name = 'txcoord:" + app_ + "'";
+                 "WHERE application_name = 'txcoord:" +
+                 app_ + "'";
              PQclear(PQexec(c, sql.c_str()));
              PQfinish(c);
            })

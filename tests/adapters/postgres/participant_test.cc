@@ -233,33 +233,35 @@ TEST_F(PgTest, CppRegisteredActionsRunInsideThePreparedTransaction) {
   auto p = Make();
   ASSERT_TRUE(p);
   const std::string t = table_;
-  ASSERT_TRUE(p->RegisterAction(
-                   "pay", {"from", "amount"},
-                   [t](PgTx& tx, const Payload& pl) -> Result<ActionVerdict> {
-                     TXC_ASSIGN_OR_RETURN(
-                         QueryResult q, tx.Exec("SELECT balance FROM " + t + " WHERE id = $1 "
-                                                "FOR UPDATE",
-                                                {pl.at("from")}));
-                     if (q.rows.empty()) return ActionVerdict::Refuse("no such account");
-                     if (std::stoll(*q.rows[0][0]) < std::stoll(pl.at("amount"))) {
-                       return ActionVerdict::Refuse("insufficient funds");
-                     }
-                     TXC_ASSIGN_OR_RETURN(
-                         QueryResult u,
-                         tx.Exec("UPDATE " + t + " SET balance = balance - $2::bigint "
-                                 "WHERE id = $1",
-                                 {pl.at("from"), pl.at("amount")}));
-                     if (u.affected != 1) return Internal("row vanished");
-                     return ActionVerdict::Ok();
-                   })
-                  .ok());
-  EXPECT_EQ(p->RegisterAction("pay", {}, [](PgTx&, const Payload&) -> Result<ActionVerdict> {
-               return ActionVerdict::Ok();
-             }).code(),
+  ASSERT_TRUE(
+      p->RegisterAction("pay", {"from", "amount"},
+                        [t](PgTx& tx, const Payload& pl) -> Result<ActionVerdict> {
+                          TXC_ASSIGN_OR_RETURN(QueryResult q, tx.Exec("SELECT balance FROM " + t +
+                                                                          " WHERE id = $1 "
+                                                                          "FOR UPDATE",
+                                                                      {pl.at("from")}));
+                          if (q.rows.empty()) return ActionVerdict::Refuse("no such account");
+                          if (std::stoll(*q.rows[0][0]) < std::stoll(pl.at("amount"))) {
+                            return ActionVerdict::Refuse("insufficient funds");
+                          }
+                          TXC_ASSIGN_OR_RETURN(QueryResult u,
+                                               tx.Exec("UPDATE " + t +
+                                                           " SET balance = balance - $2::bigint "
+                                                           "WHERE id = $1",
+                                                       {pl.at("from"), pl.at("amount")}));
+                          if (u.affected != 1) return Internal("row vanished");
+                          return ActionVerdict::Ok();
+                        })
+          .ok());
+  EXPECT_EQ(p->RegisterAction(
+                 "pay", {},
+                 [](PgTx&, const Payload&) -> Result<ActionVerdict> { return ActionVerdict::Ok(); })
+                .code(),
             Code::kInvalidArgument);
-  EXPECT_EQ(p->RegisterAction("debit", {}, [](PgTx&, const Payload&) -> Result<ActionVerdict> {
-               return ActionVerdict::Ok();
-             }).code(),
+  EXPECT_EQ(p->RegisterAction(
+                 "debit", {},
+                 [](PgTx&, const Payload&) -> Result<ActionVerdict> { return ActionVerdict::Ok(); })
+                .code(),
             Code::kInvalidArgument);
   EXPECT_EQ(p->Validate("pay", {{"from", "alice"}}).code(), Code::kInvalidArgument);
 
@@ -324,10 +326,11 @@ TEST_F(PgTest, ExhaustedPoolAnswersUnavailableAfterTheWait) {
 TEST_F(PgTest, PrepareRefusedAfterATempTableVotesNo) {
   auto p = Make();
   ASSERT_TRUE(p);
-  ASSERT_TRUE(p->RegisterAction("scratch", {}, [](PgTx& tx, const Payload&) -> Result<ActionVerdict> {
-                 TXC_RETURN_IF_ERROR(tx.Exec("CREATE TEMP TABLE scratch (i int)").status());
-                 return ActionVerdict::Ok();
-               }).ok());
+  ASSERT_TRUE(
+      p->RegisterAction("scratch", {}, [](PgTx& tx, const Payload&) -> Result<ActionVerdict> {
+         TXC_RETURN_IF_ERROR(tx.Exec("CREATE TEMP TABLE scratch (i int)").status());
+         return ActionVerdict::Ok();
+       }).ok());
   auto r = p->Prepare(Call("g1", "scratch", {}));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->vote, Vote::kNo);

@@ -38,7 +38,8 @@ class PgTest : public ::testing::Test {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     std::string full = std::string(info->test_suite_name()) + "_" + info->name();
     std::string lower;
-    for (char c : full) lower += std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '_';
+    for (char c : full)
+      lower += std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '_';
     const auto h = std::hash<std::string>{}(full);
     table_ = "t_" + lower.substr(0, 40) + "_" + Hex(h, 8);
     notes_ = table_ + "_n";
@@ -46,7 +47,8 @@ class PgTest : public ::testing::Test {
     coordinator_ = "c" + Hex(h, 10) + "-" + Hex(static_cast<std::uint64_t>(now), 12);
     conn_ = PQconnectdb(dsn_.c_str());
     ASSERT_EQ(PQstatus(conn_), CONNECTION_OK) << PQerrorMessage(conn_);
-    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);
     Sql("DROP TABLE IF EXISTS " + table_ + ", " + notes_);
     Sql("CREATE TABLE " + table_ +
         " (id text PRIMARY KEY, balance bigint NOT NULL CHECK (balance >= 0))");
@@ -57,9 +59,9 @@ class PgTest : public ::testing::Test {
   void TearDown() override {
     if (conn_ != nullptr) {
       // Leave no prepared transaction of ours behind (they would hold locks forever).
-      auto* r = PQexecParams(conn_, "SELECT gid FROM pg_prepared_xacts WHERE gid LIKE $1", 1,
-                             nullptr, Params({"txc:" + coordinator_ + ":%"}).data(), nullptr,
-                             nullptr, 0);
+      auto* r =
+          PQexecParams(conn_, "SELECT gid FROM pg_prepared_xacts WHERE gid LIKE $1", 1, nullptr,
+                       Params({"txc:" + coordinator_ + ":%"}).data(), nullptr, nullptr, 0);
       for (int i = 0; i < PQntuples(r); ++i) {
         Sql(std::string("ROLLBACK PREPARED '") + PQgetvalue(r, i, 0) + "'");
       }
@@ -96,12 +98,12 @@ class PgTest : public ::testing::Test {
     return Scalar("SELECT balance FROM " + table_ + " WHERE id = '" + id + "'");
   }
   int BarrierRows() {
-    return std::stoi(Scalar("SELECT count(*) FROM txc_barrier WHERE coordinator = '" +
-                            coordinator_ + "'"));
+    return std::stoi(
+        Scalar("SELECT count(*) FROM txc_barrier WHERE coordinator = '" + coordinator_ + "'"));
   }
   int PreparedCount() {
-    return std::stoi(Scalar("SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'txc:" +
-                            coordinator_ + ":%'"));
+    return std::stoi(Scalar(
+        "SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'txc:" + coordinator_ + ":%'"));
   }
 
   std::string ConfigJson(const std::string& extra = "") const {
@@ -109,15 +111,21 @@ class PgTest : public ::testing::Test {
     return R"J({"name":"bank-pg","kind":"postgres","dsn":")J" + dsn_ +
            R"J(","pool_size":4,"pool_wait_ms":2000,"lock_timeout_ms":300)J" + extra +
            R"J(,"actions":{
-      "debit":{"sql":["UPDATE )J" + t + R"J( SET balance = balance - :amount WHERE id = :account"],
+      "debit":{"sql":["UPDATE )J" +
+           t + R"J( SET balance = balance - :amount WHERE id = :account"],
                "expect_rows":[1]},
-      "credit":{"sql":"UPDATE )J" + t + R"J( SET balance = balance + :amount WHERE id = :account",
+      "credit":{"sql":"UPDATE )J" +
+           t + R"J( SET balance = balance + :amount WHERE id = :account",
                 "expect_rows":[1]},
-      "transfer":{"sql":["UPDATE )J" + t + R"J( SET balance = balance - :amount WHERE id = :from",
-                         "UPDATE )J" + t + R"J( SET balance = balance + :amount::bigint WHERE id = :to"],
+      "transfer":{"sql":["UPDATE )J" +
+           t + R"J( SET balance = balance - :amount WHERE id = :from",
+                         "UPDATE )J" +
+           t + R"J( SET balance = balance + :amount::bigint WHERE id = :to"],
                   "expect_rows":[1, 1]},
-      "note":{"sql":["INSERT INTO )J" + notes_ + R"J( (id, body) VALUES (:id, :body)"]},
-      "unnote":{"sql":["DELETE FROM )J" + notes_ + R"J( WHERE id = :id"]}}})J";
+      "note":{"sql":["INSERT INTO )J" +
+           notes_ + R"J( (id, body) VALUES (:id, :body)"]},
+      "unnote":{"sql":["DELETE FROM )J" +
+           notes_ + R"J( WHERE id = :id"]}}})J";
   }
 
   std::unique_ptr<PostgresParticipant> Make(const std::string& extra = "") {

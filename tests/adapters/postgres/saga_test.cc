@@ -79,7 +79,8 @@ TEST_F(PgTest, RefusedExecuteIsRecordedAnsweredAgainAndNeedsNoCompensation) {
 TEST_F(PgTest, WrongRowCountRefusesExecute) {
   auto p = Make();
   ASSERT_TRUE(p);
-  auto r = p->Execute(Call("s1", "transfer", {{"from", "alice"}, {"to", "carol"}, {"amount", "5"}}));
+  auto r =
+      p->Execute(Call("s1", "transfer", {{"from", "alice"}, {"to", "carol"}, {"amount", "5"}}));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->outcome, Outcome::kRefused);
   EXPECT_NE(r->reason.find("statement 2"), std::string::npos) << r->reason;
@@ -122,8 +123,8 @@ TEST_F(PgTest, BarrierIdsDoNotDependOnCallOrder) {
   auto b2 = p->Execute(Call("s1", "credit", {{"account", "bob"}, {"amount", "1"}}, "b2"));
   auto b1 = p->Execute(Call("s1", "debit", {{"account", "alice"}, {"amount", "1"}}, "b1"));
   ASSERT_TRUE(b1.ok() && b2.ok());
-  ASSERT_TRUE(p->Compensate(Call("s1", "credit", {{"account", "alice"}, {"amount", "1"}}, "b1"))
-                  .ok());
+  ASSERT_TRUE(
+      p->Compensate(Call("s1", "credit", {{"account", "alice"}, {"amount", "1"}}, "b1")).ok());
   EXPECT_EQ(Balance("alice"), "100");
   EXPECT_EQ(Balance("bob"), "51");  // b2 untouched by b1's compensation
 }

@@ -31,9 +31,9 @@ namespace txcoord::postgres {
 
 // One SQL statement of a declared action, with its named parameters resolved.
 struct Statement {
-  std::string source;               // as configured, for messages
-  std::string sql;                  // ":name" replaced by "$n"
-  std::vector<std::string> params;  // params[n-1] = payload field bound to $n
+  std::string source;                       // as configured, for messages
+  std::string sql;                          // ":name" replaced by "$n"
+  std::vector<std::string> params;          // params[n-1] = payload field bound to $n
   std::optional<std::int64_t> expect_rows;  // affected/returned rows required, if set
 };
 

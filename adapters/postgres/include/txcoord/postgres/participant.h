@@ -86,8 +86,7 @@ class PostgresParticipant final : public participant::Participant {
   Status Abort(const participant::BranchId& id) override;
   Result<participant::ExecuteResult> Execute(const participant::BranchCall& call) override;
   Status Compensate(const participant::BranchCall& call) override;
-  Result<std::vector<participant::InDoubtBranch>> InDoubt(
-      std::string_view coordinator_id) override;
+  Result<std::vector<participant::InDoubtBranch>> InDoubt(std::string_view coordinator_id) override;
 
   // Deletes barrier rows older than `older_than`; returns how many. Rows of prepared,
   // undecided 2PC branches are never visible, hence never deleted.
