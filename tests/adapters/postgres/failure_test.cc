@@ -82,5 +82,41 @@ TEST_F(PgFailureTest, ConnectionLostDuringPrepareLeavesNoBranch) {
   EXPECT_EQ(Balance("alice"), "100");
 }
 
+TEST_F(PgTest, AbortDuringAnInFlightPrepareAnswersUnavailableInsteadOfBlocking) {
+  auto p = Make();
+  ASSERT_TRUE(p);
+  Status during;
+  {
+    // Runs on the Prepare's thread after its barrier row and action, before PREPARE: the
+    // Abort's fence insert meets the uncommitted key and gives up after lock_timeout.
+    fault::ScopedFault f("pg.prepare.before_prepare_transaction",
+                         fault::Spec::Callback([&] { during = p->Abort(Id("g1")); }).Times(1));
+    auto r = p->Prepare(Call("g1", "debit", {{"account", "alice"}, {"amount", "10"}}));
+    ASSERT_TRUE(r.ok() && r->vote == Vote::kYes) << r.status();
+  }
+  EXPECT_EQ(during.code(), Code::kUnavailable) << during;
+  ASSERT_TRUE(p->Abort(Id("g1")).ok());  // the retry finds it prepared and rolls it back
+  EXPECT_EQ(PreparedCount(), 0);
+  EXPECT_EQ(Balance("alice"), "100");
+  EXPECT_EQ(p->Commit(Id("g1")).code(), Code::kConflict);
+}
+
+TEST_F(PgTest, CompensateDuringAnInFlightExecuteAnswersUnavailableThenUndoes) {
+  auto p = Make();
+  ASSERT_TRUE(p);
+  const auto comp = Call("s1", "credit", {{"account", "alice"}, {"amount", "10"}});
+  Status during;
+  {
+    fault::ScopedFault f("pg.saga.before_commit",
+                         fault::Spec::Callback([&] { during = p->Compensate(comp); }).Times(1));
+    auto r = p->Execute(Call("s1", "debit", {{"account", "alice"}, {"amount", "10"}}));
+    ASSERT_TRUE(r.ok() && r->outcome == participant::Outcome::kDone) << r.status();
+  }
+  EXPECT_EQ(during.code(), Code::kUnavailable) << during;
+  EXPECT_EQ(Balance("alice"), "90");
+  ASSERT_TRUE(p->Compensate(comp).ok());
+  EXPECT_EQ(Balance("alice"), "100");
+}
+
 }  // namespace
 }  // namespace txcoord::postgres::testing
