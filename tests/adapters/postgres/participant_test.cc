@@ -294,7 +294,8 @@ TEST_F(PgTest, PurgeDeletesOnlyRowsOlderThanTheHorizon) {
       coordinator_ + "'");
   auto purged = p->PurgeBarrier(std::chrono::hours(1));
   ASSERT_TRUE(purged.ok()) << purged.status();
-  EXPECT_GE(*purged, 2);
+  // Not EXPECT_GE(*purged, 2): BackgroundPurgeRemovesOldRows may run in parallel and delete
+  // these aged rows first.
   EXPECT_EQ(BarrierRows(), 0);
   ASSERT_TRUE(p->Commit(Id("g3")).ok());  // the undecided branch survived the purge
   EXPECT_EQ(BarrierRows(), 1);
