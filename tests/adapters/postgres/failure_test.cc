@@ -118,5 +118,22 @@ TEST_F(PgTest, CompensateDuringAnInFlightExecuteAnswersUnavailableThenUndoes) {
   EXPECT_EQ(Balance("alice"), "100");
 }
 
+TEST_F(PgTest, StatementTimeoutVotesNoInPrepareAndIsRetryableInExecute) {
+  auto p = Make(R"J(,"statement_timeout_ms":200)J");
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->RegisterAction("slow", {}, [](PgTx& tx, const Payload&) -> Result<ActionVerdict> {
+                 TXC_RETURN_IF_ERROR(tx.Exec("SELECT pg_sleep(2)").status());
+                 return ActionVerdict::Ok();
+               }).ok());
+  auto r = p->Prepare(Call("g1", "slow", {}));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->vote, Vote::kNo);
+  EXPECT_NE(r->reason.find("57014"), std::string::npos) << r->reason;
+  auto e = p->Execute(Call("s1", "slow", {}));
+  EXPECT_EQ(e.status().code(), Code::kUnavailable) << e.status();
+  EXPECT_EQ(PreparedCount(), 0);
+  EXPECT_EQ(BarrierRows(), 0);
+}
+
 }  // namespace
 }  // namespace txcoord::postgres::testing
