@@ -37,17 +37,28 @@ function(txc_executable)
   endif()
 endfunction()
 
-# txc_test(NAME <name> SOURCES ... [DEPS ...] [LABELS ...])
+# txc_test(NAME <name> SOURCES ... [DEPS ...] [LABELS ...] [RUN_SERIAL])
 # A GoogleTest binary registered with ctest. Label "integration" marks tests that need the
 # servers from scripts/services; they FAIL (never skip) when the servers are missing.
+# RUN_SERIAL: the binary is one ctest test that runs alone (for tests that restart the shared
+# servers).
 function(txc_test)
-  cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "RUN_SERIAL" "NAME" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${ARG_NAME} ${ARG_SOURCES})
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main
                         GTest::gmock txcoord_testing)
   txc_warnings(${ARG_NAME})
-  gtest_discover_tests(${ARG_NAME} DISCOVERY_TIMEOUT 60
-                       PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 600)
+  if(ARG_RUN_SERIAL)
+    # One ctest test for the whole binary: set_tests_properties keeps a label list intact
+    # (gtest_discover_tests would split "integration;serial"), and the binary's tests run
+    # one after the other with nothing else beside them.
+    add_test(NAME ${ARG_NAME} COMMAND ${ARG_NAME})
+    set_tests_properties(${ARG_NAME} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 600
+                                                RUN_SERIAL TRUE)
+  else()
+    gtest_discover_tests(${ARG_NAME} DISCOVERY_TIMEOUT 60
+                         PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 600)
+  endif()
 endfunction()
 
 # txc_protobuf(TARGET <target> PROTO <file.proto> INCLUDE_PREFIX <txcoord/x>)

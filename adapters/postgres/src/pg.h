@@ -1,0 +1,58 @@
+#pragma once
+// Thin libpq helpers private to the adapter: owning handles, one statement with bound text
+// parameters, and classification of failures into what the caller does next.
+// Thread-safety: a PGconn is used by one thread at a time (the pool hands it out).
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "txcoord/core/status.h"
+
+namespace txcoord::postgres::internal {
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, ResultDeleter>;
+
+enum class Failure : std::uint8_t {
+  kNone,
+  kBusiness,    // 23xxx integrity violation (CHECK, unique, FK, not null)
+  kContention,  // 40001, 40P01, 55P03 lock timeout, 57014 statement timeout
+  kConnection,  // the connection is broken (or the server is shutting down: 57P0x)
+  kOther,       // anything else (syntax error, missing table, ...)
+};
+
+// The outcome of one statement. `rows` holds text values (nullopt = SQL NULL).
+struct Outcome {
+  Failure failure = Failure::kNone;
+  std::string sqlstate;
+  std::string message;        // "SQLSTATE xxxxx: primary message" on failure
+  std::int64_t affected = 0;  // rows changed (DML) or returned (SELECT)
+  std::vector<std::vector<std::optional<std::string>>> rows;
+
+  bool ok() const { return failure == Failure::kNone; }
+};
+
+// Runs one statement with $n text parameters (never spliced into the SQL text).
+Outcome Exec(PGconn* conn, const std::string& sql, const std::vector<std::string>& params = {});
+
+// True when the connection can no longer be used (dropped by the pool).
+bool Broken(PGconn* conn);
+
+// "ROLLBACK" ignoring failure (the connection is dropped by the pool if it is broken).
+void RollbackQuietly(PGconn* conn);
+
+// Quotes a string literal for utility commands that take no parameters (PREPARE
+// TRANSACTION, COMMIT PREPARED). Only used for names that ValidateBranchId has checked.
+std::string Literal(std::string_view s);
+
+// Maps a failed statement to a Status for calls where nothing was applied.
+Status NothingApplied(const Outcome& o, std::string_view what);
+
+}  // namespace txcoord::postgres::internal
