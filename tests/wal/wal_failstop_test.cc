@@ -43,9 +43,8 @@ TEST_P(WalFailStop, ErrorFailsTheBatchAndEveryLaterCall) {
     for (int i = 0; i < 3; ++i)
       EXPECT_EQ((*log)->Append("later").get().status().code(), Code::kDataLoss);
     std::atomic<int> async_code{-1};
-    (*log)->AppendAsync("later-async", [&](Result<Lsn> r) {
-      async_code = static_cast<int>(r.status().code());
-    });
+    (*log)->AppendAsync("later-async",
+                        [&](Result<Lsn> r) { async_code = static_cast<int>(r.status().code()); });
     EXPECT_EQ(async_code.load(), static_cast<int>(Code::kDataLoss));
     EXPECT_EQ((*log)->Checkpoint("snap").code(), Code::kDataLoss);
     EXPECT_EQ((*log)->stats().appended, 5u);
@@ -54,7 +53,8 @@ TEST_P(WalFailStop, ErrorFailsTheBatchAndEveryLaterCall) {
   auto log = OpenCollect(o, &r);
   ASSERT_TRUE(log.ok()) << log.status();
   ASSERT_GE(r.entries.size(), 5u);  // the failed record may or may not be on disk; the 5 are
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(r.entries[static_cast<std::size_t>(i)].second, "rec-" + std::to_string(i + 1));
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(r.entries[static_cast<std::size_t>(i)].second, "rec-" + std::to_string(i + 1));
   EXPECT_TRUE((*log)->Append("fresh start").get().ok());
 }
 

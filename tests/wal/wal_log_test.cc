@@ -196,8 +196,7 @@ TEST(WalLock, SecondOpenInProcessFailsNamingPid) {
   ASSERT_TRUE(first.ok()) << first.status();
   auto second = Log::Open(SmallOptions(dir.path()), nullptr);
   ASSERT_EQ(second.status().code(), Code::kConflict);
-  EXPECT_NE(second.status().message().find("pid " + std::to_string(::getpid())),
-            std::string::npos)
+  EXPECT_NE(second.status().message().find("pid " + std::to_string(::getpid())), std::string::npos)
       << second.status();
   first->reset();
   EXPECT_TRUE(Log::Open(SmallOptions(dir.path()), nullptr).ok());

@@ -33,7 +33,8 @@ std::vector<std::size_t> WriteFixedRecords(const std::string& dir, int n, std::s
   log->reset();
   const std::size_t end = testing::DataEnd(ReadBytes(dir + "/0000000000000001.wal"));
   std::vector<std::size_t> starts;
-  for (int i = 0; i <= n; ++i) starts.push_back(end / static_cast<std::size_t>(n) * static_cast<std::size_t>(i));
+  for (int i = 0; i <= n; ++i)
+    starts.push_back(end / static_cast<std::size_t>(n) * static_cast<std::size_t>(i));
   return starts;
 }
 

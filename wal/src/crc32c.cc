@@ -33,9 +33,8 @@ std::uint32_t ExtendTable(std::uint32_t crc, const void* data, std::size_t n) {
 }
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) std::uint32_t ExtendHardware(std::uint32_t crc,
-                                                                const void* data,
-                                                                std::size_t n) {
+__attribute__((target("sse4.2"))) std::uint32_t ExtendHardware(std::uint32_t crc, const void* data,
+                                                               std::size_t n) {
   const auto* p = static_cast<const unsigned char*>(data);
   std::uint64_t c = ~crc;
   while (n > 0 && (reinterpret_cast<std::uintptr_t>(p) & 7) != 0) {
@@ -64,7 +63,9 @@ bool HardwareAvailable() {
 std::uint32_t ExtendHardware(std::uint32_t crc, const void* data, std::size_t n) {
   return ExtendTable(crc, data, n);
 }
-bool HardwareAvailable() { return false; }
+bool HardwareAvailable() {
+  return false;
+}
 #endif
 
 std::uint32_t Extend(std::uint32_t crc, const void* data, std::size_t n) {

@@ -36,12 +36,15 @@ std::string Hex16(Lsn v) {
 }
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
 
-std::string SegmentName(Lsn first_lsn) { return Hex16(first_lsn) + format::kSegmentSuffix; }
+std::string SegmentName(Lsn first_lsn) {
+  return Hex16(first_lsn) + format::kSegmentSuffix;
+}
 
 bool ParseSegmentName(const std::string& name, Lsn* first_lsn) {
   const std::string suffix = format::kSegmentSuffix;
@@ -60,7 +63,9 @@ bool ParseCheckpointName(const std::string& name, Lsn* lsn) {
   return ParseHex16(name.substr(prefix.size(), name.size() - prefix.size() - suffix.size()), lsn);
 }
 
-std::string Join(const std::string& dir, const std::string& name) { return dir + "/" + name; }
+std::string Join(const std::string& dir, const std::string& name) {
+  return dir + "/" + name;
+}
 
 Status ErrnoStatus(Code code, const std::string& what, const std::string& path) {
   return Status(code, "wal: " + what + " " + path + ": " + std::strerror(errno));

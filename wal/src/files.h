@@ -10,9 +10,9 @@
 
 namespace txcoord::wal::files {
 
-std::string SegmentName(Lsn first_lsn);       // "0000000000000001.wal"
+std::string SegmentName(Lsn first_lsn);  // "0000000000000001.wal"
 bool ParseSegmentName(const std::string& name, Lsn* first_lsn);
-std::string CheckpointName(Lsn lsn);          // "checkpoint-0000000000000001.ckpt"
+std::string CheckpointName(Lsn lsn);  // "checkpoint-0000000000000001.ckpt"
 bool ParseCheckpointName(const std::string& name, Lsn* lsn);
 std::string Join(const std::string& dir, const std::string& name);
 

@@ -28,7 +28,9 @@ bool AllZero(const char* p, std::size_t n) {
   return true;
 }
 
-Decoded Fail(FrameResult r, std::string reason) { return {r, 0, std::move(reason)}; }
+Decoded Fail(FrameResult r, std::string reason) {
+  return {r, 0, std::move(reason)};
+}
 
 }  // namespace
 
@@ -71,8 +73,8 @@ Decoded DecodeFrame(const char* data, std::size_t size, std::size_t offset, Deco
   if (!rec.ParseFromArray(payload, static_cast<int>(len)))
     return Fail(FrameResult::kBad, "unparsable record envelope");
   if (rec.format_version() != format::kFormatVersion)
-    return Fail(FrameResult::kBad, "unsupported format version " +
-                                       std::to_string(rec.format_version()));
+    return Fail(FrameResult::kBad,
+                "unsupported format version " + std::to_string(rec.format_version()));
   if (rec.kind() != pb::KIND_ENTRY && rec.kind() != pb::KIND_CHECKPOINT)
     return Fail(FrameResult::kBad, "unknown record kind");
   out->lsn = rec.lsn();
@@ -131,10 +133,10 @@ BufferScan ScanBuffer(const char* data, std::size_t size, bool is_last, Lsn firs
     if (rec.kind != RecordKind::kEntry || rec.lsn != scan.next_lsn) {
       scan.outcome = BufferScan::Outcome::kCorrupt;  // a valid CRC: misplaced, never torn
       scan.bad_offset = off;
-      scan.reason = rec.kind != RecordKind::kEntry
-                        ? "checkpoint record inside a segment"
-                        : "lsn " + std::to_string(rec.lsn) + ", expected " +
-                              std::to_string(scan.next_lsn);
+      scan.reason =
+          rec.kind != RecordKind::kEntry
+              ? "checkpoint record inside a segment"
+              : "lsn " + std::to_string(rec.lsn) + ", expected " + std::to_string(scan.next_lsn);
       return scan;
     }
     if (visit) {

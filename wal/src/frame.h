@@ -43,13 +43,13 @@ bool AnyValidFrameAfter(const char* data, std::size_t size, std::size_t from);
 struct BufferScan {
   enum class Outcome { kClean, kTornTail, kCorrupt, kStopped };
   Outcome outcome = Outcome::kClean;
-  std::uint64_t good_end = 0;    // end of the last good frame (where appends continue)
+  std::uint64_t good_end = 0;  // end of the last good frame (where appends continue)
   std::uint64_t records = 0;
-  Lsn next_lsn = 0;              // the LSN the next record must carry
-  std::uint64_t bad_offset = 0;  // kTornTail / kCorrupt
+  Lsn next_lsn = 0;                 // the LSN the next record must carry
+  std::uint64_t bad_offset = 0;     // kTornTail / kCorrupt
   std::uint64_t dropped_bytes = 0;  // kTornTail: bytes from bad_offset to the last non-zero byte
   std::string reason;
-  Status stopped;                // kStopped: the visitor's error
+  Status stopped;  // kStopped: the visitor's error
 };
 
 using FrameVisitor = std::function<Status(const DecodedRecord&)>;

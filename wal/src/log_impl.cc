@@ -227,8 +227,7 @@ Status LogImpl::WriteBatch(const std::vector<Pending>& batch, std::uint64_t* syn
   std::string buf;
   std::size_t i = 0;
   while (i < batch.size()) {
-    const std::uint64_t room =
-        cur_off_ < opts_.segment_bytes ? opts_.segment_bytes - cur_off_ : 0;
+    const std::uint64_t room = cur_off_ < opts_.segment_bytes ? opts_.segment_bytes - cur_off_ : 0;
     if (batch[i].frame.size() > room && cur_off_ > 0) {
       TXC_RETURN_IF_ERROR(RollSegment(batch[i].lsn));
       continue;
@@ -399,8 +398,9 @@ Result<std::unique_ptr<Log>> Log::Open(const Options& options, const ReplayVisit
   Result<LogScan> scan = ScanLog(options.dir, visitor);
   if (!scan.ok()) return scan.status().Annotate("wal open " + options.dir);
   if (scan->corrupt) {
-    return DataLoss("wal open: corruption in segment " + files::Join(options.dir, scan->bad_segment) +
-                    " at offset " + std::to_string(scan->bad_offset) + ": " + scan->reason +
+    return DataLoss("wal open: corruption in segment " +
+                    files::Join(options.dir, scan->bad_segment) + " at offset " +
+                    std::to_string(scan->bad_offset) + ": " + scan->reason +
                     ". The log was not changed; inspect with wal::Verify, cut with wal::Repair");
   }
   TXC_RETURN_IF_ERROR(log->Start(*scan));

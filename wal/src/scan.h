@@ -23,9 +23,9 @@ struct LogScan {
   std::vector<SegmentFile> segments;         // in LSN order
   std::uint64_t entries_replayed = 0;        // entries with lsn > checkpoint_lsn
   std::uint64_t entries_valid = 0;           // every valid entry read
-  Lsn stream_next_lsn = 1;  // the LSN after the last record in the segments
-  Lsn next_lsn = 1;         // max(stream_next_lsn, checkpoint_lsn + 1): the next LSN to assign
-  std::uint64_t tail_offset = 0;             // end of good data in the last segment
+  Lsn stream_next_lsn = 1;                   // the LSN after the last record in the segments
+  Lsn next_lsn = 1;  // max(stream_next_lsn, checkpoint_lsn + 1): the next LSN to assign
+  std::uint64_t tail_offset = 0;  // end of good data in the last segment
   std::uint64_t tail_file_size = 0;
 
   bool torn = false;  // the last segment ends with bad bytes and nothing valid after them
