@@ -1,93 +1,21 @@
-// Log::Open and the group-committing Log implementation.
-//
-// Threads: appenders enqueue framed records under mu_ (LSNs are assigned in queue order); one
-// sync thread takes batches off the queue, writes each batch with one pwrite and makes it durable
-// with one fdatasync, then completes the batch's callbacks. Checkpoint runs on the caller's
-// thread, serialized by ckpt_mu_. On any I/O error the log fails (fail-stop) for good.
+// Log::Open and the append path of LogImpl (group commit on the sync thread).
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <condition_variable>
 #include <cstdio>
-#include <deque>
-#include <mutex>
-#include <thread>
-#include <vector>
 
 #include "files.h"
 #include "frame.h"
-#include "scan.h"
+#include "log_impl.h"
 #include "txcoord/core/fault.h"
 #include "txcoord/wal/format.h"
-#include "txcoord/wal/log.h"
 
 namespace txcoord::wal {
-namespace {
-
-struct Pending {
-  Lsn lsn = 0;
-  std::string frame;
-  std::function<void(Result<Lsn>)> done;
-};
 
 Status FailStop(const Status& cause) {
   return DataLoss("wal: the log has failed and refuses all further work (fail-stop): " +
                   cause.ToString());
 }
-
-class LogImpl final : public Log {
- public:
-  LogImpl(Options options, int lock_fd)
-      : opts_(std::move(options)),
-        clock_(opts_.clock != nullptr ? *opts_.clock : Clock::Real()),
-        lock_fd_(lock_fd) {}
-  ~LogImpl() override;
-
-  Status Start(const LogScan& scan);
-
-  std::future<Result<Lsn>> Append(std::string body) override;
-  void AppendAsync(std::string body, std::function<void(Result<Lsn>)> done) override;
-  Status Checkpoint(std::string snapshot) override;
-  Status health() const override {
-    std::lock_guard lk(mu_);
-    return failed_;
-  }
-  Stats stats() const override;
-  const ReplayReport& replay_report() const override { return report_; }
-
- private:
-  void SyncLoop();
-  Status WriteBatch(const std::vector<Pending>& batch, std::uint64_t* syncs);
-  Status WriteAndSync(const std::string& buf);
-  Status RollSegment(Lsn first_lsn);
-  Status WriteCheckpointFile(Lsn cut, const std::string& snapshot);
-  Status DeleteCovered(Lsn cut);
-  // Enters the failed state (first cause wins); returns the queued appends to fail.
-  std::deque<Pending> FailLocked(const Status& cause);
-
-  const Options opts_;
-  Clock& clock_;
-  const int lock_fd_;
-  ReplayReport report_;
-
-  mutable std::mutex mu_;  // guards the fields down to stats_
-  std::condition_variable cv_;
-  std::deque<Pending> queue_;
-  Lsn next_lsn_ = 1;
-  Status failed_;
-  bool stop_ = false;
-  Stats stats_;
-
-  mutable std::mutex seg_mu_;  // guards segments_ (sync thread appends, Checkpoint deletes)
-  std::vector<SegmentFile> segments_;
-  // Sync-thread state (also touched by Start before the thread runs).
-  int cur_fd_ = -1;
-  std::uint64_t cur_off_ = 0;
-  std::string cur_path_;
-
-  std::mutex ckpt_mu_;  // one Checkpoint at a time
-  std::thread thread_;
-};
 
 LogImpl::~LogImpl() {
   {
@@ -99,6 +27,11 @@ LogImpl::~LogImpl() {
   if (cur_fd_ >= 0) ::close(cur_fd_);
   ::close(lock_fd_);
 }
+
+LogImpl::LogImpl(Options options, int lock_fd)
+    : opts_(std::move(options)),
+      clock_(opts_.clock != nullptr ? *opts_.clock : Clock::Real()),
+      lock_fd_(lock_fd) {}
 
 Status LogImpl::Start(const LogScan& scan) {
   for (const std::string& tmp : scan.tmp_files) ::unlink(files::Join(opts_.dir, tmp).c_str());
@@ -143,6 +76,7 @@ std::future<Result<Lsn>> LogImpl::Append(std::string body) {
 }
 
 void LogImpl::AppendAsync(std::string body, std::function<void(Result<Lsn>)> done) {
+  if (!done) done = [](Result<Lsn>) {};
   if (body.size() > format::kMaxBodyBytes) {
     done(InvalidArgument("wal: record body of " + std::to_string(body.size()) +
                          " bytes exceeds the limit of " + std::to_string(format::kMaxBodyBytes)));
@@ -275,103 +209,7 @@ Status LogImpl::RollSegment(Lsn first_lsn) {
   return Status::Ok();
 }
 
-Status LogImpl::Checkpoint(std::string snapshot) {
-  if (snapshot.size() > format::kMaxBodyBytes)
-    return InvalidArgument("wal: checkpoint snapshot of " + std::to_string(snapshot.size()) +
-                           " bytes exceeds the limit of " + std::to_string(format::kMaxBodyBytes));
-  std::lock_guard ck(ckpt_mu_);
-  Lsn cut = 0;
-  {
-    std::lock_guard lk(mu_);
-    if (!failed_.ok()) return failed_;
-    cut = next_lsn_ - 1;
-  }
-  Status s = WriteCheckpointFile(cut, snapshot);
-  if (!s.ok()) {
-    std::deque<Pending> refused;
-    Status failure;
-    {
-      std::lock_guard lk(mu_);
-      refused = FailLocked(s);
-      failure = failed_;
-    }
-    for (Pending& p : refused) p.done(failure);
-    return failure;
-  }
-  {
-    std::lock_guard lk(mu_);
-    stats_.checkpoint_lsn = cut;
-  }
-  return DeleteCovered(cut);
-}
-
-Status LogImpl::WriteCheckpointFile(Lsn cut, const std::string& snapshot) {
-  const std::string name = files::CheckpointName(cut);
-  const std::string path = files::Join(opts_.dir, name);
-  const std::string tmp = path + ".tmp";
-  const std::string frame = EncodeFrame(cut, RecordKind::kCheckpoint, snapshot);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return files::ErrnoStatus(Code::kDataLoss, "create", tmp);
-  Status s = TXC_FAULT("wal.checkpoint.before_write");
-  if (s.ok()) s = files::WriteAll(fd, frame.data(), frame.size(), 0, tmp);
-  if (s.ok()) s = TXC_FAULT("wal.checkpoint.before_fsync");
-  if (s.ok() && ::fsync(fd) != 0) s = files::ErrnoStatus(Code::kDataLoss, "fsync", tmp);
-  ::close(fd);
-  if (s.ok()) s = TXC_FAULT("wal.checkpoint.before_rename");
-  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0)
-    s = files::ErrnoStatus(Code::kDataLoss, "rename", tmp);
-  if (s.ok()) s = files::FsyncDir(opts_.dir);
-  return s;
-}
-
-// Deletes every closed segment whose records are all <= cut, and older checkpoints. A failure
-// here leaves extra files behind (replay skips them) and is reported, not fail-stop.
-Status LogImpl::DeleteCovered(Lsn cut) {
-  std::vector<std::string> victims;
-  {
-    std::lock_guard lk(seg_mu_);
-    while (segments_.size() >= 2 && segments_[1].first_lsn <= cut + 1) {
-      victims.push_back(segments_.front().name);
-      segments_.erase(segments_.begin());
-    }
-  }
-  TXC_ASSIGN_OR_RETURN(std::vector<std::string> names, files::ListDir(opts_.dir));
-  for (const std::string& name : names) {
-    Lsn lsn = 0;
-    if (files::ParseCheckpointName(name, &lsn) && lsn < cut) victims.push_back(name);
-  }
-  Status result;
-  for (const std::string& name : victims) {
-    const std::string path = files::Join(opts_.dir, name);
-    if (::unlink(path.c_str()) != 0 && result.ok())
-      result = files::ErrnoStatus(Code::kUnavailable, "delete", path);
-  }
-  if (!victims.empty()) {
-    Status s = files::FsyncDir(opts_.dir);
-    if (result.ok()) result = s;
-  }
-  return result;
-}
-
-Stats LogImpl::stats() const {
-  Stats out;
-  {
-    std::lock_guard lk(mu_);
-    out = stats_;
-  }
-  std::vector<std::string> names;
-  {
-    std::lock_guard lk(seg_mu_);
-    out.segments = segments_.size();
-    for (const SegmentFile& seg : segments_) names.push_back(seg.name);
-  }
-  names.push_back(files::CheckpointName(out.checkpoint_lsn));
-  for (const std::string& name : names) {
-    Result<std::uint64_t> size = files::FileSize(files::Join(opts_.dir, name));
-    if (size.ok()) out.bytes_on_disk += *size;  // a missing checkpoint file counts 0
-  }
-  return out;
-}
+namespace {
 
 Status ValidateOptions(const Options& o) {
   if (o.dir.empty()) return InvalidArgument("wal: Options::dir is empty");
