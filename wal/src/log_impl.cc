@@ -83,6 +83,7 @@ void LogImpl::AppendAsync(std::string body, std::function<void(Result<Lsn>)> don
     return;
   }
   Status refused;
+  bool wake = false;
   {
     std::lock_guard lk(mu_);
     if (!failed_.ok()) {
@@ -92,13 +93,15 @@ void LogImpl::AppendAsync(std::string body, std::function<void(Result<Lsn>)> don
     } else {
       const Lsn lsn = next_lsn_++;
       queue_.push_back({lsn, EncodeFrame(lsn, RecordKind::kEntry, body), std::move(done)});
+      wake = sync_idle_;  // a busy sync thread looks at the queue again before it waits
+      sync_idle_ = false;
     }
   }
   if (!refused.ok()) {
     done(refused);
     return;
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
 }
 
 void LogImpl::SyncLoop() {
@@ -106,7 +109,11 @@ void LogImpl::SyncLoop() {
   for (;;) {
     {
       std::unique_lock lk(mu_);
-      cv_.wait(lk, [&] { return stop_ || !queue_.empty(); });
+      while (!stop_ && queue_.empty()) {
+        sync_idle_ = true;
+        cv_.wait(lk);
+      }
+      sync_idle_ = false;
       if (queue_.empty()) return;
       std::size_t bytes = 0;
       while (!queue_.empty() &&

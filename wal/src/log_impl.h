@@ -63,6 +63,7 @@ class LogImpl final : public Log {
   Lsn next_lsn_ = 1;
   Status failed_;
   bool stop_ = false;
+  bool sync_idle_ = false;  // the sync thread waits on cv_; appenders notify only then
   Stats stats_;
 
   mutable std::mutex seg_mu_;  // guards segments_ (sync thread appends, Checkpoint deletes)
