@@ -156,6 +156,8 @@ TEST(WalLog, BadOptionsAreInvalidArgument) {
   auto r = Log::Open(o, nullptr);
   EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
   EXPECT_NE(r.status().message().find("segment_bytes"), std::string::npos);
+  o = SmallOptions(dir.path(), 1ull << 40);
+  EXPECT_EQ(Log::Open(o, nullptr).status().code(), Code::kInvalidArgument);
   o = SmallOptions(dir.path());
   o.max_batch_bytes = 0;
   EXPECT_EQ(Log::Open(o, nullptr).status().code(), Code::kInvalidArgument);

@@ -220,9 +220,10 @@ namespace {
 
 Status ValidateOptions(const Options& o) {
   if (o.dir.empty()) return InvalidArgument("wal: Options::dir is empty");
-  if (o.segment_bytes < format::kMinSegmentBytes)
-    return InvalidArgument("wal: Options::segment_bytes must be at least " +
-                           std::to_string(format::kMinSegmentBytes));
+  if (o.segment_bytes < format::kMinSegmentBytes || o.segment_bytes > format::kMaxSegmentBytes)
+    return InvalidArgument("wal: Options::segment_bytes must be between " +
+                           std::to_string(format::kMinSegmentBytes) + " and " +
+                           std::to_string(format::kMaxSegmentBytes));
   if (o.max_batch_bytes == 0) return InvalidArgument("wal: Options::max_batch_bytes is 0");
   return Status::Ok();
 }

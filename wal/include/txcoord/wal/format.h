@@ -53,8 +53,9 @@ inline constexpr std::size_t kHeaderBytes = 9;  // crc(4) + len(4) + type(1)
 inline constexpr std::uint32_t kMaxPayloadBytes = 256u << 20;
 // Largest body Append accepts (leaves room for the Record envelope inside kMaxPayloadBytes).
 inline constexpr std::size_t kMaxBodyBytes = kMaxPayloadBytes - 64;
-// Smallest segment Options accept.
+// Segment sizes Options accept.
 inline constexpr std::uint64_t kMinSegmentBytes = 4096;
+inline constexpr std::uint64_t kMaxSegmentBytes = 4ull << 30;
 
 inline constexpr const char* kSegmentSuffix = ".wal";
 inline constexpr const char* kCheckpointPrefix = "checkpoint-";
