@@ -118,6 +118,14 @@ TEST(ScanBuffer, BadFrameFollowedByValidFrameIsCorruption) {
   EXPECT_EQ(s.bad_offset, second);
 }
 
+TEST(ScanBuffer, HostileTailCannotMakeTheScanQuadratic) {
+  // Every offset looks like a frame header with a huge plausible length.
+  std::string img = Segment(1, 0) + std::string(20 << 20, '\x01');
+  BufferScan s = ScanBuffer(img.data(), img.size(), true, 1, nullptr);
+  EXPECT_EQ(s.outcome, BufferScan::Outcome::kCorrupt);  // refused, not guessed to be torn
+  EXPECT_EQ(s.records, 1u);
+}
+
 TEST(ScanBuffer, LsnGapIsCorruption) {
   std::string img =
       EncodeFrame(1, RecordKind::kEntry, "a") + EncodeFrame(3, RecordKind::kEntry, "b");
