@@ -18,6 +18,7 @@
 
 namespace txcoord::wal {
 
+// One queued append: its framed record (LSN already inside) and its completion.
 struct Pending {
   Lsn lsn = 0;
   std::string frame;
