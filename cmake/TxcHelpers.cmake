@@ -37,15 +37,21 @@ function(txc_executable)
   endif()
 endfunction()
 
-# txc_test(NAME <name> SOURCES ... [DEPS ...] [LABELS ...])
+# txc_test(NAME <name> SOURCES ... [DEPS ...] [LABELS ...] [SERIAL])
 # A GoogleTest binary registered with ctest. Label "integration" marks tests that need the
 # servers from scripts/services; they FAIL (never skip) when the servers are missing.
+# SERIAL: its tests never run in parallel with any other (RUN_SERIAL), e.g. tests that
+# restart the shared servers.
 function(txc_test)
-  cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "SERIAL" "NAME" "SOURCES;DEPS;LABELS" ${ARGN})
+  set(serial)
+  if(ARG_SERIAL)
+    set(serial RUN_SERIAL TRUE)
+  endif()
   add_executable(${ARG_NAME} ${ARG_SOURCES})
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main
                         GTest::gmock txcoord_testing)
   txc_warnings(${ARG_NAME})
   gtest_discover_tests(${ARG_NAME} DISCOVERY_TIMEOUT 60
-                       PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 600)
+                       PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 600 ${serial})
 endfunction()

@@ -209,6 +209,7 @@ Result<Config> ParseConfigText(std::string_view json) {
   try {
     Poco::JSON::Parser parser;
     Poco::Dynamic::Var v = parser.parse(std::string(json));
+    if (v.type() != typeid(Object::Ptr)) return InvalidArgument("config: not a JSON object");
     Object::Ptr o = v.extract<Object::Ptr>();
     if (!o) return InvalidArgument("config: not a JSON object");
     return ParseConfig(*o);
