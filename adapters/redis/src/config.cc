@@ -28,7 +28,8 @@ Result<long long> IntField(const Object& o, const std::string& key, long long fa
                            long long min) {
   if (!o.has(key)) return fallback;
   const Poco::Dynamic::Var v = o.get(key);
-  if (!v.isInteger() || v.isBoolean()) return InvalidArgument("config: " + key + " must be an integer");
+  if (!v.isInteger() || v.isBoolean())
+    return InvalidArgument("config: " + key + " must be an integer");
   const long long n = v.convert<long long>();
   if (n < min) {
     return InvalidArgument("config: " + key + " must be >= " + std::to_string(min) + ", got " +
@@ -50,8 +51,8 @@ Result<Guard> ParseGuard(const Object& g, const std::string& where) {
   if (g.has("field")) {
     TXC_ASSIGN_OR_RETURN(guard.field, TextOf(g.get("field"), where + ".field"));
   }
-  const bool needs_value = guard.op == GuardOp::kGe || guard.op == GuardOp::kLe ||
-                           guard.op == GuardOp::kEq;
+  const bool needs_value =
+      guard.op == GuardOp::kGe || guard.op == GuardOp::kLe || guard.op == GuardOp::kEq;
   if (needs_value && !g.has("value")) return InvalidArgument(where + ": missing \"value\"");
   if (g.has("value")) {
     TXC_ASSIGN_OR_RETURN(guard.value, TextOf(g.get("value"), where + ".value"));
@@ -109,7 +110,8 @@ Result<Config> ParseConfigUnchecked(const Object& json) {
   if (c.name.empty()) return InvalidArgument("config: name must not be empty");
   if (json.has("kind")) {
     TXC_ASSIGN_OR_RETURN(std::string kind, TextOf(json.get("kind"), "config: kind"));
-    if (kind != "redis") return InvalidArgument("config: kind must be \"redis\", got \"" + kind + "\"");
+    if (kind != "redis")
+      return InvalidArgument("config: kind must be \"redis\", got \"" + kind + "\"");
   }
   TXC_ASSIGN_OR_RETURN(c.url, TextOf(json.get("url"), "config: url"));
   TXC_ASSIGN_OR_RETURN(c.endpoint, ParseUrl(c.url));
@@ -154,11 +156,16 @@ Result<GuardOp> ParseGuardOp(std::string_view op) {
 
 std::string_view GuardOpName(GuardOp op) {
   switch (op) {
-    case GuardOp::kExists: return "exists";
-    case GuardOp::kNotExists: return "not_exists";
-    case GuardOp::kGe: return ">=";
-    case GuardOp::kLe: return "<=";
-    case GuardOp::kEq: return "==";
+    case GuardOp::kExists:
+      return "exists";
+    case GuardOp::kNotExists:
+      return "not_exists";
+    case GuardOp::kGe:
+      return ">=";
+    case GuardOp::kLe:
+      return "<=";
+    case GuardOp::kEq:
+      return "==";
   }
   return "?";
 }

@@ -48,8 +48,8 @@ void LogWriteErrors(const std::string& name, const BranchId& id,
 RedisParticipant::RedisParticipant(Config config, Clock& clock)
     : config_(std::move(config)),
       clock_(clock),
-      pool_(std::make_unique<internal::Pool>(config_.endpoint, config_.pool_size,
-                                             config_.timeout)) {}
+      pool_(
+          std::make_unique<internal::Pool>(config_.endpoint, config_.pool_size, config_.timeout)) {}
 
 RedisParticipant::~RedisParticipant() = default;
 
@@ -141,9 +141,9 @@ Result<RedisParticipant::Resolved> RedisParticipant::Resolve(const BranchCall& c
 
 // Binds the branch to `tag` (first call wins) and returns the earlier binding ("" if none).
 Result<std::string> RedisParticipant::BindTag(const BranchId& id, const std::string& tag) {
-  TXC_ASSIGN_OR_RETURN(internal::Reply r, pool_->Run({"SET", internal::IndexKey(id), tag, "NX",
-                                                      "GET"},
-                                                     Effect::kMutating));
+  TXC_ASSIGN_OR_RETURN(
+      internal::Reply r,
+      pool_->Run({"SET", internal::IndexKey(id), tag, "NX", "GET"}, Effect::kMutating));
   if (r->type == REDIS_REPLY_NIL) return std::string();
   if (r->type != REDIS_REPLY_STRING) {
     return Internal("redis SET NX GET: unexpected reply " + std::to_string(r->type));
@@ -161,11 +161,13 @@ Result<std::vector<std::string>> RedisParticipant::RunPlanScript(const char* scr
   keys.insert(keys.end(), touched.begin(), touched.end());
   for (const std::string& k : touched) keys.push_back(lock_prefix + k);
 
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-      clock_.WallNow().time_since_epoch());
-  std::vector<std::string> args = {participant::PreparedName(r.id), std::to_string(now.count()),
+  const auto now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.WallNow().time_since_epoch());
+  std::vector<std::string> args = {participant::PreparedName(r.id),
+                                   std::to_string(now.count()),
                                    std::to_string(config_.barrier_ttl.count()),
-                                   last_attempt ? "1" : "0", lock_prefix,
+                                   last_attempt ? "1" : "0",
+                                   lock_prefix,
                                    std::to_string(r.plan.guards.size())};
   for (const Guard& g : r.plan.guards) {
     args.insert(args.end(), {std::string(GuardOpName(g.op)), g.key, g.field, g.value});
@@ -186,14 +188,19 @@ Result<std::vector<std::string>> RedisParticipant::RunPlanScript(const char* scr
 // the last attempt is marked so prepare records its "no".
 Result<std::vector<std::string>> RedisParticipant::RunWithLockWait(const char* script,
                                                                    const Resolved& r) {
+  // Bounded by the clock and by the time actually slept (a ManualClock may never move).
   const Clock::MonoTime deadline = clock_.Now() + config_.lock_wait;
-  std::chrono::milliseconds pause(2);
+  std::chrono::milliseconds pause(2), slept(0);
   while (true) {
-    const bool last = clock_.Now() >= deadline;
+    const bool last = clock_.Now() >= deadline || slept >= config_.lock_wait;
     TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply, RunPlanScript(script, r, last));
     if (reply[0] != "locked" || last) return reply;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_.Now());
-    std::this_thread::sleep_for(std::max(std::chrono::milliseconds(0), std::min(pause, left)));
+    const auto left =
+        std::min(config_.lock_wait - slept,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_.Now()));
+    const auto nap = std::max(std::chrono::milliseconds(0), std::min(pause, left));
+    std::this_thread::sleep_for(nap);
+    slept += nap;
     pause = std::min(pause * 2, std::chrono::milliseconds(100));
   }
 }
@@ -210,14 +217,27 @@ Result<PrepareResult> RedisParticipant::Prepare(const BranchCall& call) {
   TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply, RunWithLockWait("prepare", r));
   TXC_RETURN_IF_ERROR(TXC_FAULT("redis.prepare.after_script"));
   if (reply[0] == "yes") return PrepareResult{Vote::kYes, ""};
-  if (reply[0] == "no") return PrepareResult{Vote::kNo, Reason(reply)};
+  if (reply[0] == "no") {
+    ExpireIndex(r.id);  // the "no" is final: the records may go after the horizon
+    return PrepareResult{Vote::kNo, Reason(reply)};
+  }
   if (reply[0] == "conflict") return Conflict(participant::ToString(r.id) + ": " + Reason(reply));
   return Internal("prepare script answered " + reply[0]);
 }
 
+void RedisParticipant::ExpireIndex(const BranchId& id) {
+  if (config_.barrier_ttl.count() == 0) return;
+  // The index only points at a finished barrier: a lost EXPIRE leaks one small key, no more.
+  pool_
+      ->Run({"EXPIRE", internal::IndexKey(id), std::to_string(config_.barrier_ttl.count())},
+            Effect::kMutating)
+      .status()
+      .IgnoreError();
+}
+
 Status RedisParticipant::Finish(const char* script, const BranchId& id, const std::string& tag) {
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-      clock_.WallNow().time_since_epoch());
+  const auto now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.WallNow().time_since_epoch());
   const bool commit = std::string_view(script) == "commit";
   TXC_ASSIGN_OR_RETURN(
       std::vector<std::string> reply,
@@ -232,20 +252,14 @@ Status RedisParticipant::Finish(const char* script, const BranchId& id, const st
   }
   if (reply[0] != "ok") return Internal(std::string(script) + " script answered " + reply[0]);
   LogWriteErrors(name(), id, reply, 1);
-  if (config_.barrier_ttl.count() > 0) {
-    // The index only points at the finished barrier: losing this EXPIRE leaks a small key.
-    pool_->Run({"EXPIRE", internal::IndexKey(id), std::to_string(config_.barrier_ttl.count())},
-               Effect::kMutating)
-        .status()
-        .IgnoreError();
-  }
+  ExpireIndex(id);
   return Status::Ok();
 }
 
 Status RedisParticipant::Commit(const BranchId& id) {
   TXC_RETURN_IF_ERROR(participant::Validate(id));
-  TXC_ASSIGN_OR_RETURN(internal::Reply r, pool_->Run({"GET", internal::IndexKey(id)},
-                                                     Effect::kRead));
+  TXC_ASSIGN_OR_RETURN(internal::Reply r,
+                       pool_->Run({"GET", internal::IndexKey(id)}, Effect::kRead));
   if (r->type != REDIS_REPLY_STRING) {
     return Conflict("commit of " + participant::ToString(id) +
                     ": never prepared here (or finished longer than barrier_ttl ago)");
@@ -261,8 +275,8 @@ Status RedisParticipant::Commit(const BranchId& id) {
 
 Status RedisParticipant::Abort(const BranchId& id) {
   TXC_RETURN_IF_ERROR(participant::Validate(id));
-  std::vector<std::string> set = {"SET", internal::IndexKey(id), std::string(internal::kAbortedMark),
-                                  "NX", "GET"};
+  std::vector<std::string> set = {"SET", internal::IndexKey(id),
+                                  std::string(internal::kAbortedMark), "NX", "GET"};
   if (config_.barrier_ttl.count() > 0) {
     set.insert(set.end(), {"EX", std::to_string(config_.barrier_ttl.count())});
   }
@@ -290,7 +304,10 @@ Result<ExecuteResult> RedisParticipant::Execute(const BranchCall& call) {
     LogWriteErrors(name(), r.id, reply, 1);
     return ExecuteResult{Outcome::kDone, ""};
   }
-  if (reply[0] == "refused") return ExecuteResult{Outcome::kRefused, Reason(reply)};
+  if (reply[0] == "refused") {
+    ExpireIndex(r.id);
+    return ExecuteResult{Outcome::kRefused, Reason(reply)};
+  }
   if (reply[0] == "locked") {
     return Unavailable("key " + (reply.size() > 2 ? reply[2] : "") + " is locked by prepared " +
                        Reason(reply) + "; retry");
@@ -314,12 +331,7 @@ Status RedisParticipant::Compensate(const BranchCall& call) {
   TXC_RETURN_IF_ERROR(TXC_FAULT("redis.compensate.after_script"));
   if (reply[0] == "ok") {
     LogWriteErrors(name(), r.id, reply, 2);
-    if (config_.barrier_ttl.count() > 0) {
-      pool_->Run({"EXPIRE", internal::IndexKey(r.id), std::to_string(config_.barrier_ttl.count())},
-                 Effect::kMutating)
-          .status()
-          .IgnoreError();  // see Finish
-    }
+    ExpireIndex(r.id);
     return Status::Ok();
   }
   if (reply[0] == "locked") {

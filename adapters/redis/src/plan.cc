@@ -15,9 +15,9 @@ struct CommandShape {
 };
 
 constexpr CommandShape kCommands[] = {
-    {"SET", 2, 2, 0, false},     {"DEL", 1, 1, 0, false},    {"INCRBY", 2, 2, 2, false},
-    {"DECRBY", 2, 2, 2, false},  {"HSET", 3, 0, 0, true},    {"HDEL", 2, 0, 0, false},
-    {"HINCRBY", 3, 3, 3, false}, {"SADD", 2, 0, 0, false},   {"SREM", 2, 0, 0, false},
+    {"SET", 2, 2, 0, false},     {"DEL", 1, 1, 0, false},  {"INCRBY", 2, 2, 2, false},
+    {"DECRBY", 2, 2, 2, false},  {"HSET", 3, 0, 0, true},  {"HDEL", 2, 0, 0, false},
+    {"HINCRBY", 3, 3, 3, false}, {"SADD", 2, 0, 0, false}, {"SREM", 2, 0, 0, false},
     {"EXPIRE", 2, 2, 2, false},
 };
 
@@ -65,7 +65,9 @@ Result<std::string> Fill(std::string_view text, const participant::Payload* payl
 
 }  // namespace
 
-Status CheckPlaceholders(std::string_view text) { return Fill(text, nullptr).status(); }
+Status CheckPlaceholders(std::string_view text) {
+  return Fill(text, nullptr).status();
+}
 
 Result<ActionPlan> Expand(const ActionPlan& tmpl, const participant::Payload& payload) {
   ActionPlan out = tmpl;
@@ -135,7 +137,9 @@ std::string BarrierKey(std::string_view tag, const participant::BranchId& id) {
 std::string PreparedSetKey(std::string_view tag) {
   return "txc:{" + std::string(tag) + "}:prepared";
 }
-std::string LockPrefix(std::string_view tag) { return "txc:{" + std::string(tag) + "}:l:"; }
+std::string LockPrefix(std::string_view tag) {
+  return "txc:{" + std::string(tag) + "}:l:";
+}
 std::string IndexKey(const participant::BranchId& id) {
   return "txc:i:" + id.coordinator + ":" + id.gid + ":" + id.branch;
 }
@@ -167,8 +171,8 @@ Status CheckPlanShape(const ActionPlan& plan, bool templates) {
     const std::string& int_arg = c->int_arg ? w.args[c->int_arg] : w.args[0];
     const bool literal = !templates || int_arg.find("${") == std::string::npos;
     if (c->int_arg && literal && !internal::IsCanonicalInt(int_arg)) {
-      return InvalidArgument(where + w.args[0] + " needs an integer, got \"" +
-                             w.args[c->int_arg] + "\"");
+      return InvalidArgument(where + w.args[0] + " needs an integer, got \"" + w.args[c->int_arg] +
+                             "\"");
     }
   }
   for (std::size_t i = 0; i < plan.guards.size(); ++i) {

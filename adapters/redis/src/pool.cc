@@ -45,8 +45,8 @@ bool IsTimeout(const redisContext* ctx) {
 // Error replies meaning the server did not run the command.
 Status NotRun(const redisReply* r) {
   const std::string_view msg(r->str, r->len);
-  for (std::string_view busy : {"LOADING", "BUSY", "MASTERDOWN", "READONLY", "MISCONF",
-                                "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS"}) {
+  for (std::string_view busy : {"LOADING", "BUSY", "MASTERDOWN", "READONLY", "MISCONF", "TRYAGAIN",
+                                "CLUSTERDOWN", "NOREPLICAS"}) {
     if (msg.rfind(busy, 0) == 0) return Unavailable("redis: " + std::string(msg));
   }
   if (msg.rfind("OOM", 0) == 0) return ResourceExhausted("redis: " + std::string(msg));

@@ -51,12 +51,12 @@ TEST_F(CommandsTest, EveryWriteCommandAppliesAtCommit) {
 TEST_F(CommandsTest, HashFieldGuardAndNegativeIncrement) {
   const std::string t = Unique();
   ASSERT_EQ(Int({"HSET", "h:{" + t + "}", "points", "10"}), 1);
-  auto no = p_->Execute(Call(Branch(Unique("s")), "spend_points",
-                             {{"t", t}, {"n", "11"}, {"neg", "-11"}}));
+  auto no = p_->Execute(
+      Call(Branch(Unique("s")), "spend_points", {{"t", t}, {"n", "11"}, {"neg", "-11"}}));
   ASSERT_TRUE(no.ok()) << no.status();
   EXPECT_EQ(no->outcome, Outcome::kRefused);
-  auto yes = p_->Execute(Call(Branch(Unique("s")), "spend_points",
-                              {{"t", t}, {"n", "4"}, {"neg", "-4"}}));
+  auto yes =
+      p_->Execute(Call(Branch(Unique("s")), "spend_points", {{"t", t}, {"n", "4"}, {"neg", "-4"}}));
   ASSERT_TRUE(yes.ok() && yes->outcome == Outcome::kDone) << yes->reason;
   RawReply r = Cmd({"HGET", "h:{" + t + "}", "points"});
   ASSERT_TRUE(r && r->type == REDIS_REPLY_STRING);
@@ -93,7 +93,9 @@ TEST_F(CommandsTest, BadCallsAreRejectedWithoutStateChange) {
       {"debit", {{"account", acct}}, Code::kInvalidArgument, "no field \"amount\""},
       {"debit", {{"account", acct}, {"amount", "1.5"}}, Code::kInvalidArgument, "integer"},
       {"debit", {{"account", acct}, {"amount", "007"}}, Code::kInvalidArgument, "integer"},
-      {"debit", {{"account", acct}, {"amount", "99999999999999999999"}}, Code::kInvalidArgument,
+      {"debit",
+       {{"account", acct}, {"amount", "99999999999999999999"}},
+       Code::kInvalidArgument,
        "integer"},
       {"two_tags", {{"x", "a"}, {"y", "b"}}, Code::kInvalidArgument, "one hash tag"},
       {"credit", {{"account", "}{"}, {"amount", "1"}}, Code::kInvalidArgument, ""},
@@ -130,14 +132,16 @@ TEST_F(CommandsTest, RegisteredActionsRunLikeDeclaredOnes) {
                   plan.writes.push_back({{"SADD", "log:{" + it->second + "}", "moved"}});
                   return plan;
                 }).ok());
-  EXPECT_EQ(p_->RegisterAction("move", [](const participant::Payload&) {
-                  return Result<ActionPlan>(ActionPlan{});
-                }).code(),
-            Code::kInvalidArgument);
-  EXPECT_EQ(p_->RegisterAction("debit", [](const participant::Payload&) {
-                  return Result<ActionPlan>(ActionPlan{});
-                }).code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(
+      p_->RegisterAction(
+            "move", [](const participant::Payload&) { return Result<ActionPlan>(ActionPlan{}); })
+          .code(),
+      Code::kInvalidArgument);
+  EXPECT_EQ(
+      p_->RegisterAction(
+            "debit", [](const participant::Payload&) { return Result<ActionPlan>(ActionPlan{}); })
+          .code(),
+      Code::kInvalidArgument);
   ASSERT_TRUE(p_->RegisterAction("bad", [](const participant::Payload&) {
                   return Result<ActionPlan>(ActionPlan{{}, {Write{{"FLUSHALL", "k"}}}});
                 }).ok());

@@ -9,8 +9,8 @@ namespace txcoord::redis {
 namespace {
 
 std::string WithActions(const std::string& actions, const std::string& extra = "") {
-  return R"({"name":"r","kind":"redis","url":"redis://127.0.0.1:1/0")" + extra +
-         R"(,"actions":)" + actions + "}";
+  return R"({"name":"r","kind":"redis","url":"redis://127.0.0.1:1/0")" + extra + R"(,"actions":)" +
+         actions + "}";
 }
 
 TEST(RedisConfigTest, ParsesTheDocumentedExample) {
@@ -30,8 +30,8 @@ TEST(RedisConfigTest, ParsesTheDocumentedExample) {
   const ActionPlan& debit = c->actions.at("debit");
   ASSERT_EQ(debit.guards.size(), 1u);
   EXPECT_EQ(debit.guards[0].op, GuardOp::kGe);
-  EXPECT_EQ(debit.writes[0].args, (std::vector<std::string>{"DECRBY", "wallet:{${account}}",
-                                                            "${amount}"}));
+  EXPECT_EQ(debit.writes[0].args,
+            (std::vector<std::string>{"DECRBY", "wallet:{${account}}", "${amount}"}));
 }
 
 TEST(RedisConfigTest, BadConfigsNameTheProblem) {
@@ -59,8 +59,7 @@ TEST(RedisConfigTest, BadConfigsNameTheProblem) {
       {WithActions(R"({"a":{"guards":[]}})"), "missing \"writes\""},
       {WithActions(R"({"a":{"guards":[{"key":"k","op":"<"}],"writes":[]}})"), "guard op \"<\""},
       {WithActions(R"({"a":{"guards":[{"op":"exists"}],"writes":[]}})"), "missing \"key\""},
-      {WithActions(R"({"a":{"guards":[{"key":"k","op":">="}],"writes":[]}})"),
-       "missing \"value\""},
+      {WithActions(R"({"a":{"guards":[{"key":"k","op":">="}],"writes":[]}})"), "missing \"value\""},
       {WithActions(R"({"a":{"writes":[],"typo":1}})"), "unknown key \"typo\""},
   };
   for (const auto& [json, says] : cases) {
@@ -86,8 +85,8 @@ TEST(RedisConfigTest, UrlForms) {
 }
 
 TEST(RedisConfigTest, UnreachableServerGivesAWarningAndValidateStillWorks) {
-  auto c = ParseConfigText(WithActions(
-      R"({"credit":{"writes":[["INCRBY","w:{${a}}","${n}"]]}})", R"(,"timeout_ms":200)"));
+  auto c = ParseConfigText(WithActions(R"({"credit":{"writes":[["INCRBY","w:{${a}}","${n}"]]}})",
+                                       R"(,"timeout_ms":200)"));
   ASSERT_TRUE(c.ok()) << c.status();
   auto p = RedisParticipant::Create(*c);
   ASSERT_TRUE(p.ok()) << p.status();

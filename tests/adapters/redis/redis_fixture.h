@@ -18,11 +18,10 @@
 namespace txcoord::redis::testing {
 
 // Test actions. Keys carry the hash tag {<account>} / {<t>}.
-inline std::string ConfigJson(const std::string& url, int lock_wait_ms = 0,
-                              int timeout_ms = 2000) {
+inline std::string ConfigJson(const std::string& url, int lock_wait_ms = 0, int timeout_ms = 2000) {
   return R"({"name":"wallet-redis","kind":"redis","url":")" + url +
-         R"(","pool_size":4,"timeout_ms":)" + std::to_string(timeout_ms) +
-         R"(,"lock_wait_ms":)" + std::to_string(lock_wait_ms) + R"(,"barrier_ttl_s":3600,
+         R"(","pool_size":4,"timeout_ms":)" + std::to_string(timeout_ms) + R"(,"lock_wait_ms":)" +
+         std::to_string(lock_wait_ms) + R"(,"barrier_ttl_s":3600,
   "actions":{
     "debit":{"guards":[{"key":"wallet:{${account}}","op":">=","value":"${amount}"}],
              "writes":[["DECRBY","wallet:{${account}}","${amount}"]]},
@@ -122,6 +121,8 @@ class RedisTest : public ::testing::Test {
   std::unique_ptr<redisContext, decltype(&redisFree)> raw_{nullptr, &redisFree};
 };
 
-inline std::string Wallet(const std::string& account) { return "wallet:{" + account + "}"; }
+inline std::string Wallet(const std::string& account) {
+  return "wallet:{" + account + "}";
+}
 
 }  // namespace txcoord::redis::testing

@@ -94,11 +94,11 @@ TEST_F(TwoPcTest, EachFailedGuardKindVotesNoAndChangesNothing) {
     participant::Payload payload;
   };
   const std::vector<Case> cases = {
-      {"debit", {{"account", acct}, {"amount", "11"}}},              // >=
-      {"bump", {{"account", acct}, {"max", "9"}}},                   // <=
-      {"open", {{"account", acct}, {"initial", "5"}}},               // not_exists
-      {"close", {{"account", acct}}},                                // ==
-      {"close", {{"account", Unique("missing")}}},                   // exists
+      {"debit", {{"account", acct}, {"amount", "11"}}},                 // >=
+      {"bump", {{"account", acct}, {"max", "9"}}},                      // <=
+      {"open", {{"account", acct}, {"initial", "5"}}},                  // not_exists
+      {"close", {{"account", acct}}},                                   // ==
+      {"close", {{"account", Unique("missing")}}},                      // exists
       {"debit", {{"account", acct}, {"amount", "99999999999999999"}}},  // big ints compare exactly
   };
   for (const Case& c : cases) {
@@ -137,8 +137,12 @@ TEST_F(TwoPcTest, ConcurrentPreparesOnOneKeyNeverBothSayYes) {
   const auto a = Branch(Unique("ga"));
   const auto b = Branch(Unique("gb"));
   Result<participant::PrepareResult> ra = Internal("not run"), rb = Internal("not run");
-  std::thread ta([&] { ra = p_->Prepare(Call(a, "debit", {{"account", acct}, {"amount", "60"}})); });
-  std::thread tb([&] { rb = p_->Prepare(Call(b, "debit", {{"account", acct}, {"amount", "60"}})); });
+  std::thread ta([&] {
+    ra = p_->Prepare(Call(a, "debit", {{"account", acct}, {"amount", "60"}}));
+  });
+  std::thread tb([&] {
+    rb = p_->Prepare(Call(b, "debit", {{"account", acct}, {"amount", "60"}}));
+  });
   ta.join();
   tb.join();
   ASSERT_TRUE(ra.ok() && rb.ok()) << ra.status() << rb.status();

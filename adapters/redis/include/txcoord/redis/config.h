@@ -69,9 +69,9 @@ struct Config {
   std::string url;
   Endpoint endpoint;  // parsed from url
   int pool_size = 8;  // connections at most; callers beyond it wait up to `timeout`
-  std::chrono::milliseconds timeout{2000};    // connect, and each command
-  std::chrono::milliseconds lock_wait{0};     // how long Prepare/Execute retry a locked key
-  std::chrono::seconds barrier_ttl{604800};   // TTL of finished records; 0 = keep forever
+  std::chrono::milliseconds timeout{2000};   // connect, and each command
+  std::chrono::milliseconds lock_wait{0};    // how long Prepare/Execute retry a locked key
+  std::chrono::seconds barrier_ttl{604800};  // TTL of finished records; 0 = keep forever
   std::map<std::string, ActionPlan, std::less<>> actions;  // templates with ${field}
 };
 

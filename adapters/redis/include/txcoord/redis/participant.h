@@ -55,8 +55,7 @@ class RedisParticipant final : public participant::Participant {
   Status Abort(const participant::BranchId& id) override;
   Result<participant::ExecuteResult> Execute(const participant::BranchCall& call) override;
   Status Compensate(const participant::BranchCall& call) override;
-  Result<std::vector<participant::InDoubtBranch>> InDoubt(
-      std::string_view coordinator_id) override;
+  Result<std::vector<participant::InDoubtBranch>> InDoubt(std::string_view coordinator_id) override;
 
  private:
   struct Resolved;
@@ -68,6 +67,7 @@ class RedisParticipant final : public participant::Participant {
                                                  bool last_attempt);
   Result<std::vector<std::string>> RunWithLockWait(const char* script, const Resolved& r);
   Status Finish(const char* script, const participant::BranchId& id, const std::string& tag);
+  void ExpireIndex(const participant::BranchId& id);  // best effort, once the branch is final
 
   Config config_;
   Clock& clock_;
