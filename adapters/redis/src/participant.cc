@@ -151,7 +151,7 @@ Result<std::string> RedisParticipant::BindTag(const BranchId& id, const std::str
   return std::string(r->str, r->len);
 }
 
-Result<std::vector<std::string>> RedisParticipant::RunPlanScript(const char* script,
+Result<std::vector<std::string>> RedisParticipant::RunPlanScript(const internal::Script& script,
                                                                  const Resolved& r,
                                                                  bool last_attempt) {
   const std::vector<std::string> touched = internal::TouchedKeys(r.plan);
@@ -177,16 +177,12 @@ Result<std::vector<std::string>> RedisParticipant::RunPlanScript(const char* scr
     args.push_back(std::to_string(w.args.size()));
     args.insert(args.end(), w.args.begin(), w.args.end());
   }
-  const internal::Script& s = std::string_view(script) == "prepare" ? internal::PrepareScript()
-                              : std::string_view(script) == "execute"
-                                  ? internal::ExecuteScript()
-                                  : internal::CompensateScript();
-  return internal::RunScript(*pool_, s, keys, args, Effect::kMutating);
+  return internal::RunScript(*pool_, script, keys, args, Effect::kMutating);
 }
 
 // Retries a "locked" answer (nothing written) with capped backoff until lock_wait has passed;
 // the last attempt is marked so prepare records its "no".
-Result<std::vector<std::string>> RedisParticipant::RunWithLockWait(const char* script,
+Result<std::vector<std::string>> RedisParticipant::RunWithLockWait(const internal::Script& script,
                                                                    const Resolved& r) {
   // Bounded by the clock and by the time actually slept (a ManualClock may never move).
   const Clock::MonoTime deadline = clock_.Now() + config_.lock_wait;
@@ -214,7 +210,8 @@ Result<PrepareResult> RedisParticipant::Prepare(const BranchCall& call) {
                     "}, now {" + r.tag + "}");
   }
   TXC_RETURN_IF_ERROR(TXC_FAULT("redis.prepare.before_script"));
-  TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply, RunWithLockWait("prepare", r));
+  TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply,
+                       RunWithLockWait(internal::PrepareScript(), r));
   TXC_RETURN_IF_ERROR(TXC_FAULT("redis.prepare.after_script"));
   if (reply[0] == "yes") return PrepareResult{Vote::kYes, ""};
   if (reply[0] == "no") {
@@ -298,7 +295,8 @@ Result<ExecuteResult> RedisParticipant::Execute(const BranchCall& call) {
     return ExecuteResult{Outcome::kRefused, "branch already bound to hash tag {" + bound + "}"};
   }
   TXC_RETURN_IF_ERROR(TXC_FAULT("redis.execute.before_script"));
-  TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply, RunWithLockWait("execute", r));
+  TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply,
+                       RunWithLockWait(internal::ExecuteScript(), r));
   TXC_RETURN_IF_ERROR(TXC_FAULT("redis.execute.after_script"));
   if (reply[0] == "done") {
     LogWriteErrors(name(), r.id, reply, 1);
@@ -327,7 +325,8 @@ Status RedisParticipant::Compensate(const BranchCall& call) {
                            "} but the action used {" + bound + "}: they must share one tag");
   }
   TXC_RETURN_IF_ERROR(TXC_FAULT("redis.compensate.before_script"));
-  TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply, RunWithLockWait("compensate", r));
+  TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply,
+                       RunWithLockWait(internal::CompensateScript(), r));
   TXC_RETURN_IF_ERROR(TXC_FAULT("redis.compensate.after_script"));
   if (reply[0] == "ok") {
     LogWriteErrors(name(), r.id, reply, 2);

@@ -1,6 +1,8 @@
 // Redis restarts and stalls: prepared state survives kill -9 (AOF, appendfsync always), the pool
 // reconnects, the script cache is reloaded, and a reply lost to a timeout is an unknown outcome.
 // These tests stop or pause the shared server: the binary runs with RUN_SERIAL.
+#include <unistd.h>
+
 #include <cstdlib>
 #include <thread>
 
@@ -27,7 +29,7 @@ class RestartTest : public RedisTest {
 
 TEST_F(RestartTest, PreparedBranchesSurviveKillAndAreDecidedAfterwards) {
   const std::string coord = Unique("c").substr(0, 32);
-  const std::string a1 = Unique(), a2 = Unique();
+  const std::string a1 = Unique(), a2 = Unique(), a3 = Unique();
   Set(Wallet(a1), "100");
   Set(Wallet(a2), "100");
   const participant::BranchId commit_me{coord, Unique("g"), "b1"};
@@ -35,23 +37,35 @@ TEST_F(RestartTest, PreparedBranchesSurviveKillAndAreDecidedAfterwards) {
   auto v1 = p_->Prepare(Call(commit_me, "debit", {{"account", a1}, {"amount", "40"}}));
   auto v2 = p_->Prepare(Call(abort_me, "debit", {{"account", a2}, {"amount", "40"}}));
   ASSERT_TRUE(v1.ok() && v1->vote == Vote::kYes && v2.ok() && v2->vote == Vote::kYes);
+  auto other = Make(0);
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(other->InDoubt(coord).ok());  // `other` has a pooled connection too
 
   ASSERT_NO_FATAL_FAILURE(Services("redis-stop --kill"));
   // While the server is down: nothing can be done, and the caller is told to retry.
-  const Status down = p_->Commit(commit_me);
+  const Status down = other->Commit(commit_me);
   EXPECT_TRUE(down.code() == Code::kUnavailable || down.code() == Code::kUnknownOutcome) << down;
+  EXPECT_EQ(other->Abort(abort_me).code(), Code::kUnavailable);  // not even sent
   ASSERT_NO_FATAL_FAILURE(Services("redis-start"));
   ASSERT_NO_FATAL_FAILURE(Reconnect());
 
-  // Same participant object: its pooled connections are stale and get replaced.
+  // p_'s pooled connections are stale: the first (mutating) call replaces them transparently,
+  // and the empty script cache is reloaded.
+  const participant::BranchId fresh{coord, Unique("g"), "b3"};
+  auto v3 = p_->Prepare(Call(fresh, "credit", {{"account", a3}, {"amount", "1"}}));
+  ASSERT_TRUE(v3.ok()) << v3.status();
+  EXPECT_EQ(v3->vote, Vote::kYes);
   auto listed = p_->InDoubt(coord);
   ASSERT_TRUE(listed.ok()) << listed.status();
-  ASSERT_EQ(listed->size(), 2u);
+  ASSERT_EQ(listed->size(), 3u);
   EXPECT_EQ(Get(Wallet(a1)), "100");
+  EXPECT_EQ(Get("txc:{" + a1 + "}:l:" + Wallet(a1)), participant::PreparedName(commit_me));
   ASSERT_TRUE(p_->Commit(commit_me).ok());
   ASSERT_TRUE(p_->Abort(abort_me).ok());
+  ASSERT_TRUE(p_->Abort(fresh).ok());
   EXPECT_EQ(Get(Wallet(a1)), "60");
   EXPECT_EQ(Get(Wallet(a2)), "100");
+  EXPECT_EQ(Get(Wallet(a3)), "<nil>");
   EXPECT_TRUE(p_->InDoubt(coord)->empty());
 }
 
@@ -91,6 +105,34 @@ TEST_F(RestartTest, ATimeoutAfterSendingIsAnUnknownOutcomeAndTheRetryIsSafe) {
   } while (!retried.ok() && std::chrono::steady_clock::now() < deadline);
   ASSERT_TRUE(retried.ok()) << retried;
   EXPECT_EQ(Get(Wallet(acct)), "3");
+}
+
+// A second, throw-away server without AOF: Create must say that it cannot keep prepared state.
+TEST_F(RestartTest, WarnsWhenTheServerIsNotDurable) {
+  const int port = 30000 + static_cast<int>(::getpid() % 20000);
+  const std::string pidfile = "/tmp/txc-redis-nodur-" + std::to_string(port) + ".pid";
+  ASSERT_EQ(std::system(("redis-server --port " + std::to_string(port) +
+                         " --bind 127.0.0.1 --save '' --appendonly no --daemonize yes"
+                         " --logfile '' --dir /tmp --pidfile " +
+                         pidfile + " >/dev/null")
+                            .c_str()),
+            0);
+  std::unique_ptr<redisContext, decltype(&redisFree)> c(nullptr, &redisFree);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    c.reset(redisConnect("127.0.0.1", port));
+    if (c && !c->err) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // poll: server starting
+  }
+  ASSERT_TRUE(c && !c->err) << "throw-away redis-server did not start on " << port;
+  Result<Config> cfg = ParseConfigText(ConfigJson("redis://127.0.0.1:" + std::to_string(port)));
+  ASSERT_TRUE(cfg.ok());
+  auto p = RedisParticipant::Create(*cfg);
+  freeReplyObject(redisCommand(c.get(), "SHUTDOWN NOSAVE"));
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_EQ((*p)->warnings().size(), 2u);
+  EXPECT_NE((*p)->warnings()[0].find("appendonly is 'no'"), std::string::npos);
+  EXPECT_NE((*p)->warnings()[1].find("appendfsync is 'everysec'"), std::string::npos);
 }
 
 }  // namespace

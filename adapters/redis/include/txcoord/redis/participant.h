@@ -28,7 +28,8 @@ namespace txcoord::redis {
 
 namespace internal {
 class Pool;
-}
+struct Script;
+}  // namespace internal
 
 // Builds the (filled-in) plan of a C++-registered action from a call's payload. InvalidArgument
 // for a payload it cannot use. Called from any thread, also by Validate (no store access).
@@ -63,9 +64,10 @@ class RedisParticipant final : public participant::Participant {
   Result<ActionPlan> PlanFor(std::string_view action, const participant::Payload& payload) const;
   Result<Resolved> Resolve(const participant::BranchCall& call) const;
   Result<std::string> BindTag(const participant::BranchId& id, const std::string& tag);
-  Result<std::vector<std::string>> RunPlanScript(const char* script, const Resolved& r,
+  Result<std::vector<std::string>> RunPlanScript(const internal::Script& script, const Resolved& r,
                                                  bool last_attempt);
-  Result<std::vector<std::string>> RunWithLockWait(const char* script, const Resolved& r);
+  Result<std::vector<std::string>> RunWithLockWait(const internal::Script& script,
+                                                   const Resolved& r);
   Status Finish(const char* script, const participant::BranchId& id, const std::string& tag);
   void ExpireIndex(const participant::BranchId& id);  // best effort, once the branch is final
 
