@@ -1,5 +1,7 @@
 // 2PC through the Redis participant against the real server: happy path, votes, duplicated and
 // reordered deliveries, locks between concurrent branches, recovery listing.
+#include <algorithm>
+#include <atomic>
 #include <thread>
 
 #include "redis_fixture.h"
@@ -174,6 +176,36 @@ TEST_F(TwoPcTest, LockWaitLetsALaterPrepareProceedOnceTheHolderCommits) {
   EXPECT_EQ(vb->vote, Vote::kYes) << vb->reason;
   ASSERT_TRUE(p_->Commit(b).ok());
   EXPECT_EQ(Get(Wallet(acct)), "10");
+}
+
+// Invariant under contention: concurrent debits through prepare/commit never overdraw and every
+// yes is applied exactly once (start 100, 24 debits of 10 → exactly 10 succeed, balance 0).
+TEST_F(TwoPcTest, ConcurrentDebitsNeverOverdraw) {
+  auto waiting = Make(/*lock_wait_ms=*/5000);
+  ASSERT_NE(waiting, nullptr);
+  const std::string acct = Unique();
+  Set(Wallet(acct), "100");
+  std::atomic<int> yes{0}, errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 4; ++i) {
+        const auto id = Branch("debit-" + acct + "-" + std::to_string(t) + "-" + std::to_string(i));
+        auto v = waiting->Prepare(Call(id, "debit", {{"account", acct}, {"amount", "10"}}));
+        if (!v.ok()) {
+          ++errors;
+          continue;
+        }
+        const Status s = v->vote == Vote::kYes ? waiting->Commit(id) : waiting->Abort(id);
+        if (!s.ok()) ++errors;
+        if (v->vote == Vote::kYes) ++yes;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(yes.load(), 10);
+  EXPECT_EQ(Get(Wallet(acct)), "0");
 }
 
 TEST_F(TwoPcTest, InDoubtListsExactlyTheUndecidedBranches) {
