@@ -55,7 +55,9 @@ RedisParticipant::~RedisParticipant() = default;
 
 Result<std::unique_ptr<RedisParticipant>> RedisParticipant::Create(Config config, Clock& clock) {
   if (config.name.empty()) return InvalidArgument("config: name must not be empty");
-  if (config.endpoint.host.empty()) return InvalidArgument("config: endpoint host is empty");
+  if (config.endpoint.host.empty()) {  // a hand-built Config may give only the url
+    TXC_ASSIGN_OR_RETURN(config.endpoint, ParseUrl(config.url));
+  }
   if (config.pool_size < 1) return InvalidArgument("config: pool_size must be >= 1");
   if (config.timeout.count() <= 0) return InvalidArgument("config: timeout_ms must be > 0");
   if (config.lock_wait.count() < 0) return InvalidArgument("config: lock_wait_ms must be >= 0");
@@ -64,27 +66,33 @@ Result<std::unique_ptr<RedisParticipant>> RedisParticipant::Create(Config config
     TXC_RETURN_IF_ERROR(CheckPlanShape(plan, true).Annotate("config: action \"" + name + "\""));
   }
   std::unique_ptr<RedisParticipant> p(new RedisParticipant(std::move(config), clock));
+  p->CheckDurability();
+  for (const std::string& w : p->warnings_) {
+    std::cerr << "txcoord redis participant " << p->name() << ": warning: " << w << "\n";
+  }
+  return p;
+}
+
+void RedisParticipant::CheckDurability() {
   const std::pair<const char*, const char*> wanted[] = {{"appendonly", "yes"},
                                                         {"appendfsync", "always"}};
   for (const auto& [param, value] : wanted) {
-    Result<internal::Reply> r = p->pool_->Run({"CONFIG", "GET", param}, Effect::kRead);
+    Result<internal::Reply> r = pool_->Run({"CONFIG", "GET", param}, Effect::kRead);
     std::string got;
     if (r.ok() && (*r)->type == REDIS_REPLY_ARRAY && (*r)->elements == 2) {
       got.assign((*r)->element[1]->str, (*r)->element[1]->len);
     }
     if (!r.ok() || got.empty()) {
-      p->warnings_.push_back(std::string("cannot read the server's ") + param + " (" +
-                             (r.ok() ? "CONFIG GET refused" : r.status().ToString()) +
-                             "): durability of prepared branches is not verified");
-    } else if (got != value) {
-      p->warnings_.push_back(std::string(param) + " is '" + got + "', not '" + value +
-                             "': prepared and committed branches may be lost in a crash");
+      warnings_.push_back(std::string("cannot read the server's ") + param + " (" +
+                          (r.ok() ? "CONFIG GET refused" : r.status().ToString()) +
+                          "): durability of prepared branches is not verified");
+      return;
+    }
+    if (got != value) {
+      warnings_.push_back(std::string(param) + " is '" + got + "', not '" + value +
+                          "': prepared and committed branches may be lost in a crash");
     }
   }
-  for (const std::string& w : p->warnings_) {
-    std::cerr << "txcoord redis participant " << p->name() << ": warning: " << w << "\n";
-  }
-  return p;
 }
 
 Status RedisParticipant::RegisterAction(std::string name, ActionHandler handler) {

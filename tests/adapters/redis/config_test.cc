@@ -104,7 +104,9 @@ TEST(RedisConfigTest, UnreachableServerGivesAWarningAndValidateStillWorks) {
 TEST(RedisConfigTest, CreateRejectsAHandBuiltBadConfig) {
   Config c;
   c.name = "r";
-  c.endpoint.host = "127.0.0.1";
+  c.url = "http://nope";
+  EXPECT_EQ(RedisParticipant::Create(c).status().code(), Code::kInvalidArgument);
+  c.url = "redis://127.0.0.1:1";
   c.pool_size = 0;
   EXPECT_EQ(RedisParticipant::Create(c).status().code(), Code::kInvalidArgument);
   c.pool_size = 1;

@@ -37,10 +37,10 @@ using ActionHandler = std::function<Result<ActionPlan>(const participant::Payloa
 
 class RedisParticipant final : public participant::Participant {
  public:
-  // Checks the config, and asks the server for its durability settings: a warning (see
-  // warnings(), also printed to stderr) when appendonly is not 'yes' or appendfsync is not
-  // 'always', or when the server cannot be asked. Connections are made lazily.
-  // `clock` must outlive the participant.
+  // Checks the config (InvalidArgument; `url` is parsed when `endpoint.host` is empty), asks the
+  // server for its durability settings: a warning (see warnings(), also printed to stderr) when
+  // appendonly is not 'yes' or appendfsync is not 'always', or when the server cannot be asked.
+  // Connections are made lazily. `clock` must outlive the participant.
   static Result<std::unique_ptr<RedisParticipant>> Create(Config config,
                                                           Clock& clock = Clock::Real());
   ~RedisParticipant() override;
@@ -69,6 +69,7 @@ class RedisParticipant final : public participant::Participant {
   Result<std::vector<std::string>> RunWithLockWait(const internal::Script& script,
                                                    const Resolved& r);
   Status Finish(const char* script, const participant::BranchId& id, const std::string& tag);
+  void CheckDurability();                             // fills warnings_
   void ExpireIndex(const participant::BranchId& id);  // best effort, once the branch is final
 
   Config config_;
