@@ -9,6 +9,7 @@ if state == 'aborted' then return {'ok'} end
 if state == 'prepared' then
   release_locks(cmsgpack.unpack(redis.call('HGET', barrier, 'locks')), member)
   finish(barrier, 'aborted', 'aborted by the coordinator', now, ttl)
+  redis.call('DEL', KEYS[3])
   redis.call('ZREM', prepared, member)
   return {'ok'}
 end

@@ -1,8 +1,8 @@
 -- txcoord Redis participant: helpers prepended to every script (see docs/adapters-redis.md).
 --
 -- Argument layout shared by prepare/execute/compensate (built by src/scripts.cc):
---   KEYS[1] barrier hash, KEYS[2] prepared zset, KEYS[3..] data keys and their lock keys
---           (declared for cluster routing; all share one hash slot).
+--   KEYS[1] barrier hash, KEYS[2] prepared zset, KEYS[3] key list of the branch,
+--   KEYS[4..] data keys, then their lock keys (all in one hash slot, all declared).
 --   ARGV[1] member (txc:<coordinator>:<gid>:<branch>)  ARGV[2] now, ms since the epoch
 --   ARGV[3] TTL in seconds for finished records (0 = none)  ARGV[4] '1' = last attempt
 --   ARGV[5] lock key prefix (txc:{tag}:l:)

@@ -32,5 +32,6 @@ for i, k in ipairs(keys) do
 end
 redis.call('HSET', barrier, 'state', 'prepared', 'at', now, 'writes', cmsgpack.pack(writes),
            'locks', cmsgpack.pack(locks))
+redis.call('RPUSH', KEYS[3], unpack(keys))
 redis.call('ZADD', prepared, now, member)
 return {'yes'}

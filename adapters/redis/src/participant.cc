@@ -165,7 +165,8 @@ Result<std::vector<std::string>> RedisParticipant::RunPlanScript(const internal:
   const std::vector<std::string> touched = internal::TouchedKeys(r.plan);
   const std::string lock_prefix = internal::LockPrefix(r.tag);
   std::vector<std::string> keys = {internal::BarrierKey(r.tag, r.id),
-                                   internal::PreparedSetKey(r.tag)};
+                                   internal::PreparedSetKey(r.tag),
+                                   internal::KeyListKey(r.tag, r.id)};
   keys.insert(keys.end(), touched.begin(), touched.end());
   for (const std::string& k : touched) keys.push_back(lock_prefix + k);
 
@@ -240,22 +241,33 @@ void RedisParticipant::ExpireIndex(const BranchId& id) {
       .IgnoreError();
 }
 
-Status RedisParticipant::Finish(const char* script, const BranchId& id, const std::string& tag) {
+Status RedisParticipant::Finish(const internal::Script& script, const BranchId& id,
+                                const std::string& tag) {
+  // The staged keys are read first so the script can declare every key it touches.
+  const std::string list = internal::KeyListKey(tag, id);
+  TXC_ASSIGN_OR_RETURN(internal::Reply staged,
+                       pool_->Run({"LRANGE", list, "0", "-1"}, Effect::kRead));
+  std::vector<std::string> keys = {internal::BarrierKey(tag, id), internal::PreparedSetKey(tag),
+                                   list};
+  std::vector<std::string> locks;
+  for (size_t i = 0; staged->type == REDIS_REPLY_ARRAY && i < staged->elements; ++i) {
+    keys.emplace_back(staged->element[i]->str, staged->element[i]->len);
+    locks.push_back(internal::LockPrefix(tag) + keys.back());
+  }
+  keys.insert(keys.end(), locks.begin(), locks.end());
   const auto now =
       std::chrono::duration_cast<std::chrono::milliseconds>(clock_.WallNow().time_since_epoch());
-  const bool commit = std::string_view(script) == "commit";
+  const char* what = &script == &internal::CommitScript() ? "commit" : "abort";
   TXC_ASSIGN_OR_RETURN(
       std::vector<std::string> reply,
-      internal::RunScript(*pool_, commit ? internal::CommitScript() : internal::AbortScript(),
-                          {internal::BarrierKey(tag, id), internal::PreparedSetKey(tag)},
+      internal::RunScript(*pool_, script, keys,
                           {participant::PreparedName(id), std::to_string(now.count()),
                            std::to_string(config_.barrier_ttl.count())},
                           Effect::kMutating));
   if (reply[0] == "conflict") {
-    return Conflict(std::string(script) + " of " + participant::ToString(id) + ": " +
-                    Reason(reply));
+    return Conflict(std::string(what) + " of " + participant::ToString(id) + ": " + Reason(reply));
   }
-  if (reply[0] != "ok") return Internal(std::string(script) + " script answered " + reply[0]);
+  if (reply[0] != "ok") return Internal(std::string(what) + " script answered " + reply[0]);
   LogWriteErrors(name(), id, reply, 1);
   ExpireIndex(id);
   return Status::Ok();
@@ -274,7 +286,7 @@ Status RedisParticipant::Commit(const BranchId& id) {
     return Conflict("commit of " + participant::ToString(id) + ": aborted before prepare");
   }
   TXC_RETURN_IF_ERROR(TXC_FAULT("redis.commit.before_script"));
-  TXC_RETURN_IF_ERROR(Finish("commit", id, tag));
+  TXC_RETURN_IF_ERROR(Finish(internal::CommitScript(), id, tag));
   return TXC_FAULT("redis.commit.after_script");
 }
 
@@ -289,7 +301,7 @@ Status RedisParticipant::Abort(const BranchId& id) {
   if (r->type != REDIS_REPLY_STRING) return Status::Ok();  // recorded: a late prepare votes no
   const std::string tag(r->str, r->len);
   if (tag == internal::kAbortedMark) return Status::Ok();
-  return Finish("abort", id, tag);
+  return Finish(internal::AbortScript(), id, tag);
 }
 
 Result<ExecuteResult> RedisParticipant::Execute(const BranchCall& call) {

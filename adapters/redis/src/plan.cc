@@ -134,6 +134,9 @@ Result<std::string> CheckFilled(const ActionPlan& plan) {
 std::string BarrierKey(std::string_view tag, const participant::BranchId& id) {
   return "txc:{" + std::string(tag) + "}:b:" + id.coordinator + ":" + id.gid + ":" + id.branch;
 }
+std::string KeyListKey(std::string_view tag, const participant::BranchId& id) {
+  return "txc:{" + std::string(tag) + "}:k:" + id.coordinator + ":" + id.gid + ":" + id.branch;
+}
 std::string PreparedSetKey(std::string_view tag) {
   return "txc:{" + std::string(tag) + "}:prepared";
 }

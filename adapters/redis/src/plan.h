@@ -28,6 +28,7 @@ Result<std::string> HashTagOf(std::string_view key);
 
 // Key layout (docs/adapters-redis.md). `tag` from CheckFilled.
 std::string BarrierKey(std::string_view tag, const participant::BranchId& id);
+std::string KeyListKey(std::string_view tag, const participant::BranchId& id);
 std::string PreparedSetKey(std::string_view tag);
 std::string LockPrefix(std::string_view tag);
 // Maps a branch to its tag (or to kAbortedMark): the one record outside the tag's slot.

@@ -24,11 +24,14 @@ TEST_F(TwoPcTest, PrepareStagesAndCommitApplies) {
   EXPECT_EQ(Get(Wallet(acct)), "100");  // staged only
   EXPECT_EQ(Get("txc:{" + acct + "}:l:" + Wallet(acct)), participant::PreparedName(id));
   EXPECT_EQ(Int({"TTL", "txc:{" + acct + "}:b:coord-t:" + id.gid + ":b1"}), -1);
+  EXPECT_EQ(Int({"LLEN", "txc:{" + acct + "}:k:coord-t:" + id.gid + ":b1"}), 1);
+  EXPECT_EQ(Int({"TTL", "txc:{" + acct + "}:k:coord-t:" + id.gid + ":b1"}), -1);
 
   ASSERT_TRUE(p_->Commit(id).ok());
   EXPECT_EQ(Get(Wallet(acct)), "70");
   EXPECT_EQ(Get("txc:{" + acct + "}:l:" + Wallet(acct)), "<nil>");
   EXPECT_GT(Int({"TTL", "txc:{" + acct + "}:b:coord-t:" + id.gid + ":b1"}), 0);  // finished
+  EXPECT_EQ(Int({"EXISTS", "txc:{" + acct + "}:k:coord-t:" + id.gid + ":b1"}), 0);
   // Duplicates: commit again is ok and applies nothing; a late prepare answers yes again.
   ASSERT_TRUE(p_->Commit(id).ok());
   EXPECT_EQ(Get(Wallet(acct)), "70");

@@ -68,7 +68,8 @@ class RedisParticipant final : public participant::Participant {
                                                  bool last_attempt);
   Result<std::vector<std::string>> RunWithLockWait(const internal::Script& script,
                                                    const Resolved& r);
-  Status Finish(const char* script, const participant::BranchId& id, const std::string& tag);
+  Status Finish(const internal::Script& script, const participant::BranchId& id,
+                const std::string& tag);
   void CheckDurability();                             // fills warnings_
   void ExpireIndex(const participant::BranchId& id);  // best effort, once the branch is final
 
