@@ -101,6 +101,29 @@ TEST(RedisConfigTest, UnreachableServerGivesAWarningAndValidateStillWorks) {
   EXPECT_EQ((*p)->InDoubt("").status().code(), Code::kUnavailable);
 }
 
+// The cluster rule, checked at call time from the filled keys.
+TEST(RedisConfigTest, KeysOfOneActionMustShareOneHashTag) {
+  auto c = ParseConfigText(WithActions(R"({"w":{"writes":[["SET","${a}","1"],["SET","${b}","2"]]},
+      "g":{"guards":[{"key":"${a}","op":"exists"}],"writes":[]}})",
+                                       R"(,"timeout_ms":100)"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto p = RedisParticipant::Create(*c);
+  ASSERT_TRUE(p.ok()) << p.status();
+  auto check = [&](const std::string& a, const std::string& b) {
+    return (*p)->Validate("w", {{"a", a}, {"b", b}});
+  };
+  EXPECT_TRUE(check("x:{u1}:a", "y:{u1}").ok());
+  EXPECT_TRUE(check("{u1}", "{u1}:z").ok());
+  EXPECT_TRUE(check("plain", "plain").ok());  // no tag: the whole key
+  EXPECT_TRUE(check("a{{u}b", "{{u}").ok());  // tag "{u"
+  EXPECT_EQ(check("x:{u1}", "x:{u2}").code(), Code::kInvalidArgument);
+  EXPECT_EQ(check("plain", "other").code(), Code::kInvalidArgument);
+  EXPECT_EQ(check("a{}b", "a{}b").code(), Code::kInvalidArgument);            // braces, no tag
+  EXPECT_EQ(check("txc:{u}:b", "txc:{u}:b").code(), Code::kInvalidArgument);  // reserved
+  EXPECT_EQ(check("", "").code(), Code::kInvalidArgument);
+  EXPECT_TRUE((*p)->Validate("g", {{"a", "k"}}).ok());  // guards only: still one key
+}
+
 TEST(RedisConfigTest, CreateRejectsAHandBuiltBadConfig) {
   Config c;
   c.name = "r";
