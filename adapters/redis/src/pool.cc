@@ -1,5 +1,7 @@
 #include "pool.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <sys/time.h>
 
 #include <cerrno>
@@ -24,7 +26,42 @@ timeval ToTimeval(std::chrono::milliseconds ms) {
   return tv;
 }
 
+// hiredis 0.14 writes with write(2): a write to a connection the server reset raises SIGPIPE,
+// which would kill the process. Blocks it on this thread for the call and swallows one raised
+// meanwhile (libpq's approach), without touching the process-wide disposition.
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe, &old_);
+  }
+  ~SigpipeGuard() {
+    sigset_t pending;
+    sigpending(&pending);
+    if (!was_pending_ && sigismember(&pending, SIGPIPE) == 1) {
+      sigset_t pipe;
+      sigemptyset(&pipe);
+      sigaddset(&pipe, SIGPIPE);
+      const timespec zero{0, 0};
+      sigtimedwait(&pipe, nullptr, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  sigset_t old_;
+  bool was_pending_ = false;
+};
+
 Reply Send(redisContext* ctx, const std::vector<std::string>& argv) {
+  SigpipeGuard no_sigpipe;
   std::vector<const char*> ptrs;
   std::vector<size_t> lens;
   for (const std::string& a : argv) {
