@@ -215,8 +215,8 @@ Result<PrepareResult> RedisParticipant::Prepare(const BranchCall& call) {
   TXC_ASSIGN_OR_RETURN(std::string bound, BindTag(r.id, r.tag));
   if (bound == internal::kAbortedMark) return PrepareResult{Vote::kNo, "aborted before prepare"};
   if (!bound.empty() && bound != r.tag) {
-    return Conflict(participant::ToString(r.id) + " was prepared with keys of hash tag {" + bound +
-                    "}, now {" + r.tag + "}");
+    return Conflict(participant::ToString(r.id) + " is bound to keys of hash tag {" + bound +
+                    "}, this call has {" + r.tag + "}");
   }
   TXC_RETURN_IF_ERROR(TXC_FAULT("redis.prepare.before_script"));
   TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply,

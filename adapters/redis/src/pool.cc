@@ -194,8 +194,10 @@ Result<Reply> Pool::Run(const std::vector<std::string>& argv, Effect effect) {
     const std::string what = "redis " + argv[0] + ": " + conn->ctx->errstr;
     const bool stale = conn->reused && !timeout && attempt == 0;
     Release(nullptr);
-    if (stale) DropIdle();
-    if (stale) continue;  // the server probably restarted: once more on a fresh connection
+    if (stale) {  // the server probably restarted: once more, on a fresh connection
+      DropIdle();
+      continue;
+    }
     if (effect == Effect::kMutating) return UnknownOutcome(what + " (the call may have run)");
     return timeout ? Timeout(what) : Unavailable(what);
   }
