@@ -1,6 +1,9 @@
 // Redis restarts and stalls: prepared state survives kill -9 (AOF, appendfsync always), the pool
 // reconnects, the script cache is reloaded, and a reply lost to a timeout is an unknown outcome.
 // These tests stop or pause the shared server: the binary runs with RUN_SERIAL.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -107,16 +110,29 @@ TEST_F(RestartTest, ATimeoutAfterSendingIsAnUnknownOutcomeAndTheRetryIsSafe) {
   EXPECT_EQ(Get(Wallet(acct)), "3");
 }
 
-// A second, throw-away server without AOF: Create must say that it cannot keep prepared state.
+// A second, throw-away server without AOF (our own child process, on a port nobody uses):
+// Create must say that it cannot keep prepared state.
 TEST_F(RestartTest, WarnsWhenTheServerIsNotDurable) {
-  const int port = 30000 + static_cast<int>(::getpid() % 20000);
-  const std::string pidfile = "/tmp/txc-redis-nodur-" + std::to_string(port) + ".pid";
-  ASSERT_EQ(std::system(("redis-server --port " + std::to_string(port) +
-                         " --bind 127.0.0.1 --save '' --appendonly no --daemonize yes"
-                         " --logfile '' --dir /tmp --pidfile " +
-                         pidfile + " >/dev/null")
-                            .c_str()),
-            0);
+  int port = 0;
+  for (int candidate = 30000 + static_cast<int>(::getpid() % 20000), i = 0; i < 50; ++i) {
+    std::unique_ptr<redisContext, decltype(&redisFree)> probe(
+        redisConnect("127.0.0.1", candidate + i), &redisFree);
+    if (probe && probe->err) {  // refused: free
+      port = candidate + i;
+      break;
+    }
+  }
+  ASSERT_NE(port, 0) << "no free port";
+  const std::string port_s = std::to_string(port);
+  std::vector<std::string> args = {
+      "redis-server", "--port", port_s,        "--bind", "127.0.0.1", "--save", "",
+      "--appendonly", "no",     "--daemonize", "no",     "--logfile", "",       "--dir",
+      "/tmp"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t child = 0;
+  ASSERT_EQ(posix_spawnp(&child, "redis-server", nullptr, nullptr, argv.data(), environ), 0);
   std::unique_ptr<redisContext, decltype(&redisFree)> c(nullptr, &redisFree);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -124,12 +140,13 @@ TEST_F(RestartTest, WarnsWhenTheServerIsNotDurable) {
     if (c && !c->err) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));  // poll: server starting
   }
-  ASSERT_TRUE(c && !c->err) << "throw-away redis-server did not start on " << port;
-  Result<Config> cfg = ParseConfigText(ConfigJson("redis://127.0.0.1:" + std::to_string(port)));
-  ASSERT_TRUE(cfg.ok());
-  auto p = RedisParticipant::Create(*cfg);
-  freeReplyObject(redisCommand(c.get(), "SHUTDOWN NOSAVE"));
-  ASSERT_TRUE(p.ok()) << p.status();
+  Result<Config> cfg = ParseConfigText(ConfigJson("redis://127.0.0.1:" + port_s));
+  auto p = c && !c->err && cfg.ok() ? RedisParticipant::Create(*cfg)
+                                    : Result<std::unique_ptr<RedisParticipant>>(Internal("down"));
+  ::kill(child, SIGTERM);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(p.ok()) << "throw-away redis-server on " << port << ": " << p.status();
   ASSERT_EQ((*p)->warnings().size(), 2u);
   EXPECT_NE((*p)->warnings()[0].find("appendonly is 'no'"), std::string::npos);
   EXPECT_NE((*p)->warnings()[1].find("appendfsync is 'everysec'"), std::string::npos);
