@@ -1,5 +1,7 @@
 // Saga steps through the Redis participant: execute once, compensate once, null compensation,
 // anti-hanging, and the interplay with prepared 2PC locks.
+#include <thread>
+
 #include "redis_fixture.h"
 
 namespace txcoord::redis::testing {
@@ -78,6 +80,42 @@ TEST_F(SagaTest, ExecuteOnAKeyLockedByAPreparedBranchIsRetryable) {
   ASSERT_TRUE(r2.ok()) << r2.status();
   EXPECT_EQ(r2->outcome, Outcome::kDone);
   EXPECT_EQ(Get(Wallet(acct)), "95");
+}
+
+TEST_F(SagaTest, ExecuteWaitsForALockWithinLockWait) {
+  auto waiting = Make(/*lock_wait_ms=*/5000);
+  ASSERT_NE(waiting, nullptr);
+  const std::string acct = Unique();
+  Set(Wallet(acct), "100");
+  const auto twopc = Branch(Unique("g"));
+  auto v = p_->Prepare(Call(twopc, "debit", {{"account", acct}, {"amount", "10"}}));
+  ASSERT_TRUE(v.ok() && v->vote == Vote::kYes);
+  Result<participant::ExecuteResult> r = Internal("not run");
+  std::thread t([&] {
+    r = waiting->Execute(Call(Branch(Unique("s")), "credit", {{"account", acct}, {"amount", "5"}}));
+  });
+  ASSERT_TRUE(p_->Commit(twopc).ok());
+  t.join();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, Outcome::kDone);
+  EXPECT_EQ(Get(Wallet(acct)), "95");
+}
+
+TEST_F(SagaTest, CompensationWhoseGuardFailsWritesNothingAndCanBeRetried) {
+  const std::string acct = Unique();
+  Set(Wallet(acct), "0");
+  const auto id = Branch(Unique("s"));
+  const participant::Payload pay = {{"account", acct}, {"amount", "5"}};
+  auto r = p_->Execute(Call(id, "credit", pay));
+  ASSERT_TRUE(r.ok() && r->outcome == Outcome::kDone);
+  Set(Wallet(acct), "2");  // spent meanwhile: the undo (a guarded debit) cannot apply
+  const Status s = p_->Compensate(Call(id, "debit", pay));
+  EXPECT_EQ(s.code(), Code::kFailedPrecondition) << s;
+  EXPECT_EQ(Get(Wallet(acct)), "2");
+  Set(Wallet(acct), "7");  // a person tops up; the saga retries the compensation
+  ASSERT_TRUE(p_->Compensate(Call(id, "debit", pay)).ok());
+  ASSERT_TRUE(p_->Compensate(Call(id, "debit", pay)).ok());
+  EXPECT_EQ(Get(Wallet(acct)), "2");
 }
 
 TEST_F(SagaTest, CompensationWithAnotherHashTagIsRejected) {

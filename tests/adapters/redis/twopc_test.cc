@@ -136,6 +136,15 @@ TEST_F(TwoPcTest, WriteToNonIntegerVotesNo) {
   EXPECT_NE(v->reason.find("not an integer"), std::string::npos) << v->reason;
 }
 
+TEST_F(TwoPcTest, GuardOnAKeyOfTheWrongTypeVotesNo) {
+  const std::string acct = Unique();
+  ASSERT_EQ(Int({"SADD", Wallet(acct), "m"}), 1);
+  auto v = p_->Prepare(Call(Branch(Unique("g")), "debit", {{"account", acct}, {"amount", "1"}}));
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->vote, Vote::kNo);
+  EXPECT_NE(v->reason.find("holds a set"), std::string::npos) << v->reason;
+}
+
 TEST_F(TwoPcTest, ConcurrentPreparesOnOneKeyNeverBothSayYes) {
   const std::string acct = Unique();
   Set(Wallet(acct), "100");
