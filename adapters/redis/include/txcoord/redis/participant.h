@@ -1,0 +1,84 @@
+#pragma once
+// RedisParticipant: txcoord's participant for Redis 7 (hiredis, synchronous, no TLS).
+//
+// Redis has no prepare: each protocol step is one idempotent Lua script over the branch's
+// records (barrier hash, lock records, prepared set), all in the hash slot of the action's data
+// keys. Key layout, script semantics and the cluster rule: docs/adapters-redis.md.
+//
+//   TXC_ASSIGN_OR_RETURN(auto cfg, redis::ParseConfig(json));
+//   TXC_ASSIGN_OR_RETURN(auto p, redis::RedisParticipant::Create(std::move(cfg)));
+//   for (const auto& w : p->warnings()) LOG(w);   // e.g. appendfsync is not 'always'
+//
+// Errors (besides the participant contract): the server unreachable → kUnavailable; a key
+// locked by a prepared branch at Execute/Compensate after lock_wait → kUnavailable; a
+// timeout or lost connection after a Prepare/Commit/Abort/Execute/Compensate was sent →
+// kUnknownOutcome (every script is idempotent: retry it); pool exhausted → kResourceExhausted.
+// Thread-safety: every method may be called from many threads at once.
+#include <functional>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "txcoord/core/clock.h"
+#include "txcoord/participant/participant.h"
+#include "txcoord/redis/config.h"
+
+namespace txcoord::redis {
+
+namespace internal {
+class Pool;
+struct Script;
+}  // namespace internal
+
+// Builds the (filled-in) plan of a C++-registered action from a call's payload. InvalidArgument
+// for a payload it cannot use. Called from any thread, also by Validate (no store access).
+using ActionHandler = std::function<Result<ActionPlan>(const participant::Payload&)>;
+
+class RedisParticipant final : public participant::Participant {
+ public:
+  // Checks the config (InvalidArgument; `url` is parsed when `endpoint.host` is empty), asks the
+  // server for its durability settings: a warning (see warnings(), also printed to stderr) when
+  // appendonly is not 'yes' or appendfsync is not 'always', or when the server cannot be asked.
+  // Connections are made lazily. `clock` must outlive the participant.
+  static Result<std::unique_ptr<RedisParticipant>> Create(Config config,
+                                                          Clock& clock = Clock::Real());
+  ~RedisParticipant() override;
+
+  // Adds a C++ action. InvalidArgument if the name is empty, already declared or registered.
+  Status RegisterAction(std::string name, ActionHandler handler);
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
+  const std::string& name() const override { return config_.name; }
+  Status Validate(std::string_view action, const participant::Payload& payload) const override;
+  Result<participant::PrepareResult> Prepare(const participant::BranchCall& call) override;
+  Status Commit(const participant::BranchId& id) override;
+  Status Abort(const participant::BranchId& id) override;
+  Result<participant::ExecuteResult> Execute(const participant::BranchCall& call) override;
+  Status Compensate(const participant::BranchCall& call) override;
+  Result<std::vector<participant::InDoubtBranch>> InDoubt(std::string_view coordinator_id) override;
+
+ private:
+  struct Resolved;
+  RedisParticipant(Config config, Clock& clock);
+  Result<ActionPlan> PlanFor(std::string_view action, const participant::Payload& payload) const;
+  Result<Resolved> Resolve(const participant::BranchCall& call) const;
+  Result<std::string> BindTag(const participant::BranchId& id, const std::string& tag);
+  Result<std::vector<std::string>> RunPlanScript(const internal::Script& script, const Resolved& r,
+                                                 bool last_attempt);
+  Result<std::vector<std::string>> RunWithLockWait(const internal::Script& script,
+                                                   const Resolved& r);
+  Status Finish(const internal::Script& script, const participant::BranchId& id,
+                const std::string& tag);
+  void CheckDurability();                             // fills warnings_
+  void ExpireIndex(const participant::BranchId& id);  // best effort, once the branch is final
+
+  Config config_;
+  Clock& clock_;
+  std::unique_ptr<internal::Pool> pool_;
+  std::vector<std::string> warnings_;
+  mutable std::shared_mutex handlers_mu_;
+  std::map<std::string, ActionHandler, std::less<>> handlers_;
+};
+
+}  // namespace txcoord::redis

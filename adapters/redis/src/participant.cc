@@ -1,0 +1,368 @@
+// RedisParticipant: resolves calls into filled plans, binds each branch to its hash tag, and
+// runs the protocol scripts (lua/*.lua). See docs/adapters-redis.md.
+#include "txcoord/redis/participant.h"
+
+#include <algorithm>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "plan.h"
+#include "pool.h"
+#include "scripts.h"
+#include "txcoord/core/fault.h"
+
+namespace txcoord::redis {
+
+using internal::Effect;
+using participant::BranchCall;
+using participant::BranchId;
+using participant::ExecuteResult;
+using participant::Outcome;
+using participant::Payload;
+using participant::PrepareResult;
+using participant::Vote;
+
+struct RedisParticipant::Resolved {
+  BranchId id;
+  ActionPlan plan;
+  std::string tag;
+};
+
+namespace {
+
+std::string Reason(const std::vector<std::string>& reply) {
+  return reply.size() > 1 ? reply[1] : std::string();
+}
+
+void LogWriteErrors(const std::string& name, const BranchId& id,
+                    const std::vector<std::string>& reply, std::size_t from) {
+  for (std::size_t i = from; i < reply.size(); ++i) {
+    std::cerr << "txcoord redis participant " << name << ": " << participant::ToString(id)
+              << ": a write failed (data changed outside txcoord): " << reply[i] << "\n";
+  }
+}
+
+}  // namespace
+
+RedisParticipant::RedisParticipant(Config config, Clock& clock)
+    : config_(std::move(config)),
+      clock_(clock),
+      pool_(
+          std::make_unique<internal::Pool>(config_.endpoint, config_.pool_size, config_.timeout)) {}
+
+RedisParticipant::~RedisParticipant() = default;
+
+Result<std::unique_ptr<RedisParticipant>> RedisParticipant::Create(Config config, Clock& clock) {
+  if (config.name.empty()) return InvalidArgument("config: name must not be empty");
+  if (config.endpoint.host.empty()) {  // a hand-built Config may give only the url
+    TXC_ASSIGN_OR_RETURN(config.endpoint, ParseUrl(config.url));
+  }
+  if (config.pool_size < 1) return InvalidArgument("config: pool_size must be >= 1");
+  if (config.timeout.count() <= 0) return InvalidArgument("config: timeout_ms must be > 0");
+  if (config.lock_wait.count() < 0) return InvalidArgument("config: lock_wait_ms must be >= 0");
+  if (config.barrier_ttl.count() < 0) return InvalidArgument("config: barrier_ttl_s must be >= 0");
+  for (const auto& [name, plan] : config.actions) {
+    TXC_RETURN_IF_ERROR(CheckPlanShape(plan, true).Annotate("config: action \"" + name + "\""));
+  }
+  std::unique_ptr<RedisParticipant> p(new RedisParticipant(std::move(config), clock));
+  p->CheckDurability();
+  for (const std::string& w : p->warnings_) {
+    std::cerr << "txcoord redis participant " << p->name() << ": warning: " << w << "\n";
+  }
+  return p;
+}
+
+void RedisParticipant::CheckDurability() {
+  const std::pair<const char*, const char*> wanted[] = {{"appendonly", "yes"},
+                                                        {"appendfsync", "always"}};
+  for (const auto& [param, value] : wanted) {
+    Result<internal::Reply> r = pool_->Run({"CONFIG", "GET", param}, Effect::kRead);
+    std::string got;
+    if (r.ok() && (*r)->type == REDIS_REPLY_ARRAY && (*r)->elements == 2) {
+      got.assign((*r)->element[1]->str, (*r)->element[1]->len);
+    }
+    if (!r.ok() || got.empty()) {
+      warnings_.push_back(std::string("cannot read the server's ") + param + " (" +
+                          (r.ok() ? "CONFIG GET refused" : r.status().ToString()) +
+                          "): durability of prepared branches is not verified");
+      return;
+    }
+    if (got != value) {
+      warnings_.push_back(std::string(param) + " is '" + got + "', not '" + value +
+                          "': prepared and committed branches may be lost in a crash");
+    }
+  }
+}
+
+Status RedisParticipant::RegisterAction(std::string name, ActionHandler handler) {
+  if (name.empty()) return InvalidArgument("action name must not be empty");
+  if (!handler) return InvalidArgument("action \"" + name + "\" has no handler");
+  if (config_.actions.count(name)) {
+    return InvalidArgument("action \"" + name + "\" is already declared in the config");
+  }
+  std::unique_lock lock(handlers_mu_);
+  if (!handlers_.emplace(name, std::move(handler)).second) {
+    return InvalidArgument("action \"" + name + "\" is already registered");
+  }
+  return Status::Ok();
+}
+
+Result<ActionPlan> RedisParticipant::PlanFor(std::string_view action,
+                                             const Payload& payload) const {
+  if (const auto it = config_.actions.find(action); it != config_.actions.end()) {
+    Result<ActionPlan> plan = internal::Expand(it->second, payload);
+    if (!plan.ok()) return plan.status().Annotate("action \"" + std::string(action) + "\"");
+    return plan;
+  }
+  ActionHandler handler;
+  {
+    std::shared_lock lock(handlers_mu_);
+    const auto it = handlers_.find(action);
+    if (it == handlers_.end()) {
+      return NotFound("participant " + name() + " has no action \"" + std::string(action) + "\"");
+    }
+    handler = it->second;
+  }
+  try {
+    return handler(payload);
+  } catch (const std::exception& e) {
+    return Internal("action \"" + std::string(action) + "\" threw: " + e.what());
+  }
+}
+
+Status RedisParticipant::Validate(std::string_view action, const Payload& payload) const {
+  TXC_ASSIGN_OR_RETURN(ActionPlan plan, PlanFor(action, payload));
+  return internal::CheckFilled(plan).status().Annotate("action \"" + std::string(action) + "\"");
+}
+
+Result<RedisParticipant::Resolved> RedisParticipant::Resolve(const BranchCall& call) const {
+  TXC_RETURN_IF_ERROR(participant::Validate(call.id));
+  Resolved r;
+  r.id = call.id;
+  TXC_ASSIGN_OR_RETURN(r.plan, PlanFor(call.action, call.payload));
+  Result<std::string> tag = internal::CheckFilled(r.plan);
+  if (!tag.ok()) return tag.status().Annotate("action \"" + call.action + "\"");
+  r.tag = std::move(tag).value();
+  return r;
+}
+
+// Binds the branch to `tag` (first call wins) and returns the earlier binding ("" if none).
+Result<std::string> RedisParticipant::BindTag(const BranchId& id, const std::string& tag) {
+  TXC_ASSIGN_OR_RETURN(
+      internal::Reply r,
+      pool_->Run({"SET", internal::IndexKey(id), tag, "NX", "GET"}, Effect::kMutating));
+  if (r->type == REDIS_REPLY_NIL) return std::string();
+  if (r->type != REDIS_REPLY_STRING) {
+    return Internal("redis SET NX GET: unexpected reply " + std::to_string(r->type));
+  }
+  return std::string(r->str, r->len);
+}
+
+Result<std::vector<std::string>> RedisParticipant::RunPlanScript(const internal::Script& script,
+                                                                 const Resolved& r,
+                                                                 bool last_attempt) {
+  const std::vector<std::string> touched = internal::TouchedKeys(r.plan);
+  const std::string lock_prefix = internal::LockPrefix(r.tag);
+  std::vector<std::string> keys = {internal::BarrierKey(r.tag, r.id),
+                                   internal::PreparedSetKey(r.tag),
+                                   internal::KeyListKey(r.tag, r.id)};
+  keys.insert(keys.end(), touched.begin(), touched.end());
+  for (const std::string& k : touched) keys.push_back(lock_prefix + k);
+
+  const auto now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.WallNow().time_since_epoch());
+  std::vector<std::string> args = {participant::PreparedName(r.id),
+                                   std::to_string(now.count()),
+                                   std::to_string(config_.barrier_ttl.count()),
+                                   last_attempt ? "1" : "0",
+                                   lock_prefix,
+                                   std::to_string(r.plan.guards.size())};
+  for (const Guard& g : r.plan.guards) {
+    args.insert(args.end(), {std::string(GuardOpName(g.op)), g.key, g.field, g.value});
+  }
+  args.push_back(std::to_string(r.plan.writes.size()));
+  for (const Write& w : r.plan.writes) {
+    args.push_back(std::to_string(w.args.size()));
+    args.insert(args.end(), w.args.begin(), w.args.end());
+  }
+  return internal::RunScript(*pool_, script, keys, args, Effect::kMutating);
+}
+
+// Retries a "locked" answer (nothing written) with capped backoff until lock_wait has passed;
+// the last attempt is marked so prepare records its "no".
+Result<std::vector<std::string>> RedisParticipant::RunWithLockWait(const internal::Script& script,
+                                                                   const Resolved& r) {
+  // Bounded by the clock and by the time actually slept (a ManualClock may never move).
+  const Clock::MonoTime deadline = clock_.Now() + config_.lock_wait;
+  std::chrono::milliseconds pause(2), slept(0);
+  while (true) {
+    const bool last = clock_.Now() >= deadline || slept >= config_.lock_wait;
+    TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply, RunPlanScript(script, r, last));
+    if (reply[0] != "locked" || last) return reply;
+    const auto left =
+        std::min(config_.lock_wait - slept,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_.Now()));
+    const auto nap = std::max(std::chrono::milliseconds(0), std::min(pause, left));
+    std::this_thread::sleep_for(nap);
+    slept += nap;
+    pause = std::min(pause * 2, std::chrono::milliseconds(100));
+  }
+}
+
+Result<PrepareResult> RedisParticipant::Prepare(const BranchCall& call) {
+  TXC_ASSIGN_OR_RETURN(Resolved r, Resolve(call));
+  TXC_ASSIGN_OR_RETURN(std::string bound, BindTag(r.id, r.tag));
+  if (bound == internal::kAbortedMark) return PrepareResult{Vote::kNo, "aborted before prepare"};
+  if (!bound.empty() && bound != r.tag) {
+    return Conflict(participant::ToString(r.id) + " is bound to keys of hash tag {" + bound +
+                    "}, this call has {" + r.tag + "}");
+  }
+  TXC_RETURN_IF_ERROR(TXC_FAULT("redis.prepare.before_script"));
+  TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply,
+                       RunWithLockWait(internal::PrepareScript(), r));
+  TXC_RETURN_IF_ERROR(TXC_FAULT("redis.prepare.after_script"));
+  if (reply[0] == "yes") return PrepareResult{Vote::kYes, ""};
+  if (reply[0] == "no") {
+    ExpireIndex(r.id);  // the "no" is final: the records may go after the horizon
+    return PrepareResult{Vote::kNo, Reason(reply)};
+  }
+  if (reply[0] == "conflict") return Conflict(participant::ToString(r.id) + ": " + Reason(reply));
+  return Internal("prepare script answered " + reply[0]);
+}
+
+void RedisParticipant::ExpireIndex(const BranchId& id) {
+  if (config_.barrier_ttl.count() == 0) return;
+  // The index only points at a finished barrier: a lost EXPIRE leaks one small key, no more.
+  pool_
+      ->Run({"EXPIRE", internal::IndexKey(id), std::to_string(config_.barrier_ttl.count())},
+            Effect::kMutating)
+      .status()
+      .IgnoreError();
+}
+
+Status RedisParticipant::Finish(const internal::Script& script, const BranchId& id,
+                                const std::string& tag) {
+  // The staged keys are read first so the script can declare every key it touches.
+  const std::string list = internal::KeyListKey(tag, id);
+  TXC_ASSIGN_OR_RETURN(internal::Reply staged,
+                       pool_->Run({"LRANGE", list, "0", "-1"}, Effect::kRead));
+  std::vector<std::string> keys = {internal::BarrierKey(tag, id), internal::PreparedSetKey(tag),
+                                   list};
+  std::vector<std::string> locks;
+  for (size_t i = 0; staged->type == REDIS_REPLY_ARRAY && i < staged->elements; ++i) {
+    keys.emplace_back(staged->element[i]->str, staged->element[i]->len);
+    locks.push_back(internal::LockPrefix(tag) + keys.back());
+  }
+  keys.insert(keys.end(), locks.begin(), locks.end());
+  const auto now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.WallNow().time_since_epoch());
+  const char* what = &script == &internal::CommitScript() ? "commit" : "abort";
+  TXC_ASSIGN_OR_RETURN(
+      std::vector<std::string> reply,
+      internal::RunScript(*pool_, script, keys,
+                          {participant::PreparedName(id), std::to_string(now.count()),
+                           std::to_string(config_.barrier_ttl.count())},
+                          Effect::kMutating));
+  if (reply[0] == "conflict") {
+    return Conflict(std::string(what) + " of " + participant::ToString(id) + ": " + Reason(reply));
+  }
+  if (reply[0] != "ok") return Internal(std::string(what) + " script answered " + reply[0]);
+  LogWriteErrors(name(), id, reply, 1);
+  ExpireIndex(id);
+  return Status::Ok();
+}
+
+Status RedisParticipant::Commit(const BranchId& id) {
+  TXC_RETURN_IF_ERROR(participant::Validate(id));
+  TXC_ASSIGN_OR_RETURN(internal::Reply r,
+                       pool_->Run({"GET", internal::IndexKey(id)}, Effect::kRead));
+  if (r->type != REDIS_REPLY_STRING) {
+    return Conflict("commit of " + participant::ToString(id) +
+                    ": never prepared here (or finished longer than barrier_ttl ago)");
+  }
+  const std::string tag(r->str, r->len);
+  if (tag == internal::kAbortedMark) {
+    return Conflict("commit of " + participant::ToString(id) + ": aborted before prepare");
+  }
+  TXC_RETURN_IF_ERROR(TXC_FAULT("redis.commit.before_script"));
+  TXC_RETURN_IF_ERROR(Finish(internal::CommitScript(), id, tag));
+  return TXC_FAULT("redis.commit.after_script");
+}
+
+Status RedisParticipant::Abort(const BranchId& id) {
+  TXC_RETURN_IF_ERROR(participant::Validate(id));
+  std::vector<std::string> set = {"SET", internal::IndexKey(id),
+                                  std::string(internal::kAbortedMark), "NX", "GET"};
+  if (config_.barrier_ttl.count() > 0) {
+    set.insert(set.end(), {"EX", std::to_string(config_.barrier_ttl.count())});
+  }
+  TXC_ASSIGN_OR_RETURN(internal::Reply r, pool_->Run(set, Effect::kMutating));
+  if (r->type != REDIS_REPLY_STRING) return Status::Ok();  // recorded: a late prepare votes no
+  const std::string tag(r->str, r->len);
+  if (tag == internal::kAbortedMark) return Status::Ok();
+  return Finish(internal::AbortScript(), id, tag);
+}
+
+Result<ExecuteResult> RedisParticipant::Execute(const BranchCall& call) {
+  TXC_ASSIGN_OR_RETURN(Resolved r, Resolve(call));
+  TXC_ASSIGN_OR_RETURN(std::string bound, BindTag(r.id, r.tag));
+  if (bound == internal::kAbortedMark) {
+    return Conflict(participant::ToString(r.id) + " is an aborted 2PC branch");
+  }
+  if (!bound.empty() && bound != r.tag) {
+    // Compensated first with other keys, or the id is reused: running now could hang.
+    return ExecuteResult{Outcome::kRefused, "branch already bound to hash tag {" + bound + "}"};
+  }
+  TXC_RETURN_IF_ERROR(TXC_FAULT("redis.execute.before_script"));
+  TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply,
+                       RunWithLockWait(internal::ExecuteScript(), r));
+  TXC_RETURN_IF_ERROR(TXC_FAULT("redis.execute.after_script"));
+  if (reply[0] == "done") {
+    LogWriteErrors(name(), r.id, reply, 1);
+    return ExecuteResult{Outcome::kDone, ""};
+  }
+  if (reply[0] == "refused") {
+    ExpireIndex(r.id);
+    return ExecuteResult{Outcome::kRefused, Reason(reply)};
+  }
+  if (reply[0] == "locked") {
+    return Unavailable("key " + (reply.size() > 2 ? reply[2] : "") + " is locked by prepared " +
+                       Reason(reply) + "; retry");
+  }
+  if (reply[0] == "conflict") return Conflict(participant::ToString(r.id) + ": " + Reason(reply));
+  return Internal("execute script answered " + reply[0]);
+}
+
+Status RedisParticipant::Compensate(const BranchCall& call) {
+  TXC_ASSIGN_OR_RETURN(Resolved r, Resolve(call));
+  TXC_ASSIGN_OR_RETURN(std::string bound, BindTag(r.id, r.tag));
+  if (bound == internal::kAbortedMark) {
+    return Conflict(participant::ToString(r.id) + " is an aborted 2PC branch");
+  }
+  if (!bound.empty() && bound != r.tag) {
+    return InvalidArgument("compensation \"" + call.action + "\" uses hash tag {" + r.tag +
+                           "} but the action used {" + bound + "}: they must share one tag");
+  }
+  TXC_RETURN_IF_ERROR(TXC_FAULT("redis.compensate.before_script"));
+  TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply,
+                       RunWithLockWait(internal::CompensateScript(), r));
+  TXC_RETURN_IF_ERROR(TXC_FAULT("redis.compensate.after_script"));
+  if (reply[0] == "ok") {
+    LogWriteErrors(name(), r.id, reply, 2);
+    ExpireIndex(r.id);
+    return Status::Ok();
+  }
+  if (reply[0] == "locked") {
+    return Unavailable("key " + (reply.size() > 2 ? reply[2] : "") + " is locked by prepared " +
+                       Reason(reply) + "; retry");
+  }
+  if (reply[0] == "failed") {
+    return FailedPrecondition("compensation of " + participant::ToString(r.id) + ": " +
+                              Reason(reply));
+  }
+  if (reply[0] == "conflict") return Conflict(participant::ToString(r.id) + ": " + Reason(reply));
+  return Internal("compensate script answered " + reply[0]);
+}
+
+}  // namespace txcoord::redis

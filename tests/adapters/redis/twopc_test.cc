@@ -1,0 +1,285 @@
+// 2PC through the Redis participant against the real server: happy path, votes, duplicated and
+// reordered deliveries, locks between concurrent branches, recovery listing.
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "redis_fixture.h"
+#include "txcoord/core/fault.h"
+
+namespace txcoord::redis::testing {
+namespace {
+
+using participant::Vote;
+
+class TwoPcTest : public RedisTest {};
+
+TEST_F(TwoPcTest, PrepareStagesAndCommitApplies) {
+  const std::string acct = Unique();
+  Set(Wallet(acct), "100");
+  const auto id = Branch(Unique("g"));
+  auto v = p_->Prepare(Call(id, "debit", {{"account", acct}, {"amount", "30"}}));
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->vote, Vote::kYes) << v->reason;
+  EXPECT_EQ(Get(Wallet(acct)), "100");  // staged only
+  EXPECT_EQ(Get("txc:{" + acct + "}:l:" + Wallet(acct)), participant::PreparedName(id));
+  EXPECT_EQ(Int({"TTL", "txc:{" + acct + "}:b:coord-t:" + id.gid + ":b1"}), -1);
+  EXPECT_EQ(Int({"LLEN", "txc:{" + acct + "}:k:coord-t:" + id.gid + ":b1"}), 1);
+  EXPECT_EQ(Int({"TTL", "txc:{" + acct + "}:k:coord-t:" + id.gid + ":b1"}), -1);
+
+  ASSERT_TRUE(p_->Commit(id).ok());
+  EXPECT_EQ(Get(Wallet(acct)), "70");
+  EXPECT_EQ(Get("txc:{" + acct + "}:l:" + Wallet(acct)), "<nil>");
+  EXPECT_GT(Int({"TTL", "txc:{" + acct + "}:b:coord-t:" + id.gid + ":b1"}), 0);  // finished
+  EXPECT_EQ(Int({"EXISTS", "txc:{" + acct + "}:k:coord-t:" + id.gid + ":b1"}), 0);
+  // Duplicates: commit again is ok and applies nothing; a late prepare answers yes again.
+  ASSERT_TRUE(p_->Commit(id).ok());
+  EXPECT_EQ(Get(Wallet(acct)), "70");
+  auto again = p_->Prepare(Call(id, "debit", {{"account", acct}, {"amount", "30"}}));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->vote, Vote::kYes);
+  EXPECT_EQ(Get(Wallet(acct)), "70");
+  EXPECT_EQ(p_->Abort(id).code(), Code::kConflict);
+}
+
+TEST_F(TwoPcTest, AbortDropsStagedWritesAndIsIdempotent) {
+  const std::string acct = Unique();
+  Set(Wallet(acct), "100");
+  const auto id = Branch(Unique("g"));
+  auto v = p_->Prepare(Call(id, "debit", {{"account", acct}, {"amount", "30"}}));
+  ASSERT_TRUE(v.ok() && v->vote == Vote::kYes);
+  ASSERT_TRUE(p_->Abort(id).ok());
+  ASSERT_TRUE(p_->Abort(id).ok());
+  EXPECT_EQ(Get(Wallet(acct)), "100");
+  EXPECT_EQ(Get("txc:{" + acct + "}:l:" + Wallet(acct)), "<nil>");
+  EXPECT_EQ(p_->Commit(id).code(), Code::kConflict);
+  auto late = p_->Prepare(Call(id, "debit", {{"account", acct}, {"amount", "30"}}));
+  ASSERT_TRUE(late.ok());
+  EXPECT_EQ(late->vote, Vote::kNo);
+}
+
+TEST_F(TwoPcTest, AbortBeforePrepareMakesTheLatePrepareVoteNo) {
+  const std::string acct = Unique();
+  Set(Wallet(acct), "100");
+  const auto id = Branch(Unique("g"));
+  ASSERT_TRUE(p_->Abort(id).ok());
+  ASSERT_TRUE(p_->Abort(id).ok());
+  auto late = p_->Prepare(Call(id, "debit", {{"account", acct}, {"amount", "30"}}));
+  ASSERT_TRUE(late.ok()) << late.status();
+  EXPECT_EQ(late->vote, Vote::kNo);
+  EXPECT_EQ(p_->Commit(id).code(), Code::kConflict);
+  EXPECT_EQ(Get(Wallet(acct)), "100");
+  EXPECT_EQ(Get("txc:{" + acct + "}:l:" + Wallet(acct)), "<nil>");
+}
+
+TEST_F(TwoPcTest, AbortRacingBetweenBindAndPrepareScriptWins) {
+  const std::string acct = Unique();
+  Set(Wallet(acct), "100");
+  const auto id = Branch(Unique("g"));
+  Status abort_status;
+  fault::ScopedFault f("redis.prepare.before_script",
+                       fault::Spec::Callback([&] { abort_status = p_->Abort(id); }).Times(1));
+  auto v = p_->Prepare(Call(id, "debit", {{"account", acct}, {"amount", "30"}}));
+  ASSERT_TRUE(abort_status.ok()) << abort_status;
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->vote, Vote::kNo);
+  EXPECT_EQ(p_->Commit(id).code(), Code::kConflict);
+  EXPECT_EQ(Get("txc:{" + acct + "}:l:" + Wallet(acct)), "<nil>");
+}
+
+TEST_F(TwoPcTest, CommitOfUnknownBranchIsAConflict) {
+  EXPECT_EQ(p_->Commit(Branch(Unique("g"))).code(), Code::kConflict);
+}
+
+TEST_F(TwoPcTest, EachFailedGuardKindVotesNoAndChangesNothing) {
+  const std::string acct = Unique();
+  Set(Wallet(acct), "10");
+  struct Case {
+    std::string action;
+    participant::Payload payload;
+  };
+  const std::vector<Case> cases = {
+      {"debit", {{"account", acct}, {"amount", "11"}}},                 // >=
+      {"bump", {{"account", acct}, {"max", "9"}}},                      // <=
+      {"open", {{"account", acct}, {"initial", "5"}}},                  // not_exists
+      {"close", {{"account", acct}}},                                   // ==
+      {"close", {{"account", Unique("missing")}}},                      // exists
+      {"debit", {{"account", acct}, {"amount", "99999999999999999"}}},  // big ints compare exactly
+  };
+  for (const Case& c : cases) {
+    const auto id = Branch(Unique("g"));
+    auto v = p_->Prepare(Call(id, c.action, c.payload));
+    ASSERT_TRUE(v.ok()) << c.action << ": " << v.status();
+    EXPECT_EQ(v->vote, Vote::kNo) << c.action;
+    EXPECT_NE(v->reason.find("guard failed"), std::string::npos) << v->reason;
+    auto dup = p_->Prepare(Call(id, c.action, c.payload));  // same answer again
+    ASSERT_TRUE(dup.ok());
+    EXPECT_EQ(dup->vote, Vote::kNo);
+    EXPECT_TRUE(p_->Abort(id).ok());
+  }
+  EXPECT_EQ(Get(Wallet(acct)), "10");
+  EXPECT_EQ(Get("txc:{" + acct + "}:l:" + Wallet(acct)), "<nil>");
+  // And the passing side of each bound.
+  const auto ok_id = Branch(Unique("g"));
+  auto v = p_->Prepare(Call(ok_id, "debit", {{"account", acct}, {"amount", "10"}}));
+  ASSERT_TRUE(v.ok() && v->vote == Vote::kYes) << v->reason;
+  ASSERT_TRUE(p_->Commit(ok_id).ok());
+  EXPECT_EQ(Get(Wallet(acct)), "0");
+}
+
+TEST_F(TwoPcTest, WriteToNonIntegerVotesNo) {
+  const std::string acct = Unique();
+  Set(Wallet(acct), "abc");
+  auto v = p_->Prepare(Call(Branch(Unique("g")), "credit", {{"account", acct}, {"amount", "1"}}));
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->vote, Vote::kNo);
+  EXPECT_NE(v->reason.find("not an integer"), std::string::npos) << v->reason;
+}
+
+TEST_F(TwoPcTest, GuardOnAKeyOfTheWrongTypeVotesNo) {
+  const std::string acct = Unique();
+  ASSERT_EQ(Int({"SADD", Wallet(acct), "m"}), 1);
+  auto v = p_->Prepare(Call(Branch(Unique("g")), "debit", {{"account", acct}, {"amount", "1"}}));
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->vote, Vote::kNo);
+  EXPECT_NE(v->reason.find("holds a set"), std::string::npos) << v->reason;
+}
+
+TEST_F(TwoPcTest, ConcurrentPreparesOnOneKeyNeverBothSayYes) {
+  const std::string acct = Unique();
+  Set(Wallet(acct), "100");
+  const auto a = Branch(Unique("ga"));
+  const auto b = Branch(Unique("gb"));
+  Result<participant::PrepareResult> ra = Internal("not run"), rb = Internal("not run");
+  std::thread ta([&] {
+    ra = p_->Prepare(Call(a, "debit", {{"account", acct}, {"amount", "60"}}));
+  });
+  std::thread tb([&] {
+    rb = p_->Prepare(Call(b, "debit", {{"account", acct}, {"amount", "60"}}));
+  });
+  ta.join();
+  tb.join();
+  ASSERT_TRUE(ra.ok() && rb.ok()) << ra.status() << rb.status();
+  EXPECT_EQ((ra->vote == Vote::kYes) + (rb->vote == Vote::kYes), 1);
+  const auto& loser = ra->vote == Vote::kYes ? *rb : *ra;
+  EXPECT_NE(loser.reason.find("locked"), std::string::npos) << loser.reason;
+  const auto& winner = ra->vote == Vote::kYes ? a : b;
+  ASSERT_TRUE(p_->Commit(winner).ok());
+  ASSERT_TRUE(p_->Abort(ra->vote == Vote::kYes ? b : a).ok());
+  EXPECT_EQ(Get(Wallet(acct)), "40");
+}
+
+TEST_F(TwoPcTest, LockWaitLetsALaterPrepareProceedOnceTheHolderCommits) {
+  auto waiting = Make(/*lock_wait_ms=*/5000);
+  ASSERT_NE(waiting, nullptr);
+  const std::string acct = Unique();
+  Set(Wallet(acct), "100");
+  const auto a = Branch(Unique("ga"));
+  const auto b = Branch(Unique("gb"));
+  auto va = p_->Prepare(Call(a, "debit", {{"account", acct}, {"amount", "60"}}));
+  ASSERT_TRUE(va.ok() && va->vote == Vote::kYes);
+  Result<participant::PrepareResult> vb = Internal("not run");
+  std::thread tb([&] {
+    vb = waiting->Prepare(Call(b, "debit", {{"account", acct}, {"amount", "30"}}));
+  });
+  ASSERT_TRUE(p_->Commit(a).ok());
+  tb.join();
+  ASSERT_TRUE(vb.ok()) << vb.status();
+  EXPECT_EQ(vb->vote, Vote::kYes) << vb->reason;
+  ASSERT_TRUE(p_->Commit(b).ok());
+  EXPECT_EQ(Get(Wallet(acct)), "10");
+}
+
+// Invariant under contention: concurrent debits through prepare/commit never overdraw and every
+// yes is applied exactly once (start 100, 24 debits of 10 → exactly 10 succeed, balance 0).
+TEST_F(TwoPcTest, ConcurrentDebitsNeverOverdraw) {
+  auto waiting = Make(/*lock_wait_ms=*/5000);
+  ASSERT_NE(waiting, nullptr);
+  const std::string acct = Unique();
+  Set(Wallet(acct), "100");
+  std::atomic<int> yes{0}, errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 4; ++i) {
+        const auto id = Branch("debit-" + acct + "-" + std::to_string(t) + "-" + std::to_string(i));
+        auto v = waiting->Prepare(Call(id, "debit", {{"account", acct}, {"amount", "10"}}));
+        if (!v.ok()) {
+          ++errors;
+          continue;
+        }
+        const Status s = v->vote == Vote::kYes ? waiting->Commit(id) : waiting->Abort(id);
+        if (!s.ok()) ++errors;
+        if (v->vote == Vote::kYes) ++yes;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(yes.load(), 10);
+  EXPECT_EQ(Get(Wallet(acct)), "0");
+}
+
+TEST_F(TwoPcTest, InDoubtListsExactlyTheUndecidedBranches) {
+  ManualClock clock;
+  auto p = Make(0, clock);
+  ASSERT_NE(p, nullptr);
+  const std::string coord = Unique("c").substr(0, 32);
+  std::vector<participant::BranchId> ids;
+  for (int i = 0; i < 4; ++i) {
+    const std::string acct = Unique();
+    ids.push_back({coord, Unique("g"), "b" + std::to_string(i)});
+    auto v = p->Prepare(Call(ids.back(), "credit", {{"account", acct}, {"amount", "1"}}));
+    ASSERT_TRUE(v.ok() && v->vote == Vote::kYes);
+  }
+  ASSERT_TRUE(p->Commit(ids[0]).ok());
+  ASSERT_TRUE(p->Abort(ids[1]).ok());
+  auto listed = p->InDoubt(coord);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 2u);
+  std::vector<participant::BranchId> got = {(*listed)[0].id, (*listed)[1].id};
+  std::vector<participant::BranchId> want = {ids[2], ids[3]};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
+  EXPECT_EQ((*listed)[0].prepared_at,
+            std::chrono::time_point_cast<std::chrono::milliseconds>(clock.WallNow()));
+  auto all = p->InDoubt("");
+  ASSERT_TRUE(all.ok());
+  EXPECT_GE(all->size(), 2u);
+  EXPECT_EQ(p->InDoubt("bad coordinator!").status().code(), Code::kInvalidArgument);
+  ASSERT_TRUE(p->Abort(ids[2]).ok());
+  ASSERT_TRUE(p->Commit(ids[3]).ok());
+  EXPECT_TRUE(p->InDoubt(coord)->empty());
+}
+
+TEST_F(TwoPcTest, LostCommitReplyIsRetriedAndAppliedOnce) {
+  const std::string acct = Unique();
+  Set(Wallet(acct), "5");
+  const auto id = Branch(Unique("g"));
+  auto v = p_->Prepare(Call(id, "credit", {{"account", acct}, {"amount", "10"}}));
+  ASSERT_TRUE(v.ok() && v->vote == Vote::kYes);
+  {
+    fault::ScopedFault f("redis.commit.after_script",
+                         fault::Spec::Error(Code::kUnknownOutcome).Times(1));
+    EXPECT_EQ(p_->Commit(id).code(), Code::kUnknownOutcome);
+  }
+  ASSERT_TRUE(p_->Commit(id).ok());
+  EXPECT_EQ(Get(Wallet(acct)), "15");
+}
+
+TEST_F(TwoPcTest, ScriptCacheFlushFallsBackToEval) {
+  const std::string acct = Unique();
+  Set(Wallet(acct), "5");
+  const auto id = Branch(Unique("g"));
+  RawReply flushed = Cmd({"SCRIPT", "FLUSH"});
+  ASSERT_TRUE(flushed && flushed->type == REDIS_REPLY_STATUS);
+  auto v = p_->Prepare(Call(id, "credit", {{"account", acct}, {"amount", "1"}}));
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->vote, Vote::kYes);
+  flushed = Cmd({"SCRIPT", "FLUSH"});
+  ASSERT_TRUE(p_->Commit(id).ok());
+  EXPECT_EQ(Get(Wallet(acct)), "6");
+}
+
+}  // namespace
+}  // namespace txcoord::redis::testing
