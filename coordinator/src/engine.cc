@@ -23,10 +23,10 @@ Engine::Engine(Config config,
       work_(boost::asio::make_work_guard(io_)),
       pool_(cfg_.worker_threads) {
   for (const auto& [name, p] : parts_) {
-    channels_.emplace(name, std::make_unique<internal::ParticipantChannel>(
-                                p, cfg_.max_concurrent_per_participant,
-                                cfg_.max_queued_per_participant, cfg_.breaker_failures,
-                                cfg_.breaker_cooldown, clock_, pool_));
+    channels_.emplace(name,
+                      std::make_unique<internal::ParticipantChannel>(
+                          p, cfg_.max_concurrent_per_participant, cfg_.max_queued_per_participant,
+                          cfg_.breaker_failures, cfg_.breaker_cooldown, clock_, pool_));
   }
   metrics_.latency_bounds_ms = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000};
   metrics_.latency_counts.assign(metrics_.latency_bounds_ms.size() + 1, 0);
@@ -93,8 +93,11 @@ void Engine::AfterDurable() {
   if (cfg_.checkpoint_every_records == 0 || checkpoint_pending_ || stopping_) return;
   if (records_since_checkpoint_ < cfg_.checkpoint_every_records) return;
   checkpoint_pending_ = true;
-  // On the io thread: a checkpoint takes the gate exclusively, which an appender holds.
-  boost::asio::post(io_, [this] { CheckpointNow().IgnoreError(); });
+  // Elsewhere: a checkpoint takes the gate exclusively, which our caller may hold shared.
+  // A failed checkpoint fail-stops the engine (CheckpointNow), so its Status is not lost.
+  boost::asio::post(pool_, [this] {
+    if (!Stopped()) CheckpointNow().IgnoreError();
+  });
 }
 
 void Engine::FailStop(const Status& why) {

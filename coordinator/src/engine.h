@@ -52,7 +52,7 @@ struct Txn {
   std::string idem_key;
   std::string request_hash;
   std::chrono::steady_clock::time_point prepare_deadline{};  // real time (timer-driven)
-  std::size_t replies = 0;   // prepare replies (2PC)
+  std::size_t replies = 0;                                   // prepare replies (2PC)
   bool prepare_failed = false;
   std::string fail_reason;
   bool end_started = false;
@@ -111,8 +111,7 @@ class Engine {
   // --- submit.cc ---
   Result<TxnPtr> BuildTxn(const TxnRequest& r) const;
   Result<std::optional<SubmitReply>> AdmitLocked(const TxnPtr& txn);
-  std::optional<SubmitReply> MatchIdempotencyLocked(const std::string& key,
-                                                    const std::string& hash,
+  std::optional<SubmitReply> MatchIdempotencyLocked(const std::string& key, const std::string& hash,
                                                     Status* mismatch) const;
   void StartPrepares(const TxnPtr& txn);
   void SendPrepare(const TxnPtr& txn, std::size_t i);

@@ -103,8 +103,8 @@ void Engine::Tick() {
     ExpireIdempotencyLocked();
   }
   for (const TxnPtr& t : expired) {
-    DecideAbort(t, "open transaction timed out after " + std::to_string(t->timeout.count()) +
-                       " ms");
+    DecideAbort(t,
+                "open transaction timed out after " + std::to_string(t->timeout.count()) + " ms");
   }
 }
 

@@ -6,7 +6,9 @@
 namespace txcoord::coordinator {
 namespace {
 
-bool Acked(BranchState s) { return s == BranchState::kCommitted || s == BranchState::kAborted; }
+bool Acked(BranchState s) {
+  return s == BranchState::kCommitted || s == BranchState::kAborted;
+}
 
 }  // namespace
 
@@ -152,8 +154,8 @@ Status Engine::RetryNow(const std::string& gid) {
     if (it == txns_.end()) return NotFound("no transaction " + gid);
     Txn& t = *it->second;
     if (t.state != TxnState::kCommitting && t.state != TxnState::kAborting) {
-      return FailedPrecondition("transaction " + gid + " is " +
-                                std::string(TxnStateName(t.state)) + ", not in phase 2");
+      return FailedPrecondition("transaction " + gid + " is " + std::string(TxnStateName(t.state)) +
+                                ", not in phase 2");
     }
     for (std::size_t i = 0; i < t.branches.size(); ++i) {
       Branch& b = t.branches[i];

@@ -7,33 +7,51 @@ namespace txcoord::coordinator {
 
 std::string_view TxnStateName(TxnState s) {
   switch (s) {
-    case TxnState::kActive: return "active";
-    case TxnState::kPreparing: return "preparing";
-    case TxnState::kCommitting: return "committing";
-    case TxnState::kCommitted: return "committed";
-    case TxnState::kAborting: return "aborting";
-    case TxnState::kAborted: return "aborted";
+    case TxnState::kActive:
+      return "active";
+    case TxnState::kPreparing:
+      return "preparing";
+    case TxnState::kCommitting:
+      return "committing";
+    case TxnState::kCommitted:
+      return "committed";
+    case TxnState::kAborting:
+      return "aborting";
+    case TxnState::kAborted:
+      return "aborted";
   }
   return "unknown";
 }
 
 std::string_view BranchStateName(BranchState s) {
   switch (s) {
-    case BranchState::kRegistering: return "registering";
-    case BranchState::kPending: return "pending";
-    case BranchState::kPreparing: return "preparing";
-    case BranchState::kPrepared: return "prepared";
-    case BranchState::kRefused: return "refused";
-    case BranchState::kFailed: return "failed";
-    case BranchState::kCommitting: return "committing";
-    case BranchState::kCommitted: return "committed";
-    case BranchState::kAborting: return "aborting";
-    case BranchState::kAborted: return "aborted";
+    case BranchState::kRegistering:
+      return "registering";
+    case BranchState::kPending:
+      return "pending";
+    case BranchState::kPreparing:
+      return "preparing";
+    case BranchState::kPrepared:
+      return "prepared";
+    case BranchState::kRefused:
+      return "refused";
+    case BranchState::kFailed:
+      return "failed";
+    case BranchState::kCommitting:
+      return "committing";
+    case BranchState::kCommitted:
+      return "committed";
+    case BranchState::kAborting:
+      return "aborting";
+    case BranchState::kAborted:
+      return "aborted";
   }
   return "unknown";
 }
 
-bool IsFinal(TxnState s) { return s == TxnState::kCommitted || s == TxnState::kAborted; }
+bool IsFinal(TxnState s) {
+  return s == TxnState::kCommitted || s == TxnState::kAborted;
+}
 
 bool IsIdempotencyMismatch(const Status& s) {
   return s.code() == Code::kConflict && s.message().rfind(kIdempotencyMismatch, 0) == 0;

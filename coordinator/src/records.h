@@ -18,9 +18,9 @@ struct ReplayTxn {
 };
 
 struct ReplayTables {
-  std::map<std::string, ReplayTxn> live;                // gid -> not-ENDed transaction
-  std::map<std::string, v1::IdempotencyRecord> idem;    // key -> record
-  std::map<std::string, std::string> key_of_gid;        // gid -> idempotency key
+  std::map<std::string, ReplayTxn> live;              // gid -> not-ENDed transaction
+  std::map<std::string, v1::IdempotencyRecord> idem;  // key -> record
+  std::map<std::string, std::string> key_of_gid;      // gid -> idempotency key
   std::uint64_t records_after_checkpoint = 0;
 };
 

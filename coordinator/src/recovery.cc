@@ -114,7 +114,11 @@ Status RecoveredState::Apply(const wal::ReplayedRecord& record) {
   return Status::Ok();
 }
 
-std::size_t RecoveredState::live_transactions() const { return tables_->live.size(); }
-std::size_t RecoveredState::idempotency_records() const { return tables_->idem.size(); }
+std::size_t RecoveredState::live_transactions() const {
+  return tables_->live.size();
+}
+std::size_t RecoveredState::idempotency_records() const {
+  return tables_->idem.size();
+}
 
 }  // namespace txcoord::coordinator

@@ -28,8 +28,8 @@ Result<Engine::TxnPtr> Engine::BuildTxn(const TxnRequest& r) const {
   TXC_RETURN_IF_ERROR(ValidateCommon(r.gid, r.idempotency_key, r.timeout));
   if (r.branches.empty()) return InvalidArgument("transaction has no branches");
   if (r.branches.size() > cfg_.max_branches) {
-    return InvalidArgument("too many branches: " + std::to_string(r.branches.size()) +
-                           " > max " + std::to_string(cfg_.max_branches));
+    return InvalidArgument("too many branches: " + std::to_string(r.branches.size()) + " > max " +
+                           std::to_string(cfg_.max_branches));
   }
   auto txn = std::make_shared<Txn>();
   txn->gid = r.gid;

@@ -37,7 +37,9 @@ TransactionManager::TransactionManager(std::unique_ptr<Engine> engine)
     : engine_(std::move(engine)) {}
 TransactionManager::~TransactionManager() = default;
 
-Result<SubmitReply> TransactionManager::Submit(const TxnRequest& r) { return engine_->Submit(r); }
+Result<SubmitReply> TransactionManager::Submit(const TxnRequest& r) {
+  return engine_->Submit(r);
+}
 Result<SubmitReply> TransactionManager::BeginOpen(const OpenRequest& r) {
   return engine_->BeginOpen(r);
 }
@@ -45,11 +47,15 @@ Status TransactionManager::RegisterBranch(const std::string& gid, const std::str
                                           const std::string& branch) {
   return engine_->RegisterBranch(gid, participant, branch);
 }
-Result<TxnView> TransactionManager::Commit(const std::string& gid) { return engine_->Commit(gid); }
+Result<TxnView> TransactionManager::Commit(const std::string& gid) {
+  return engine_->Commit(gid);
+}
 Result<TxnView> TransactionManager::Abort(const std::string& gid, const std::string& reason) {
   return engine_->Abort(gid, reason);
 }
-Result<TxnView> TransactionManager::Get(const std::string& gid) const { return engine_->Get(gid); }
+Result<TxnView> TransactionManager::Get(const std::string& gid) const {
+  return engine_->Get(gid);
+}
 std::vector<TxnView> TransactionManager::List(std::optional<TxnState> state,
                                               std::size_t limit) const {
   return engine_->List(state, limit);
@@ -58,12 +64,26 @@ Result<TxnView> TransactionManager::Wait(const std::string& gid,
                                          std::chrono::milliseconds timeout) const {
   return engine_->Wait(gid, timeout);
 }
-Status TransactionManager::RetryNow(const std::string& gid) { return engine_->RetryNow(gid); }
-Status TransactionManager::RunOrphanScan() { return engine_->RunOrphanScan(); }
-Status TransactionManager::CheckpointNow() { return engine_->CheckpointNow(); }
-bool TransactionManager::ready() const { return engine_->ready(); }
-Status TransactionManager::health() const { return engine_->health(); }
-Metrics TransactionManager::metrics() const { return engine_->metrics(); }
-const Config& TransactionManager::config() const { return engine_->config(); }
+Status TransactionManager::RetryNow(const std::string& gid) {
+  return engine_->RetryNow(gid);
+}
+Status TransactionManager::RunOrphanScan() {
+  return engine_->RunOrphanScan();
+}
+Status TransactionManager::CheckpointNow() {
+  return engine_->CheckpointNow();
+}
+bool TransactionManager::ready() const {
+  return engine_->ready();
+}
+Status TransactionManager::health() const {
+  return engine_->health();
+}
+Metrics TransactionManager::metrics() const {
+  return engine_->metrics();
+}
+const Config& TransactionManager::config() const {
+  return engine_->config();
+}
 
 }  // namespace txcoord::coordinator

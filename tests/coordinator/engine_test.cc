@@ -125,7 +125,8 @@ TEST_F(EngineTest, CircuitBreakerOpensAndRecovers) {
   redis->FailCommits(Code::kUnavailable, -1);
   Start();
   ASSERT_TRUE(tm->Submit(Request("t-cb")).ok());
-  ASSERT_TRUE(Eventually([&] { return tm->metrics().branch_calls["redis"]["commit.fast_fail"] >= 3; }));
+  ASSERT_TRUE(
+      Eventually([&] { return tm->metrics().branch_calls["redis"]["commit.fast_fail"] >= 3; }));
   EXPECT_EQ(redis->commits(), 3);  // open: later attempts fail fast without a call
   EXPECT_TRUE(tm->metrics().breaker_open["redis"]);
   redis->FailCommits(Code::kOk, 0);
@@ -154,8 +155,7 @@ TEST_F(EngineTest, SlowParticipantDoesNotDelayOthers) {
   queued.timeout = 50ms;
   auto q = tm->Submit(queued);
   ASSERT_TRUE(q.ok()) << q.status();
-  EXPECT_TRUE(q->txn.state == co::TxnState::kAborting ||
-              q->txn.state == co::TxnState::kAborted);
+  EXPECT_TRUE(q->txn.state == co::TxnState::kAborting || q->txn.state == co::TxnState::kAborted);
   EXPECT_EQ(pg->commit_gate.waiting(), 2);
   pg->commit_gate.Open();
   EXPECT_EQ(WaitFinal("t-queued").state, co::TxnState::kAborted);
@@ -242,13 +242,13 @@ TEST_F(EngineTest, StartRejectsBadConfig) {
   auto opened = MemoryLog::Open(store, state.Visitor());
   ASSERT_TRUE(opened.ok());
   cfg.coordinator_id = "bad id";
-  auto r = co::TransactionManager::Start(cfg, {pg, redis}, *opened, std::move(state), clock,
-                                         random);
+  auto r =
+      co::TransactionManager::Start(cfg, {pg, redis}, *opened, std::move(state), clock, random);
   EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
   co::RecoveredState state2;
   cfg.coordinator_id = "c1";
-  auto twice = co::TransactionManager::Start(cfg, {pg, pg}, *opened, std::move(state2), clock,
-                                             random);
+  auto twice =
+      co::TransactionManager::Start(cfg, {pg, pg}, *opened, std::move(state2), clock, random);
   EXPECT_EQ(twice.status().code(), Code::kInvalidArgument);
 }
 

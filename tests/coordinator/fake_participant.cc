@@ -54,7 +54,9 @@ int Gate::waiting() const {
 }
 
 namespace {
-std::string Key(const participant::BranchId& id) { return id.gid + "/" + id.branch; }
+std::string Key(const participant::BranchId& id) {
+  return id.gid + "/" + id.branch;
+}
 }  // namespace
 
 Status FakeParticipant::Validate(std::string_view action, const participant::Payload&) const {
@@ -75,7 +77,8 @@ Result<participant::PrepareResult> FakeParticipant::Prepare(const participant::B
   if (events_) events_->Add("prepare:" + name_ + ":" + Key(call.id));
   if (Status s = Scripted(prepare_code_, prepare_fails_); !s.ok()) return s;
   FakeState& st = states_[call.id];
-  if (st == FakeState::kAborted) return participant::PrepareResult{participant::Vote::kNo, "aborted"};
+  if (st == FakeState::kAborted)
+    return participant::PrepareResult{participant::Vote::kNo, "aborted"};
   if (st != FakeState::kNone) return participant::PrepareResult{participant::Vote::kYes, ""};
   if (vote_no_) {
     st = FakeState::kAborted;

@@ -33,14 +33,17 @@ inline std::string Describe(const std::string& body) {
   co::v1::Record r;
   if (!r.ParseFromString(body)) return "?";
   switch (r.kind_case()) {
-    case co::v1::Record::kBegin: return "BEGIN " + r.begin().gid();
+    case co::v1::Record::kBegin:
+      return "BEGIN " + r.begin().gid();
     case co::v1::Record::kRegisterBranch:
       return "REGISTER " + r.register_branch().gid() + "/" + r.register_branch().branch().branch();
     case co::v1::Record::kDecision:
       return (r.decision().outcome() == co::v1::Decision::COMMIT ? "COMMIT " : "ABORT ") +
              r.decision().gid();
-    case co::v1::Record::kEnd: return "END " + r.end().gid();
-    default: return "?";
+    case co::v1::Record::kEnd:
+      return "END " + r.end().gid();
+    default:
+      return "?";
   }
 }
 
@@ -74,8 +77,8 @@ class EngineTest : public ::testing::Test {
     ASSERT_TRUE(opened.ok()) << opened.status();
     log = *opened;
     log->OnAppend([ev = events](const std::string& body) { ev->Add("wal:" + Describe(body)); });
-    auto tm_or = co::TransactionManager::Start(cfg, {pg, redis}, log, std::move(state), clock,
-                                               random);
+    auto tm_or =
+        co::TransactionManager::Start(cfg, {pg, redis}, log, std::move(state), clock, random);
     ASSERT_TRUE(tm_or.ok()) << tm_or.status();
     tm = std::move(*tm_or);
   }

@@ -7,8 +7,8 @@ Result<std::shared_ptr<MemoryLog>> MemoryLog::Open(std::shared_ptr<MemoryLogStor
   std::shared_ptr<MemoryLog> log(new MemoryLog(store));
   std::lock_guard<std::mutex> lock(store->mu);
   if (store->checkpoint) {
-    TXC_RETURN_IF_ERROR(visitor(
-        wal::ReplayedRecord{store->checkpoint_lsn, wal::RecordKind::kCheckpoint, *store->checkpoint}));
+    TXC_RETURN_IF_ERROR(visitor(wal::ReplayedRecord{
+        store->checkpoint_lsn, wal::RecordKind::kCheckpoint, *store->checkpoint}));
     log->report_.checkpoint_lsn = store->checkpoint_lsn;
   }
   for (const auto& [lsn, body] : store->records) {

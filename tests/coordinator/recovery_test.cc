@@ -31,8 +31,7 @@ class RecoveryTest : public EngineTest {
   void PutDecision(const std::string& gid, bool commit) {
     co::v1::Record r;
     r.mutable_decision()->set_gid(gid);
-    r.mutable_decision()->set_outcome(commit ? co::v1::Decision::COMMIT
-                                             : co::v1::Decision::ABORT);
+    r.mutable_decision()->set_outcome(commit ? co::v1::Decision::COMMIT : co::v1::Decision::ABORT);
     Put(r);
   }
   void PutEnd(const std::string& gid) {
@@ -123,20 +122,19 @@ TEST_P(CrashTest, CrashAtFaultPointIsAllOrNothing) {
   EXPECT_EQ(pg->prepared_count() + redis->prepared_count(), 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    FaultPoints, CrashTest,
-    ::testing::Values(CrashCase{"coordinator.after_begin_durable", 1, false},
-                      CrashCase{"coordinator.after_prepare_reply", 1, false},
-                      CrashCase{"coordinator.after_prepare_reply", 2, false},
-                      CrashCase{"coordinator.after_decision_durable", 1, true},
-                      CrashCase{"coordinator.after_commit_ack", 1, true},
-                      CrashCase{"coordinator.after_commit_ack", 2, true},
-                      CrashCase{"coordinator.before_end", 1, true}),
-    [](const ::testing::TestParamInfo<CrashCase>& p) {
-      std::string name = std::string(p.param.point).substr(12) + "_" +
-                         std::to_string(p.param.hit);
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(FaultPoints, CrashTest,
+                         ::testing::Values(CrashCase{"coordinator.after_begin_durable", 1, false},
+                                           CrashCase{"coordinator.after_prepare_reply", 1, false},
+                                           CrashCase{"coordinator.after_prepare_reply", 2, false},
+                                           CrashCase{"coordinator.after_decision_durable", 1, true},
+                                           CrashCase{"coordinator.after_commit_ack", 1, true},
+                                           CrashCase{"coordinator.after_commit_ack", 2, true},
+                                           CrashCase{"coordinator.before_end", 1, true}),
+                         [](const ::testing::TestParamInfo<CrashCase>& p) {
+                           std::string name = std::string(p.param.point).substr(12) + "_" +
+                                              std::to_string(p.param.hit);
+                           return name;
+                         });
 
 TEST_F(RecoveryTest, OrphanScanAbortsUnknownBranchOnlyAfterTwoScans) {
   Start();
@@ -232,9 +230,13 @@ TEST_F(RecoveryTest, ReplayAfterCheckpointIsIdempotent) {
       ASSERT_TRUE(first.Apply(wal::ReplayedRecord{lsn, wal::RecordKind::kEntry, body}).ok());
     }
   }
+  pg->commit_gate.Close();  // keep it in phase 2 so the snapshot holds it as committing
   Start();
-  ASSERT_TRUE(tm->CheckpointNow().ok());  // snapshot: idem committing
-  Crash();
+  ASSERT_TRUE(tm->CheckpointNow().ok());
+  {
+    fault::ScopedFault no_end("coordinator.before_end", fault::Spec::Error(Code::kInternal));
+    Crash();  // the blocked commits finish, but no END is written
+  }
   PutBegin("idem");  // replayed again after the checkpoint: must not reset the decision
   PutDecision("idem", false);
   Start();

@@ -34,11 +34,10 @@ class TransactionManager {
  public:
   // Validates the config and participants (unique names), then resumes every unfinished
   // transaction of `recovered` in the background. `clock` and `random` must outlive the manager.
-  static Result<std::unique_ptr<TransactionManager>> Start(Config config,
-                                                          Participants participants,
-                                                          std::shared_ptr<wal::Log> log,
-                                                          RecoveredState recovered, Clock& clock,
-                                                          Random& random);
+  static Result<std::unique_ptr<TransactionManager>> Start(Config config, Participants participants,
+                                                           std::shared_ptr<wal::Log> log,
+                                                           RecoveredState recovered, Clock& clock,
+                                                           Random& random);
   ~TransactionManager();
   TransactionManager(const TransactionManager&) = delete;
   TransactionManager& operator=(const TransactionManager&) = delete;

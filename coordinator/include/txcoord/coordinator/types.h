@@ -22,8 +22,8 @@ enum class BranchState {
   kPending,      // 2PC: prepare not sent yet
   kPreparing,
   kPrepared,
-  kRefused,      // voted no
-  kFailed,       // prepare failed with an error (or never answered)
+  kRefused,  // voted no
+  kFailed,   // prepare failed with an error (or never answered)
   kCommitting,
   kCommitted,
   kAborting,
@@ -52,7 +52,7 @@ struct TxnRequest {
 
 // An open (XA-style) transaction: branches are registered by participant services.
 struct OpenRequest {
-  std::string gid;  // empty = generated
+  std::string gid;                                   // empty = generated
   std::optional<std::chrono::milliseconds> timeout;  // abort if undecided by then
   std::string idempotency_key;
   std::string request_hash;
@@ -91,29 +91,30 @@ struct SubmitReply {
 };
 
 // Same key + different body is an error with this code and message prefix (HTTP 422).
-inline constexpr std::string_view kIdempotencyMismatch = "idempotency key reused with a different body";
+inline constexpr std::string_view kIdempotencyMismatch =
+    "idempotency key reused with a different body";
 bool IsIdempotencyMismatch(const Status& s);
 inline constexpr std::size_t kMaxIdempotencyKeyLen = 255;
 
 struct Config {
-  std::string coordinator_id = "txc";      // ids.h rules; prefix of every prepared name
-  std::size_t max_in_flight = 10'000;      // undecided + phase-2 transactions
-  std::size_t max_branches = 64;           // per transaction
+  std::string coordinator_id = "txc";  // ids.h rules; prefix of every prepared name
+  std::size_t max_in_flight = 10'000;  // undecided + phase-2 transactions
+  std::size_t max_branches = 64;       // per transaction
   std::chrono::milliseconds default_timeout{10'000};
   std::chrono::milliseconds max_timeout{24 * 3600 * 1000};
-  std::size_t worker_threads = 8;          // blocking participant calls run here
+  std::size_t worker_threads = 8;  // blocking participant calls run here
   std::size_t max_concurrent_per_participant = 4;
   std::size_t max_queued_per_participant = 1'000;
   BackoffPolicy prepare_backoff{std::chrono::milliseconds(10), std::chrono::milliseconds(200)};
   BackoffPolicy phase2_backoff{std::chrono::milliseconds(50), std::chrono::milliseconds(5'000)};
   std::uint32_t breaker_failures = 5;  // consecutive failures that open a participant's breaker
-  std::chrono::milliseconds breaker_cooldown{5'000};  // injected Clock time
+  std::chrono::milliseconds breaker_cooldown{5'000};                // injected Clock time
   std::chrono::milliseconds idempotency_horizon{24 * 3600 * 1000};  // injected Clock (wall)
-  std::chrono::milliseconds orphan_scan_interval{30'000};  // 0 = no periodic scan
+  std::chrono::milliseconds orphan_scan_interval{30'000};           // 0 = no periodic scan
   std::chrono::milliseconds orphan_min_age{30'000};  // sightings this far apart (Clock) → abort
   std::uint64_t checkpoint_every_records = 1'000;    // 0 = never by count
   std::chrono::milliseconds checkpoint_interval{60'000};  // 0 = never by time
-  std::chrono::milliseconds tick{100};  // housekeeping: open-txn timeouts, idempotency expiry
+  std::chrono::milliseconds tick{100};     // housekeeping: open-txn timeouts, idempotency expiry
   std::size_t max_finished_kept = 10'000;  // finished transactions kept for Get/List
 };
 
