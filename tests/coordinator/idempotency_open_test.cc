@@ -165,5 +165,33 @@ TEST_F(EngineTest, OpenTransactionSurvivesRestart) {
   EXPECT_EQ(pg->StateOf(Id("xa-4", "p")), FakeState::kCommitted);
 }
 
+TEST_F(EngineTest, OpenTransactionPastItsTimeoutIsAbortedByRecovery) {
+  cfg.tick = 0ms;  // only recovery may abort it
+  Start();
+  co::OpenRequest req;
+  req.gid = "xa-5";
+  req.timeout = 10s;
+  ASSERT_TRUE(tm->BeginOpen(req).ok());
+  pg->SetPrepared(Id("xa-5", "p"));
+  ASSERT_TRUE(tm->RegisterBranch("xa-5", "pg", "p").ok());
+  Crash();
+  clock.Advance(11s);
+  Start();
+  co::TxnView v = WaitFinal("xa-5");
+  EXPECT_EQ(v.state, co::TxnState::kAborted);
+  EXPECT_EQ(pg->StateOf(Id("xa-5", "p")), FakeState::kAborted);
+}
+
+TEST_F(EngineTest, WaitReturnsTheCurrentViewAtItsTimeout) {
+  cfg.phase2_backoff = BackoffPolicy{30s, 30s, 2.0, 30s};
+  redis->FailCommits(Code::kUnavailable, 1);
+  Start();
+  ASSERT_TRUE(tm->Submit(Request("t-wait")).ok());
+  auto v = tm->Wait("t-wait", 20ms);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->state, co::TxnState::kCommitting);
+  EXPECT_EQ(tm->Wait("nope", 1ms).status().code(), Code::kNotFound);
+}
+
 }  // namespace
 }  // namespace txcoord::testing

@@ -106,6 +106,10 @@ struct CrashCase {
   bool committed;  // the outcome recovery must reach
 };
 
+void PrintTo(const CrashCase& c, std::ostream* os) {
+  *os << c.point << "@" << c.hit;
+}
+
 class CrashTest : public RecoveryTest, public ::testing::WithParamInterface<CrashCase> {};
 
 TEST_P(CrashTest, CrashAtFaultPointIsAllOrNothing) {
