@@ -26,6 +26,19 @@ namespace txcoord::coordinator {
 
 enum class Phase2Op { kCommit, kAbort };
 
+// Participants must not throw (no exceptions across our APIs); if one does, the call counts as
+// a failed call (kInternal) instead of killing a worker thread.
+template <typename F>
+auto CallParticipant(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return Internal(std::string("participant call threw: ") + e.what());
+  } catch (...) {
+    return Internal("participant call threw a non-standard exception");
+  }
+}
+
 struct Branch {
   std::string participant;
   std::string action;

@@ -176,7 +176,8 @@ Status Engine::RunOrphanScan() {
   Status first_error;
   for (const auto& [name, p] : parts_) {
     if (Stopped()) return Unavailable("coordinator stopped");
-    Result<std::vector<participant::InDoubtBranch>> r = p->InDoubt(cfg_.coordinator_id);
+    Result<std::vector<participant::InDoubtBranch>> r =
+        CallParticipant([&] { return p->InDoubt(cfg_.coordinator_id); });
     if (!r.ok()) {
       if (first_error.ok()) first_error = r.status().Annotate("in-doubt scan of " + name);
       continue;
@@ -207,11 +208,11 @@ Status Engine::RunOrphanScan() {
     }
   }
   for (const Key& k : to_commit) {
-    Status s = parts_.at(k.first)->Commit(k.second);
+    Status s = CallParticipant([&] { return parts_.at(k.first)->Commit(k.second); });
     CountCall(k.first, s.ok() ? "orphan.recommit.ok" : "orphan.recommit.error");
   }
   for (const Key& k : to_abort) {
-    Status s = parts_.at(k.first)->Abort(k.second);
+    Status s = CallParticipant([&] { return parts_.at(k.first)->Abort(k.second); });
     CountCall(k.first, s.ok() ? "orphan.abort.ok" : "orphan.abort.error");
     if (s.ok()) {
       std::lock_guard<std::mutex> lock(mu_);

@@ -76,7 +76,9 @@ void Engine::RunPhase2(const TxnPtr& txn, std::size_t i, Phase2Op op) {
     s = Unavailable("circuit breaker open for " + name);
     CountCall(name, what + ".fast_fail");
   } else {
-    s = op == Phase2Op::kCommit ? ch->participant().Commit(id) : ch->participant().Abort(id);
+    s = CallParticipant([&] {
+      return op == Phase2Op::kCommit ? ch->participant().Commit(id) : ch->participant().Abort(id);
+    });
     if (s.ok()) {
       ch->breaker().OnSuccess();
     } else {

@@ -53,7 +53,8 @@ Result<Engine::TxnPtr> Engine::BuildTxn(const TxnRequest& r) const {
     for (const Branch& prev : txn->branches) {
       if (prev.branch == out.branch) return InvalidArgument(where + ": duplicate branch id");
     }
-    if (Status s = p->second->Validate(b.action, b.payload); !s.ok()) {
+    if (Status s = CallParticipant([&] { return p->second->Validate(b.action, b.payload); });
+        !s.ok()) {
       return InvalidArgument(where + ": " + s.message());
     }
     txn->branches.push_back(std::move(out));
@@ -194,7 +195,8 @@ void Engine::RunPrepare(const TxnPtr& txn, std::size_t i) {
     RecordPrepareLocked(*txn, i, BranchState::kFailed, "circuit breaker open for " + name);
     return;
   }
-  Result<participant::PrepareResult> r = ch->participant().Prepare(call);
+  Result<participant::PrepareResult> r =
+      CallParticipant([&] { return ch->participant().Prepare(call); });
   if (r.ok()) {
     ch->breaker().OnSuccess();
   } else {

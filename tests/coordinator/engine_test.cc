@@ -120,6 +120,15 @@ TEST_F(EngineTest, Phase2StateVisibleAndRetryNowSkipsBackoff) {
   EXPECT_EQ(tm->RetryNow("nope").code(), Code::kNotFound);
 }
 
+TEST_F(EngineTest, ThrowingParticipantCountsAsAFailedCall) {
+  redis->throw_commits = 2;
+  Start();
+  ASSERT_TRUE(tm->Submit(Request("t-throw")).ok());
+  EXPECT_EQ(WaitFinal("t-throw").state, co::TxnState::kCommitted);
+  EXPECT_EQ(tm->metrics().branch_calls["redis"]["commit.error"], 2u);
+  ExpectAtomic("t-throw", true);
+}
+
 TEST_F(EngineTest, CircuitBreakerOpensAndRecovers) {
   cfg.breaker_failures = 3;
   redis->FailCommits(Code::kUnavailable, -1);

@@ -1,5 +1,8 @@
 #include "fake_participant.h"
 
+#include <algorithm>
+#include <stdexcept>
+
 namespace txcoord::testing {
 
 void EventLog::Add(std::string e) {
@@ -90,6 +93,8 @@ Result<participant::PrepareResult> FakeParticipant::Prepare(const participant::B
 
 Status FakeParticipant::Commit(const BranchId& id) {
   commit_gate.Pass();
+  if (throw_commits.fetch_sub(1) > 0) throw std::runtime_error("buggy adapter");
+  throw_commits.store(std::max(throw_commits.load(), 0));
   std::lock_guard<std::mutex> lock(mu_);
   ++commits_;
   if (events_) events_->Add("commit:" + name_ + ":" + Key(id));

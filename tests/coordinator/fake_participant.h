@@ -5,6 +5,7 @@
 // Scripting: votes, errors with any Code for the next K calls, blocking gates, call counts.
 // Every call is appended to the shared EventLog ("prepare:<name>:<gid>/<branch>").
 // Thread-safety: all methods are safe from any thread.
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -67,6 +68,7 @@ class FakeParticipant final : public participant::Participant {
   void FailCommits(Code code, int count);   // count < 0 = forever
   void FailAborts(Code code, int count);
   void SetPrepared(const BranchId& id);  // as if a prepare happened (open txns, orphans)
+  std::atomic<int> throw_commits{0};     // next N commits throw (a contract violation)
   Gate prepare_gate;
   Gate commit_gate;
 
