@@ -179,6 +179,20 @@ TEST_F(RecoveryTest, OrphanScanNeverAbortsCommittedOrInFlight) {
   EXPECT_EQ(WaitFinal("o-live").state, co::TxnState::kCommitted);
 }
 
+TEST_F(RecoveryTest, PeriodicOrphanScanAndCheckpointRun) {
+  cfg.orphan_scan_interval = 5ms;
+  cfg.orphan_min_age = 0ms;  // two sightings, one interval apart
+  cfg.checkpoint_interval = 5ms;
+  Start();
+  pg->SetPrepared(Id("ghost2", "b0"));
+  ASSERT_TRUE(Eventually([&] { return pg->StateOf(Id("ghost2", "b0")) == FakeState::kAborted; }));
+  EXPECT_GE(tm->metrics().branch_calls["pg"]["orphan.abort.ok"], 1u);
+  ASSERT_TRUE(Eventually([&] {
+    std::lock_guard<std::mutex> lock(store->mu);
+    return store->checkpoint.has_value();
+  }));
+}
+
 TEST_F(RecoveryTest, CheckpointThenReplayGivesTheSameState) {
   Start();
   for (int i = 0; i < 3; ++i) {
