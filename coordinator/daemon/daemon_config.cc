@@ -89,7 +89,9 @@ Result<DaemonConfig> ParseDaemonConfig(const Object& o,
   TXC_ASSIGN_OR_RETURN(std::string listen, Str(o, "listen", overrides, "listen", "127.0.0.1:7000"));
   TXC_RETURN_IF_ERROR(ParseListen(listen, c.server));
   TXC_ASSIGN_OR_RETURN(c.wal.dir, Str(o, "wal_dir", overrides, "wal-dir", ""));
-  if (o.has("token")) TXC_ASSIGN_OR_RETURN(c.server.token, Str(o, "token", {}, "", ""));
+  if (o.has("token")) {
+    TXC_ASSIGN_OR_RETURN(c.server.token, Str(o, "token", {}, "", ""));
+  }
   TXC_ASSIGN_OR_RETURN(std::string level, Str(o, "log_level", overrides, "log-level", "info"));
   TXC_ASSIGN_OR_RETURN(c.log_level, ParseLevel(level));
 

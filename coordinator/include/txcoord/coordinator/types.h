@@ -1,0 +1,135 @@
+#pragma once
+// Value types of the 2PC engine's API: requests, views of transactions, configuration, metrics.
+// Thread-safety: plain values; safe to copy between threads.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "txcoord/core/backoff.h"
+#include "txcoord/core/clock.h"
+#include "txcoord/core/status.h"
+#include "txcoord/participant/participant.h"
+
+namespace txcoord::coordinator {
+
+enum class TxnState { kActive, kPreparing, kCommitting, kCommitted, kAborting, kAborted };
+enum class BranchState {
+  kRegistering,  // open txn: REGISTER_BRANCH not yet durable
+  kPending,      // 2PC: prepare not sent yet
+  kPreparing,
+  kPrepared,
+  kRefused,  // voted no
+  kFailed,   // prepare failed with an error (or never answered)
+  kCommitting,
+  kCommitted,
+  kAborting,
+  kAborted,
+};
+
+std::string_view TxnStateName(TxnState s);  // "active", "preparing", ...
+std::string_view BranchStateName(BranchState s);
+bool IsFinal(TxnState s);
+
+struct BranchRequest {
+  std::string participant;
+  std::string action;
+  participant::Payload payload;
+  std::string branch;  // empty = assigned "b<index>"
+};
+
+// A one-shot 2PC transaction: prepare every branch, then commit or abort.
+struct TxnRequest {
+  std::string gid;  // empty = generated
+  std::vector<BranchRequest> branches;
+  std::optional<std::chrono::milliseconds> timeout;  // prepare timeout; default from Config
+  std::string idempotency_key;                       // empty = none; <= 255 bytes
+  std::string request_hash;  // hash of the request body; empty = computed from the fields
+};
+
+// An open (XA-style) transaction: branches are registered by participant services.
+struct OpenRequest {
+  std::string gid;                                   // empty = generated
+  std::optional<std::chrono::milliseconds> timeout;  // abort if undecided by then
+  std::string idempotency_key;
+  std::string request_hash;
+};
+
+struct BranchView {
+  std::string participant;
+  std::string action;
+  std::string branch;
+  BranchState state = BranchState::kPending;
+  std::uint32_t attempts = 0;  // calls made for the current phase
+  std::string last_error;      // empty = none
+};
+
+struct TxnView {
+  std::string gid;
+  std::string mode = "2pc";
+  bool open = false;
+  TxnState state = TxnState::kActive;
+  std::string reason;  // why aborted, when known
+  std::vector<BranchView> branches;
+  Clock::WallTime created{};
+  Clock::WallTime updated{};
+};
+
+// How a request with an idempotency key matched an earlier one.
+enum class IdempotencyMatch {
+  kNew,         // no earlier request: this one ran
+  kReplayed,    // same key + same hash, finished or decided: `txn` is the earlier answer
+  kInProgress,  // same key + same hash, still running: Wait(txn.gid) for its outcome (HTTP 409)
+};
+
+struct SubmitReply {
+  IdempotencyMatch match = IdempotencyMatch::kNew;
+  TxnView txn;
+};
+
+// Same key + different body is an error with this code and message prefix (HTTP 422).
+inline constexpr std::string_view kIdempotencyMismatch =
+    "idempotency key reused with a different body";
+bool IsIdempotencyMismatch(const Status& s);
+inline constexpr std::size_t kMaxIdempotencyKeyLen = 255;
+
+struct Config {
+  std::string coordinator_id = "txc";  // ids.h rules; prefix of every prepared name
+  std::size_t max_in_flight = 10'000;  // undecided + phase-2 transactions
+  std::size_t max_branches = 64;       // per transaction
+  std::chrono::milliseconds default_timeout{10'000};
+  std::chrono::milliseconds max_timeout{24 * 3600 * 1000};
+  std::size_t worker_threads = 8;  // blocking participant calls run here
+  std::size_t max_concurrent_per_participant = 4;
+  std::size_t max_queued_per_participant = 1'000;
+  BackoffPolicy prepare_backoff{std::chrono::milliseconds(10), std::chrono::milliseconds(200)};
+  BackoffPolicy phase2_backoff{std::chrono::milliseconds(50), std::chrono::milliseconds(5'000)};
+  std::uint32_t breaker_failures = 5;  // consecutive failures that open a participant's breaker
+  std::chrono::milliseconds breaker_cooldown{5'000};                // injected Clock time
+  std::chrono::milliseconds idempotency_horizon{24 * 3600 * 1000};  // injected Clock (wall)
+  std::chrono::milliseconds orphan_scan_interval{30'000};           // 0 = no periodic scan
+  std::chrono::milliseconds orphan_min_age{30'000};  // sightings this far apart (Clock) → abort
+  std::uint64_t checkpoint_every_records = 1'000;    // 0 = never by count
+  std::chrono::milliseconds checkpoint_interval{60'000};  // 0 = never by time
+  std::chrono::milliseconds tick{100};     // housekeeping: open-txn timeouts, idempotency expiry
+  std::size_t max_finished_kept = 10'000;  // finished transactions kept for Get/List
+};
+
+struct Metrics {
+  std::uint64_t committed = 0;
+  std::uint64_t aborted = 0;
+  std::uint64_t rejected = 0;  // bad requests, limits
+  std::uint64_t in_flight = 0;
+  // participant -> "prepare.yes", "prepare.no", "prepare.error", "commit.ok", "commit.error", ...
+  std::map<std::string, std::map<std::string, std::uint64_t>> branch_calls;
+  std::map<std::string, bool> breaker_open;  // participant -> open now
+  // Begin → decision latency, milliseconds; bucket upper bounds 1,2,5,10,...,10000, +inf.
+  std::vector<double> latency_bounds_ms;
+  std::vector<std::uint64_t> latency_counts;  // one more than bounds (+inf)
+  double latency_sum_ms = 0;
+};
+
+}  // namespace txcoord::coordinator

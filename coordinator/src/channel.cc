@@ -1,0 +1,77 @@
+#include "channel.h"
+
+#include <boost/asio/post.hpp>
+
+namespace txcoord::coordinator::internal {
+
+bool CircuitBreaker::Allow() {
+  std::lock_guard<std::mutex> lock(mu_);
+  switch (state_) {
+    case State::kClosed:
+      return true;
+    case State::kOpen:
+      if (clock_.Now() < open_until_) return false;
+      state_ = State::kHalfOpen;
+      probe_in_flight_ = true;
+      return true;
+    case State::kHalfOpen:
+      if (probe_in_flight_) return false;
+      probe_in_flight_ = true;
+      return true;
+  }
+  return false;
+}
+
+void CircuitBreaker::OnSuccess() {
+  std::lock_guard<std::mutex> lock(mu_);
+  state_ = State::kClosed;
+  failures_ = 0;
+  probe_in_flight_ = false;
+}
+
+void CircuitBreaker::OnFailure() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++failures_;
+  if (state_ == State::kHalfOpen || failures_ >= threshold_) {
+    state_ = State::kOpen;
+    open_until_ = clock_.Now() + cooldown_;
+  }
+  probe_in_flight_ = false;
+}
+
+bool CircuitBreaker::open() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return state_ != State::kClosed;
+}
+
+bool ParticipantChannel::TrySubmit(std::function<void()> call) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (active_ < max_concurrent_) {
+    ++active_;
+    boost::asio::post(pool_, [this, c = std::move(call)]() mutable { Run(std::move(c)); });
+    return true;
+  }
+  if (queue_.size() >= max_queued_) return false;
+  queue_.push_back(std::move(call));
+  return true;
+}
+
+void ParticipantChannel::Run(std::function<void()> call) {
+  for (;;) {
+    call();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (queue_.empty()) {
+      --active_;
+      return;
+    }
+    call = std::move(queue_.front());
+    queue_.pop_front();
+  }
+}
+
+std::size_t ParticipantChannel::queued() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
+}
+
+}  // namespace txcoord::coordinator::internal

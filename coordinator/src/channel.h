@@ -1,0 +1,74 @@
+#pragma once
+// Internal: per-participant circuit breaker and bounded call queue (bulkhead).
+#include <boost/asio/thread_pool.hpp>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include "txcoord/core/clock.h"
+#include "txcoord/participant/participant.h"
+
+namespace txcoord::coordinator::internal {
+
+// Closed → (N consecutive failures) → open for `cooldown` (fail fast) → half-open: exactly one
+// probe call; its success closes, its failure re-opens. Time from the injected Clock.
+// Thread-safety: all methods are safe from any thread.
+class CircuitBreaker {
+ public:
+  CircuitBreaker(std::uint32_t threshold, std::chrono::milliseconds cooldown, Clock& clock)
+      : threshold_(threshold), cooldown_(cooldown), clock_(clock) {}
+  // May a call go now? In half-open, true for the single probe. Every true must be followed
+  // by OnSuccess or OnFailure.
+  bool Allow();
+  void OnSuccess();
+  void OnFailure();
+  bool open() const;
+
+ private:
+  enum class State { kClosed, kOpen, kHalfOpen };
+  const std::uint32_t threshold_;
+  const std::chrono::milliseconds cooldown_;
+  Clock& clock_;
+  mutable std::mutex mu_;
+  State state_ = State::kClosed;
+  std::uint32_t failures_ = 0;
+  bool probe_in_flight_ = false;
+  Clock::MonoTime open_until_{};
+};
+
+// At most `max_concurrent` calls of one participant run on the shared worker pool; up to
+// `max_queued` more wait here; beyond that TrySubmit refuses (the caller retries later).
+// Thread-safety: all methods are safe from any thread. `pool` must outlive the channel's use.
+class ParticipantChannel {
+ public:
+  ParticipantChannel(std::shared_ptr<participant::Participant> p, std::size_t max_concurrent,
+                     std::size_t max_queued, std::uint32_t breaker_failures,
+                     std::chrono::milliseconds breaker_cooldown, Clock& clock,
+                     boost::asio::thread_pool& pool)
+      : participant_(std::move(p)),
+        max_concurrent_(max_concurrent),
+        max_queued_(max_queued),
+        breaker_(breaker_failures, breaker_cooldown, clock),
+        pool_(pool) {}
+
+  bool TrySubmit(std::function<void()> call);
+  participant::Participant& participant() { return *participant_; }
+  CircuitBreaker& breaker() { return breaker_; }
+  std::size_t queued() const;
+
+ private:
+  void Run(std::function<void()> call);
+
+  std::shared_ptr<participant::Participant> participant_;
+  const std::size_t max_concurrent_;
+  const std::size_t max_queued_;
+  CircuitBreaker breaker_;
+  boost::asio::thread_pool& pool_;
+  mutable std::mutex mu_;
+  std::size_t active_ = 0;
+  std::deque<std::function<void()>> queue_;
+};
+
+}  // namespace txcoord::coordinator::internal

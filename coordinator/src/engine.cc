@@ -1,0 +1,170 @@
+#include "engine.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdio>
+
+#include "txcoord/core/fault.h"
+
+namespace txcoord::coordinator {
+
+using internal::v1::Record;
+
+Engine::Engine(Config config,
+               std::map<std::string, std::shared_ptr<participant::Participant>> parts,
+               std::shared_ptr<wal::Log> log, Clock& clock, Random& random)
+    : cfg_(std::move(config)),
+      parts_(std::move(parts)),
+      log_(std::move(log)),
+      clock_(clock),
+      random_(random),
+      prepare_backoff_(cfg_.prepare_backoff, random),
+      phase2_backoff_(cfg_.phase2_backoff, random),
+      work_(boost::asio::make_work_guard(io_)),
+      pool_(cfg_.worker_threads) {
+  for (const auto& [name, p] : parts_) {
+    channels_.emplace(name,
+                      std::make_unique<internal::ParticipantChannel>(
+                          p, cfg_.max_concurrent_per_participant, cfg_.max_queued_per_participant,
+                          cfg_.breaker_failures, cfg_.breaker_cooldown, clock_, pool_));
+  }
+  metrics_.latency_bounds_ms = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000};
+  metrics_.latency_counts.assign(metrics_.latency_bounds_ms.size() + 1, 0);
+  io_thread_ = std::thread([this] { io_.run(); });
+}
+
+Engine::~Engine() {
+  {
+    std::lock_guard<std::mutex> lock(life_->mu);
+    life_->alive = false;
+  }
+  stopping_ = true;
+  cv_.notify_all();
+  work_.reset();
+  io_.stop();
+  if (io_thread_.joinable()) io_thread_.join();
+  pool_.join();
+}
+
+// Every durable record goes through here: the mutation and the Append call happen under the
+// shared wal gate, so a checkpoint (exclusive gate) sees either both or neither.
+Status Engine::AppendForced(const Record& rec, const Mutation& mutate) {
+  std::future<Result<wal::Lsn>> done;
+  {
+    std::shared_lock<std::shared_mutex> gate(wal_gate_);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      TXC_RETURN_IF_ERROR(CheckReadyLocked());
+      Result<bool> go = mutate();
+      if (!go.ok()) return go.status();
+      if (!*go) return Status::Ok();
+    }
+    done = log_->Append(internal::Serialize(rec));
+  }
+  Result<wal::Lsn> lsn = done.get();
+  if (!lsn.ok()) {
+    FailStop(lsn.status());
+    return lsn.status();
+  }
+  AfterDurable();
+  return Status::Ok();
+}
+
+void Engine::AppendLazy(const Record& rec, const std::function<bool()>& mutate) {
+  std::shared_lock<std::shared_mutex> gate(wal_gate_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!mutate() || !halted_.ok()) return;
+  }
+  log_->AppendAsync(internal::Serialize(rec), [this, life = life_](Result<wal::Lsn> lsn) {
+    std::lock_guard<std::mutex> alive(life->mu);
+    if (!life->alive) return;
+    if (!lsn.ok()) {
+      FailStop(lsn.status());
+      return;
+    }
+    AfterDurable();
+  });
+}
+
+void Engine::AfterDurable() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++records_since_checkpoint_;
+  if (cfg_.checkpoint_every_records == 0 || checkpoint_pending_ || stopping_) return;
+  if (records_since_checkpoint_ < cfg_.checkpoint_every_records) return;
+  checkpoint_pending_ = true;
+  // Elsewhere: a checkpoint takes the gate exclusively, which our caller may hold shared.
+  // A failed checkpoint fail-stops the engine (CheckpointNow), so its Status is not lost.
+  boost::asio::post(pool_, [this] {
+    if (!Stopped()) CheckpointNow().IgnoreError();
+  });
+}
+
+void Engine::FailStop(const Status& why) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (halted_.ok()) {
+      halted_ = why.ok() ? Internal("halted") : why;
+      std::fprintf(stderr, "txcoord coordinator: fail-stop: %s\n", halted_.ToString().c_str());
+    }
+  }
+  halted_flag_ = true;
+  cv_.notify_all();
+}
+
+bool Engine::Fault(const char* name) {
+  Status s = TXC_FAULT(name);
+  if (s.ok()) return true;
+  FailStop(Status(s.code(), std::string("fault point ") + name + ": " + s.message()));
+  return false;
+}
+
+Status Engine::CheckReadyLocked() const {
+  if (stopping_) return Unavailable("coordinator is shutting down");
+  if (!halted_.ok()) return Unavailable("coordinator stopped: " + halted_.ToString());
+  if (!replay_done_) return Unavailable("coordinator is recovering");
+  return Status::Ok();
+}
+
+void Engine::After(std::chrono::milliseconds delay, std::function<void()> fn) {
+  if (stopping_) return;
+  boost::asio::post(io_, [this, delay, f = std::move(fn)]() mutable {
+    auto timer = std::make_shared<boost::asio::steady_timer>(io_, delay);
+    timer->async_wait([timer, g = std::move(f)](const boost::system::error_code& ec) {
+      if (!ec) g();
+    });
+  });
+}
+
+internal::ParticipantChannel* Engine::ChannelFor(const std::string& name) {
+  auto it = channels_.find(name);
+  return it == channels_.end() ? nullptr : it->second.get();
+}
+
+std::string Engine::NewGidLocked() {
+  for (;;) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "g-%016llx%08llx",
+                  static_cast<unsigned long long>(random_.Next()),
+                  static_cast<unsigned long long>(random_.Next() & 0xffffffffull));
+    if (txns_.count(buf) == 0) return buf;
+  }
+}
+
+void Engine::CountCall(const std::string& participant, const std::string& what) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++metrics_.branch_calls[participant][what];
+}
+
+bool Engine::ready() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return CheckReadyLocked().ok() && log_->health().ok();
+}
+
+Status Engine::health() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!halted_.ok()) return halted_;
+  return log_->health();
+}
+
+}  // namespace txcoord::coordinator

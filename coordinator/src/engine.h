@@ -1,0 +1,194 @@
+#pragma once
+// Internal: the engine behind TransactionManager. Methods are split by topic over submit.cc,
+// open_txn.cc, phase2.cc, queries.cc, housekeeping.cc; shared plumbing in engine.cc.
+//
+// Locking: wal_gate_ (shared for appends, exclusive for checkpoints) → mu_ (all transaction
+// state). Participant calls and WAL waits never run under mu_. Channel/breaker mutexes are
+// leaves. Timers run on io_ (one thread); participant calls on pool_.
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+
+#include "channel.h"
+#include "records.h"
+#include "txcoord/coordinator/transaction_manager.h"
+
+namespace txcoord::coordinator {
+
+enum class Phase2Op { kCommit, kAbort };
+
+// Participants must not throw (no exceptions across our APIs); if one does, the call counts as
+// a failed call (kInternal) instead of killing a worker thread.
+template <typename F>
+auto CallParticipant(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return Internal(std::string("participant call threw: ") + e.what());
+  } catch (...) {
+    return Internal("participant call threw a non-standard exception");
+  }
+}
+
+struct Branch {
+  std::string participant;
+  std::string action;
+  participant::Payload payload;
+  std::string branch;
+  BranchState state = BranchState::kPending;
+  std::uint32_t attempts = 0;
+  std::uint32_t backoff_attempt = 0;  // reset by RetryNow
+  std::uint64_t generation = 0;       // bumps on RetryNow; stale retry timers do nothing
+  bool call_in_flight = false;
+  std::string last_error;
+};
+
+struct Txn {
+  std::string gid;
+  bool open = false;
+  TxnState state = TxnState::kPreparing;
+  std::string reason;
+  std::vector<Branch> branches;
+  Clock::WallTime created{};
+  Clock::WallTime updated{};
+  Clock::MonoTime started{};
+  std::chrono::milliseconds timeout{0};
+  std::string idem_key;
+  std::string request_hash;
+  std::chrono::steady_clock::time_point prepare_deadline{};  // real time (timer-driven)
+  std::size_t replies = 0;                                   // prepare replies (2PC)
+  bool prepare_failed = false;
+  std::string fail_reason;
+  bool end_started = false;
+};
+
+struct IdemRecord {
+  std::string hash;
+  std::string gid;
+  Clock::WallTime created{};
+  std::string final_state;  // "committed"/"aborted" once finished
+};
+
+class Engine {
+ public:
+  Engine(Config config, std::map<std::string, std::shared_ptr<participant::Participant>> parts,
+         std::shared_ptr<wal::Log> log, Clock& clock, Random& random);
+  ~Engine();
+
+  void Resume(internal::ReplayTables& tables);  // recovery: rebuild and finish transactions
+
+  Result<SubmitReply> Submit(const TxnRequest& request);
+  Result<SubmitReply> BeginOpen(const OpenRequest& request);
+  Status RegisterBranch(const std::string& gid, const std::string& participant,
+                        const std::string& branch);
+  Result<TxnView> Commit(const std::string& gid);
+  Result<TxnView> Abort(const std::string& gid, const std::string& reason);
+  Result<TxnView> Get(const std::string& gid) const;
+  std::vector<TxnView> List(std::optional<TxnState> state, std::size_t limit) const;
+  Result<TxnView> Wait(const std::string& gid, std::chrono::milliseconds timeout) const;
+  Status RetryNow(const std::string& gid);
+  Status RunOrphanScan();
+  Status CheckpointNow();
+  bool ready() const;
+  Status health() const;
+  Metrics metrics() const;
+  const Config& config() const { return cfg_; }
+
+ private:
+  using TxnPtr = std::shared_ptr<Txn>;
+  using Mutation = std::function<Result<bool>()>;  // runs under mu_; false = skip the append
+
+  // --- engine.cc: plumbing ---
+  Status AppendForced(const internal::v1::Record& rec, const Mutation& mutate);
+  void AppendLazy(const internal::v1::Record& rec, const std::function<bool()>& mutate);
+  void AfterDurable();
+  void FailStop(const Status& why);
+  bool Fault(const char* name);  // false = the point fired; the engine is halted
+  bool Stopped() const { return stopping_.load() || halted_flag_.load(); }
+  Status CheckReadyLocked() const;
+  void After(std::chrono::milliseconds delay, std::function<void()> fn);
+  internal::ParticipantChannel* ChannelFor(const std::string& name);
+  std::string NewGidLocked();
+  TxnView ViewLocked(const Txn& t) const;
+  void CountCall(const std::string& participant, const std::string& what);
+
+  // --- submit.cc ---
+  Result<TxnPtr> BuildTxn(const TxnRequest& r) const;
+  Result<std::optional<SubmitReply>> AdmitLocked(const TxnPtr& txn);
+  std::optional<SubmitReply> MatchIdempotencyLocked(const std::string& key, const std::string& hash,
+                                                    Status* mismatch) const;
+  void StartPrepares(const TxnPtr& txn);
+  void SendPrepare(const TxnPtr& txn, std::size_t i);
+  void RunPrepare(const TxnPtr& txn, std::size_t i);
+  void RecordPrepareLocked(Txn& t, std::size_t i, BranchState result, const std::string& why);
+  Status ValidateCommon(const std::string& gid, const std::string& key,
+                        std::optional<std::chrono::milliseconds> timeout) const;
+  static internal::v1::Begin BeginOf(const Txn& t);
+  Result<SubmitReply> Decide(const TxnPtr& txn);
+  Result<TxnView> DecideCommit(const TxnPtr& txn);
+  bool DecideAbort(const TxnPtr& txn, const std::string& reason);  // false: already decided
+  void RecordLatencyLocked(const Txn& t);
+
+  // --- phase2.cc ---
+  void StartPhase2(const TxnPtr& txn, Phase2Op op);
+  void DispatchPhase2(const std::string& gid, std::size_t i, std::uint64_t generation);
+  void RunPhase2(const TxnPtr& txn, std::size_t i, Phase2Op op);
+  void ScheduleRetryLocked(Txn& t, std::size_t i);
+  void MaybeFinish(const TxnPtr& txn);
+  void FinishLocked(Txn& t);
+
+  // --- housekeeping.cc ---
+  void StartTimers();
+  void Every(std::chrono::milliseconds interval, std::function<void()> fn);
+  void Tick();
+  void ExpireIdempotencyLocked();
+  internal::v1::Checkpoint SnapshotLocked() const;
+
+  Config cfg_;
+  std::map<std::string, std::shared_ptr<participant::Participant>> parts_;
+  std::shared_ptr<wal::Log> log_;
+  Clock& clock_;
+  Random& random_;
+  Backoff prepare_backoff_;
+  Backoff phase2_backoff_;
+
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  boost::asio::thread_pool pool_;
+  std::map<std::string, std::unique_ptr<internal::ParticipantChannel>> channels_;
+
+  std::shared_mutex wal_gate_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  std::map<std::string, TxnPtr> txns_;
+  std::deque<std::string> finished_;  // gids of final transactions, oldest first
+  std::map<std::string, IdemRecord> idem_;
+  std::map<std::pair<std::string, participant::BranchId>, Clock::MonoTime> orphan_seen_;
+  std::size_t in_flight_ = 0;
+  Status halted_;
+  bool replay_done_ = false;
+  std::uint64_t records_since_checkpoint_ = 0;
+  bool checkpoint_pending_ = false;
+  Metrics metrics_;
+
+  // Guards AppendAsync callbacks that the log may run after the engine is gone.
+  struct Life {
+    std::mutex mu;
+    bool alive = true;
+  };
+  std::shared_ptr<Life> life_ = std::make_shared<Life>();
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> halted_flag_{false};
+  std::thread io_thread_;
+};
+
+}  // namespace txcoord::coordinator

@@ -1,0 +1,227 @@
+// Recovery resume, periodic work (open-transaction timeouts, idempotency expiry, orphan scan,
+// checkpoints).
+#include <boost/asio/post.hpp>
+#include <set>
+
+#include "engine.h"
+
+namespace txcoord::coordinator {
+
+using internal::v1::Decision;
+
+void Engine::Resume(internal::ReplayTables& tables) {
+  std::vector<std::pair<TxnPtr, std::string>> to_abort;
+  std::vector<std::pair<TxnPtr, Phase2Op>> to_finish;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [key, r] : tables.idem) {
+      idem_[key] = IdemRecord{r.request_hash(), r.gid(), internal::FromUnixMs(r.created_unix_ms()),
+                              r.final_state()};
+    }
+    const Clock::WallTime now = clock_.WallNow();
+    for (const auto& [gid, rt] : tables.live) {
+      auto txn = std::make_shared<Txn>();
+      const internal::v1::Begin& b = rt.begin;
+      txn->gid = gid;
+      txn->open = b.open();
+      txn->created = txn->updated = internal::FromUnixMs(b.created_unix_ms());
+      txn->started = clock_.Now();
+      txn->timeout = std::chrono::milliseconds(b.timeout_ms());
+      txn->idem_key = b.idempotency_key();
+      txn->request_hash = b.request_hash();
+      auto add = [&](const internal::v1::Branch& p) {
+        Branch br;
+        br.participant = p.participant();
+        br.action = p.action();
+        br.branch = p.branch();
+        for (const auto& [k, v] : p.payload()) br.payload.emplace(k, v);
+        br.state = BranchState::kPrepared;  // as far as recovery can tell
+        txn->branches.push_back(std::move(br));
+      };
+      for (const auto& p : b.branches()) add(p);
+      for (const auto& p : rt.registered) add(p);
+      txn->state = TxnState::kPreparing;
+      switch (rt.decision.outcome()) {
+        case Decision::COMMIT:
+          txn->state = TxnState::kCommitting;
+          to_finish.emplace_back(txn, Phase2Op::kCommit);
+          break;
+        case Decision::ABORT:
+          txn->state = TxnState::kAborting;
+          txn->reason = rt.decision.reason();
+          to_finish.emplace_back(txn, Phase2Op::kAbort);
+          break;
+        default:
+          if (txn->open && now < txn->created + txn->timeout) {
+            txn->state = TxnState::kActive;
+          } else {
+            to_abort.emplace_back(txn, txn->open ? "open transaction timed out"
+                                                 : "recovered without a decision (presumed abort)");
+          }
+      }
+      txns_[gid] = txn;
+      ++in_flight_;
+    }
+    records_since_checkpoint_ = tables.records_after_checkpoint;
+    replay_done_ = true;
+  }
+  for (auto& [txn, why] : to_abort) DecideAbort(txn, why);
+  for (auto& [txn, op] : to_finish) StartPhase2(txn, op);
+  StartTimers();
+}
+
+void Engine::Every(std::chrono::milliseconds interval, std::function<void()> fn) {
+  After(interval, [this, interval, f = std::move(fn)]() mutable {
+    boost::asio::post(pool_, [this, interval, g = std::move(f)]() mutable {
+      if (Stopped()) return;
+      g();
+      Every(interval, std::move(g));
+    });
+  });
+}
+
+void Engine::StartTimers() {
+  if (cfg_.tick.count() > 0) Every(cfg_.tick, [this] { Tick(); });
+  if (cfg_.orphan_scan_interval.count() > 0) {
+    Every(cfg_.orphan_scan_interval, [this] { RunOrphanScan().IgnoreError(); });
+  }
+  if (cfg_.checkpoint_interval.count() > 0) {
+    Every(cfg_.checkpoint_interval, [this] { CheckpointNow().IgnoreError(); });
+  }
+}
+
+void Engine::Tick() {
+  std::vector<TxnPtr> expired;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const Clock::WallTime now = clock_.WallNow();
+    for (const auto& [gid, t] : txns_) {
+      if (t->open && t->state == TxnState::kActive && now >= t->created + t->timeout) {
+        expired.push_back(t);
+      }
+    }
+    ExpireIdempotencyLocked();
+  }
+  for (const TxnPtr& t : expired) {
+    DecideAbort(t,
+                "open transaction timed out after " + std::to_string(t->timeout.count()) + " ms");
+  }
+}
+
+// A record goes once older than the horizon, unless its transaction is still undecided.
+void Engine::ExpireIdempotencyLocked() {
+  const Clock::WallTime cutoff = clock_.WallNow() - cfg_.idempotency_horizon;
+  for (auto it = idem_.begin(); it != idem_.end();) {
+    auto t = txns_.find(it->second.gid);
+    const bool live = t != txns_.end() && !IsFinal(t->second->state);
+    if (it->second.created <= cutoff && !live) {
+      it = idem_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+internal::v1::Checkpoint Engine::SnapshotLocked() const {
+  internal::v1::Checkpoint c;
+  c.set_at_unix_ms(internal::ToUnixMs(clock_.WallNow()));
+  for (const auto& [gid, t] : txns_) {
+    if (IsFinal(t->state)) continue;  // END was appended
+    internal::v1::TxnSnapshot* s = c.add_transactions();
+    *s->mutable_begin() = BeginOf(*t);
+    if (t->open) {
+      for (const Branch& b : t->branches) {
+        *s->add_registered() =
+            internal::ToProto(BranchRequest{b.participant, b.action, b.payload, b.branch});
+      }
+    }
+    if (t->state == TxnState::kCommitting || t->state == TxnState::kAborting) {
+      Decision* d = s->mutable_decision();
+      d->set_gid(gid);
+      d->set_outcome(t->state == TxnState::kCommitting ? Decision::COMMIT : Decision::ABORT);
+      d->set_reason(t->reason);
+    }
+  }
+  for (const auto& [key, r] : idem_) {
+    internal::v1::IdempotencyRecord* p = c.add_idempotency();
+    p->set_key(key);
+    p->set_request_hash(r.hash);
+    p->set_gid(r.gid);
+    p->set_created_unix_ms(internal::ToUnixMs(r.created));
+    p->set_final_state(r.final_state);
+  }
+  return c;
+}
+
+Status Engine::CheckpointNow() {
+  std::unique_lock<std::shared_mutex> gate(wal_gate_);
+  std::string body;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    checkpoint_pending_ = false;
+    TXC_RETURN_IF_ERROR(CheckReadyLocked());
+    ExpireIdempotencyLocked();
+    body = internal::Serialize(SnapshotLocked());
+    records_since_checkpoint_ = 0;
+  }
+  Status s = log_->Checkpoint(std::move(body));
+  if (!s.ok()) FailStop(s);
+  return s;
+}
+
+Status Engine::RunOrphanScan() {
+  using Key = std::pair<std::string, participant::BranchId>;
+  std::set<Key> seen;
+  std::vector<Key> to_abort, to_commit;
+  Status first_error;
+  for (const auto& [name, p] : parts_) {
+    if (Stopped()) return Unavailable("coordinator stopped");
+    Result<std::vector<participant::InDoubtBranch>> r =
+        CallParticipant([&] { return p->InDoubt(cfg_.coordinator_id); });
+    if (!r.ok()) {
+      if (first_error.ok()) first_error = r.status().Annotate("in-doubt scan of " + name);
+      continue;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const participant::InDoubtBranch& ib : *r) {
+      if (ib.id.coordinator != cfg_.coordinator_id) continue;
+      Key key{name, ib.id};
+      auto t = txns_.find(ib.id.gid);
+      if (t != txns_.end() && t->second->state == TxnState::kCommitted) {
+        to_commit.push_back(key);  // committed is never aborted
+        continue;
+      }
+      if (t != txns_.end() && t->second->state != TxnState::kAborted) continue;  // in progress
+      seen.insert(key);
+      auto s = orphan_seen_.find(key);
+      if (s == orphan_seen_.end()) {
+        orphan_seen_.emplace(key, clock_.Now());
+      } else if (clock_.Now() - s->second >= cfg_.orphan_min_age) {
+        to_abort.push_back(key);
+      }
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = orphan_seen_.begin(); it != orphan_seen_.end();) {
+      it = seen.count(it->first) ? std::next(it) : orphan_seen_.erase(it);
+    }
+  }
+  for (const Key& k : to_commit) {
+    Status s = CallParticipant([&] { return parts_.at(k.first)->Commit(k.second); });
+    CountCall(k.first, s.ok() ? "orphan.recommit.ok" : "orphan.recommit.error");
+  }
+  for (const Key& k : to_abort) {
+    Status s = CallParticipant([&] { return parts_.at(k.first)->Abort(k.second); });
+    CountCall(k.first, s.ok() ? "orphan.abort.ok" : "orphan.abort.error");
+    if (s.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      orphan_seen_.erase(k);
+    } else if (first_error.ok()) {
+      first_error = s.Annotate("orphan abort of " + participant::ToString(k.second));
+    }
+  }
+  return first_error;
+}
+
+}  // namespace txcoord::coordinator

@@ -1,0 +1,157 @@
+// Open (XA-style) transactions: BeginOpen, RegisterBranch, client Commit/Abort.
+#include "engine.h"
+#include "txcoord/core/fault.h"
+
+namespace txcoord::coordinator {
+
+using internal::v1::Record;
+
+Result<SubmitReply> Engine::BeginOpen(const OpenRequest& request) {
+  if (Status s = ValidateCommon(request.gid, request.idempotency_key, request.timeout); !s.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++metrics_.rejected;
+    return s;
+  }
+  auto txn = std::make_shared<Txn>();
+  txn->gid = request.gid;
+  txn->open = true;
+  txn->state = TxnState::kActive;
+  txn->timeout = request.timeout.value_or(cfg_.default_timeout);
+  txn->idem_key = request.idempotency_key;
+  txn->request_hash =
+      request.request_hash.empty() ? internal::HashRequest(request) : request.request_hash;
+  Record rec;
+  std::optional<SubmitReply> early;
+  Status s = AppendForced(rec, [&]() -> Result<bool> {
+    Result<std::optional<SubmitReply>> admitted = AdmitLocked(txn);
+    if (!admitted.ok()) {
+      ++metrics_.rejected;
+      return admitted.status();
+    }
+    if (admitted->has_value()) {
+      early = std::move(**admitted);
+      return false;
+    }
+    *rec.mutable_begin() = BeginOf(*txn);
+    return true;
+  });
+  if (!s.ok()) return s;
+  if (early) return *early;
+  if (!Fault("coordinator.after_begin_durable")) {
+    return Unavailable("coordinator stopped after BEGIN of " + txn->gid);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  return SubmitReply{IdempotencyMatch::kNew, ViewLocked(*txn)};
+}
+
+Status Engine::RegisterBranch(const std::string& gid, const std::string& participant,
+                              const std::string& branch) {
+  if (parts_.count(participant) == 0) {
+    return InvalidArgument("unknown participant '" + participant + "'");
+  }
+  if (Status s = participant::ValidateBranch(branch); !s.ok()) {
+    return InvalidArgument("bad branch id: " + s.message());
+  }
+  TxnPtr txn;
+  std::size_t index = 0;
+  Record rec;
+  Status s = AppendForced(rec, [&]() -> Result<bool> {
+    auto it = txns_.find(gid);
+    if (it == txns_.end()) return NotFound("no transaction " + gid);
+    txn = it->second;
+    if (!txn->open) return FailedPrecondition("transaction " + gid + " is not open (XA-style)");
+    if (txn->state != TxnState::kActive) {
+      return FailedPrecondition("transaction " + gid + " is " +
+                                std::string(TxnStateName(txn->state)) + ", not active");
+    }
+    for (const Branch& b : txn->branches) {
+      if (b.branch != branch) continue;
+      if (b.participant != participant) {
+        return Conflict("branch " + branch + " is registered by " + b.participant);
+      }
+      return false;  // already registered: idempotent
+    }
+    if (txn->branches.size() >= cfg_.max_branches) {
+      return ResourceExhausted("transaction " + gid + " has the maximum of " +
+                               std::to_string(cfg_.max_branches) + " branches");
+    }
+    Branch b;
+    b.participant = participant;
+    b.branch = branch;
+    b.state = BranchState::kRegistering;
+    txn->branches.push_back(std::move(b));
+    index = txn->branches.size() - 1;
+    txn->updated = clock_.WallNow();
+    auto* r = rec.mutable_register_branch();
+    r->set_gid(gid);
+    *r->mutable_branch() = internal::ToProto(BranchRequest{participant, "", {}, branch});
+    r->set_at_unix_ms(internal::ToUnixMs(txn->updated));
+    return true;
+  });
+  if (!s.ok() || !rec.has_register_branch()) return s;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (txn->branches[index].state == BranchState::kRegistering) {
+    txn->branches[index].state = BranchState::kPrepared;
+  }
+  return Status::Ok();
+}
+
+Result<TxnView> Engine::Commit(const std::string& gid) {
+  TxnPtr txn;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = txns_.find(gid);
+    if (it == txns_.end()) return NotFound("no transaction " + gid);
+    txn = it->second;
+    switch (txn->state) {
+      case TxnState::kCommitting:
+      case TxnState::kCommitted:
+        return ViewLocked(*txn);  // idempotent
+      case TxnState::kAborting:
+      case TxnState::kAborted:
+        return Aborted("transaction " + gid + " was aborted: " + txn->reason);
+      case TxnState::kPreparing:
+        return FailedPrecondition("transaction " + gid + " is a one-shot 2PC transaction");
+      case TxnState::kActive:
+        break;
+    }
+    for (const Branch& b : txn->branches) {
+      if (b.state == BranchState::kRegistering) {
+        return Unavailable("a branch registration of " + gid + " is in flight; retry");
+      }
+    }
+  }
+  return DecideCommit(txn);
+}
+
+Result<TxnView> Engine::Abort(const std::string& gid, const std::string& reason) {
+  TxnPtr txn;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = txns_.find(gid);
+    if (it == txns_.end()) return NotFound("no transaction " + gid);
+    txn = it->second;
+    switch (txn->state) {
+      case TxnState::kAborting:
+      case TxnState::kAborted:
+        return ViewLocked(*txn);  // idempotent
+      case TxnState::kCommitting:
+      case TxnState::kCommitted:
+        return Conflict("transaction " + gid + " is committed");
+      case TxnState::kPreparing:
+        return FailedPrecondition("transaction " + gid +
+                                  " is a one-shot 2PC transaction being prepared");
+      case TxnState::kActive:
+        break;
+    }
+    TXC_RETURN_IF_ERROR(CheckReadyLocked());
+  }
+  const bool decided = DecideAbort(txn, reason.empty() ? "aborted by client" : reason);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!decided && (txn->state == TxnState::kCommitting || txn->state == TxnState::kCommitted)) {
+    return Conflict("transaction " + gid + " is committed");
+  }
+  return ViewLocked(*txn);
+}
+
+}  // namespace txcoord::coordinator

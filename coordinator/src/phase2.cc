@@ -1,0 +1,173 @@
+// Phase 2: deliver commit/abort to every branch until acknowledged — capped backoff with
+// jitter, per-participant circuit breaker and bounded queue; END once all acknowledged.
+#include "engine.h"
+#include "txcoord/core/fault.h"
+
+namespace txcoord::coordinator {
+namespace {
+
+bool Acked(BranchState s) {
+  return s == BranchState::kCommitted || s == BranchState::kAborted;
+}
+
+}  // namespace
+
+void Engine::StartPhase2(const TxnPtr& txn, Phase2Op op) {
+  std::vector<std::pair<std::size_t, std::uint64_t>> todo;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (std::size_t i = 0; i < txn->branches.size(); ++i) {
+      Branch& b = txn->branches[i];
+      if (Acked(b.state)) continue;
+      b.state = op == Phase2Op::kCommit ? BranchState::kCommitting : BranchState::kAborting;
+      todo.emplace_back(i, b.generation);
+    }
+  }
+  for (auto [i, gen] : todo) DispatchPhase2(txn->gid, i, gen);
+  MaybeFinish(txn);
+}
+
+// Hands branch i to its participant's channel; a full queue or open breaker is not a loss:
+// the branch waits for its next retry.
+void Engine::DispatchPhase2(const std::string& gid, std::size_t i, std::uint64_t generation) {
+  if (Stopped()) return;
+  TxnPtr txn;
+  Phase2Op op;
+  internal::ParticipantChannel* ch = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = txns_.find(gid);
+    if (it == txns_.end()) return;
+    txn = it->second;
+    Branch& b = txn->branches[i];
+    if (b.generation != generation || b.call_in_flight || Acked(b.state)) return;
+    op = b.state == BranchState::kCommitting ? Phase2Op::kCommit : Phase2Op::kAbort;
+    ch = ChannelFor(b.participant);
+    if (ch == nullptr) {  // a participant removed from the config since the record was written
+      b.last_error = "participant " + b.participant + " is not configured";
+      ScheduleRetryLocked(*txn, i);
+      return;
+    }
+    b.call_in_flight = true;
+  }
+  if (ch->TrySubmit([this, txn, i, op] { RunPhase2(txn, i, op); })) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  Branch& b = txn->branches[i];
+  b.call_in_flight = false;
+  b.last_error = "participant queue full";
+  ScheduleRetryLocked(*txn, i);
+}
+
+void Engine::RunPhase2(const TxnPtr& txn, std::size_t i, Phase2Op op) {
+  if (Stopped()) return;
+  participant::BranchId id;
+  std::string name;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Branch& b = txn->branches[i];
+    id = participant::BranchId{cfg_.coordinator_id, txn->gid, b.branch};
+    name = b.participant;
+    ++b.attempts;
+  }
+  const std::string what = op == Phase2Op::kCommit ? "commit" : "abort";
+  internal::ParticipantChannel* ch = ChannelFor(name);
+  Status s;
+  if (!ch->breaker().Allow()) {
+    s = Unavailable("circuit breaker open for " + name);
+    CountCall(name, what + ".fast_fail");
+  } else {
+    s = CallParticipant([&] {
+      return op == Phase2Op::kCommit ? ch->participant().Commit(id) : ch->participant().Abort(id);
+    });
+    if (s.ok()) {
+      ch->breaker().OnSuccess();
+    } else {
+      ch->breaker().OnFailure();
+    }
+    CountCall(name, what + (s.ok() ? ".ok" : ".error"));
+  }
+  if (s.ok() && !Fault("coordinator.after_commit_ack")) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Branch& b = txn->branches[i];
+    b.call_in_flight = false;
+    if (!s.ok()) {
+      b.last_error = s.ToString();
+      ScheduleRetryLocked(*txn, i);
+      return;
+    }
+    b.state = op == Phase2Op::kCommit ? BranchState::kCommitted : BranchState::kAborted;
+    b.last_error.clear();
+    txn->updated = clock_.WallNow();
+  }
+  MaybeFinish(txn);
+}
+
+void Engine::ScheduleRetryLocked(Txn& t, std::size_t i) {
+  Branch& b = t.branches[i];
+  const auto delay = phase2_backoff_.Delay(++b.backoff_attempt);
+  After(delay, [this, gid = t.gid, i, gen = b.generation] { DispatchPhase2(gid, i, gen); });
+}
+
+void Engine::MaybeFinish(const TxnPtr& txn) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (txn->state != TxnState::kCommitting && txn->state != TxnState::kAborting) return;
+    if (txn->end_started) return;
+    for (const Branch& b : txn->branches) {
+      if (!Acked(b.state)) return;
+    }
+    txn->end_started = true;  // concurrent acks: only one caller writes END
+  }
+  if (!Fault("coordinator.before_end")) return;
+  internal::v1::Record rec;
+  rec.mutable_end()->set_gid(txn->gid);
+  rec.mutable_end()->set_at_unix_ms(internal::ToUnixMs(clock_.WallNow()));
+  AppendLazy(rec, [&] {
+    FinishLocked(*txn);
+    return true;
+  });
+}
+
+void Engine::FinishLocked(Txn& t) {
+  t.state = t.state == TxnState::kCommitting ? TxnState::kCommitted : TxnState::kAborted;
+  t.updated = clock_.WallNow();
+  const bool committed = t.state == TxnState::kCommitted;
+  ++(committed ? metrics_.committed : metrics_.aborted);
+  if (in_flight_ > 0) --in_flight_;
+  if (!t.idem_key.empty()) {
+    if (auto it = idem_.find(t.idem_key); it != idem_.end() && it->second.gid == t.gid) {
+      it->second.final_state = committed ? "committed" : "aborted";
+    }
+  }
+  finished_.push_back(t.gid);
+  while (finished_.size() > cfg_.max_finished_kept) {
+    txns_.erase(finished_.front());
+    finished_.pop_front();
+  }
+  cv_.notify_all();
+}
+
+Status Engine::RetryNow(const std::string& gid) {
+  std::vector<std::pair<std::size_t, std::uint64_t>> todo;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = txns_.find(gid);
+    if (it == txns_.end()) return NotFound("no transaction " + gid);
+    Txn& t = *it->second;
+    if (t.state != TxnState::kCommitting && t.state != TxnState::kAborting) {
+      return FailedPrecondition("transaction " + gid + " is " + std::string(TxnStateName(t.state)) +
+                                ", not in phase 2");
+    }
+    for (std::size_t i = 0; i < t.branches.size(); ++i) {
+      Branch& b = t.branches[i];
+      if (Acked(b.state) || b.call_in_flight) continue;
+      b.backoff_attempt = 0;
+      todo.emplace_back(i, ++b.generation);  // the pending retry timer becomes stale
+    }
+  }
+  for (auto [i, gen] : todo) DispatchPhase2(gid, i, gen);
+  return Status::Ok();
+}
+
+}  // namespace txcoord::coordinator

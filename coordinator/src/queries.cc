@@ -1,0 +1,115 @@
+// Read-only views: Get, List, Wait, metrics, names.
+#include <algorithm>
+
+#include "engine.h"
+
+namespace txcoord::coordinator {
+
+std::string_view TxnStateName(TxnState s) {
+  switch (s) {
+    case TxnState::kActive:
+      return "active";
+    case TxnState::kPreparing:
+      return "preparing";
+    case TxnState::kCommitting:
+      return "committing";
+    case TxnState::kCommitted:
+      return "committed";
+    case TxnState::kAborting:
+      return "aborting";
+    case TxnState::kAborted:
+      return "aborted";
+  }
+  return "unknown";
+}
+
+std::string_view BranchStateName(BranchState s) {
+  switch (s) {
+    case BranchState::kRegistering:
+      return "registering";
+    case BranchState::kPending:
+      return "pending";
+    case BranchState::kPreparing:
+      return "preparing";
+    case BranchState::kPrepared:
+      return "prepared";
+    case BranchState::kRefused:
+      return "refused";
+    case BranchState::kFailed:
+      return "failed";
+    case BranchState::kCommitting:
+      return "committing";
+    case BranchState::kCommitted:
+      return "committed";
+    case BranchState::kAborting:
+      return "aborting";
+    case BranchState::kAborted:
+      return "aborted";
+  }
+  return "unknown";
+}
+
+bool IsFinal(TxnState s) {
+  return s == TxnState::kCommitted || s == TxnState::kAborted;
+}
+
+bool IsIdempotencyMismatch(const Status& s) {
+  return s.code() == Code::kConflict && s.message().rfind(kIdempotencyMismatch, 0) == 0;
+}
+
+TxnView Engine::ViewLocked(const Txn& t) const {
+  TxnView v;
+  v.gid = t.gid;
+  v.open = t.open;
+  v.state = t.state;
+  v.reason = t.reason;
+  v.created = t.created;
+  v.updated = t.updated;
+  for (const Branch& b : t.branches) {
+    v.branches.push_back(
+        BranchView{b.participant, b.action, b.branch, b.state, b.attempts, b.last_error});
+  }
+  return v;
+}
+
+Result<TxnView> Engine::Get(const std::string& gid) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = txns_.find(gid);
+  if (it == txns_.end()) return NotFound("no transaction " + gid);
+  return ViewLocked(*it->second);
+}
+
+std::vector<TxnView> Engine::List(std::optional<TxnState> state, std::size_t limit) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<const Txn*> hits;
+  for (const auto& [gid, t] : txns_) {
+    if (!state || t->state == *state) hits.push_back(t.get());
+  }
+  std::sort(hits.begin(), hits.end(), [](const Txn* a, const Txn* b) {
+    return a->created != b->created ? a->created > b->created : a->gid > b->gid;
+  });
+  if (hits.size() > limit) hits.resize(limit);
+  std::vector<TxnView> out;
+  out.reserve(hits.size());
+  for (const Txn* t : hits) out.push_back(ViewLocked(*t));
+  return out;
+}
+
+Result<TxnView> Engine::Wait(const std::string& gid, std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto it = txns_.find(gid);
+  if (it == txns_.end()) return NotFound("no transaction " + gid);
+  std::shared_ptr<Txn> txn = it->second;  // survives eviction from txns_
+  cv_.wait_for(lock, timeout, [&] { return IsFinal(txn->state) || Stopped(); });
+  return ViewLocked(*txn);
+}
+
+Metrics Engine::metrics() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Metrics m = metrics_;
+  m.in_flight = in_flight_;
+  for (const auto& [name, ch] : channels_) m.breaker_open[name] = ch->breaker().open();
+  return m;
+}
+
+}  // namespace txcoord::coordinator

@@ -1,0 +1,346 @@
+// One-shot 2PC: validation, admission (idempotency, limits), forced BEGIN, parallel prepares,
+// the decision.
+#include "engine.h"
+#include "txcoord/core/fault.h"
+
+namespace txcoord::coordinator {
+
+using internal::v1::Decision;
+using internal::v1::Record;
+
+Status Engine::ValidateCommon(const std::string& gid, const std::string& key,
+                              std::optional<std::chrono::milliseconds> timeout) const {
+  if (!gid.empty()) {
+    Status s = participant::ValidateGid(gid);
+    if (!s.ok()) return InvalidArgument("bad gid: " + s.message());
+  }
+  if (key.size() > kMaxIdempotencyKeyLen) {
+    return InvalidArgument("idempotency key is " + std::to_string(key.size()) +
+                           " bytes; the limit is " + std::to_string(kMaxIdempotencyKeyLen));
+  }
+  if (timeout && (timeout->count() <= 0 || *timeout > cfg_.max_timeout)) {
+    return InvalidArgument("timeout_ms must be in 1.." + std::to_string(cfg_.max_timeout.count()));
+  }
+  return Status::Ok();
+}
+
+Result<Engine::TxnPtr> Engine::BuildTxn(const TxnRequest& r) const {
+  TXC_RETURN_IF_ERROR(ValidateCommon(r.gid, r.idempotency_key, r.timeout));
+  if (r.branches.empty()) return InvalidArgument("transaction has no branches");
+  if (r.branches.size() > cfg_.max_branches) {
+    return InvalidArgument("too many branches: " + std::to_string(r.branches.size()) + " > max " +
+                           std::to_string(cfg_.max_branches));
+  }
+  auto txn = std::make_shared<Txn>();
+  txn->gid = r.gid;
+  txn->timeout = r.timeout.value_or(cfg_.default_timeout);
+  txn->idem_key = r.idempotency_key;
+  txn->request_hash = r.request_hash.empty() ? internal::HashRequest(r) : r.request_hash;
+  for (std::size_t i = 0; i < r.branches.size(); ++i) {
+    const BranchRequest& b = r.branches[i];
+    Branch out;
+    out.participant = b.participant;
+    out.action = b.action;
+    out.payload = b.payload;
+    out.branch = b.branch;
+    if (out.branch.empty()) out.branch = "b" + std::to_string(i);
+    const std::string where = "branch " + std::to_string(i) + " (" + b.participant + ")";
+    auto p = parts_.find(b.participant);
+    if (p == parts_.end()) return InvalidArgument(where + ": unknown participant");
+    if (Status s = participant::ValidateBranch(out.branch); !s.ok()) {
+      return InvalidArgument(where + ": bad branch id: " + s.message());
+    }
+    for (const Branch& prev : txn->branches) {
+      if (prev.branch == out.branch) return InvalidArgument(where + ": duplicate branch id");
+    }
+    if (Status s = CallParticipant([&] { return p->second->Validate(b.action, b.payload); });
+        !s.ok()) {
+      return InvalidArgument(where + ": " + s.message());
+    }
+    txn->branches.push_back(std::move(out));
+  }
+  return txn;
+}
+
+std::optional<SubmitReply> Engine::MatchIdempotencyLocked(const std::string& key,
+                                                          const std::string& hash,
+                                                          Status* mismatch) const {
+  auto it = idem_.find(key);
+  if (key.empty() || it == idem_.end()) return std::nullopt;
+  const IdemRecord& rec = it->second;
+  if (rec.hash != hash) {
+    *mismatch = Conflict(std::string(kIdempotencyMismatch) + ": key '" + key +
+                         "' was first used for transaction " + rec.gid);
+    return std::nullopt;
+  }
+  SubmitReply reply;
+  reply.match = IdempotencyMatch::kReplayed;
+  if (auto t = txns_.find(rec.gid); t != txns_.end()) {
+    reply.txn = ViewLocked(*t->second);
+    if (t->second->state == TxnState::kPreparing) reply.match = IdempotencyMatch::kInProgress;
+  } else {
+    reply.txn.gid = rec.gid;
+    reply.txn.state = rec.final_state == "committed" ? TxnState::kCommitted : TxnState::kAborted;
+    reply.txn.created = reply.txn.updated = rec.created;
+  }
+  return reply;
+}
+
+// Under mu_: idempotency, duplicate gid, limits; then the transaction becomes visible.
+Result<std::optional<SubmitReply>> Engine::AdmitLocked(const TxnPtr& txn) {
+  Status mismatch;
+  if (auto r = MatchIdempotencyLocked(txn->idem_key, txn->request_hash, &mismatch)) return r;
+  if (!mismatch.ok()) return mismatch;
+  if (txn->gid.empty()) {
+    txn->gid = NewGidLocked();
+  } else if (txns_.count(txn->gid) != 0) {
+    return Conflict("transaction " + txn->gid + " already exists");
+  }
+  if (in_flight_ >= cfg_.max_in_flight) {
+    return ResourceExhausted("too many transactions in flight (max " +
+                             std::to_string(cfg_.max_in_flight) + "); retry later");
+  }
+  txn->created = txn->updated = clock_.WallNow();
+  txn->started = clock_.Now();
+  txns_[txn->gid] = txn;
+  ++in_flight_;
+  if (!txn->idem_key.empty()) {
+    idem_[txn->idem_key] = IdemRecord{txn->request_hash, txn->gid, txn->created, ""};
+  }
+  return std::optional<SubmitReply>();
+}
+
+internal::v1::Begin Engine::BeginOf(const Txn& t) {
+  internal::v1::Begin b;
+  b.set_gid(t.gid);
+  b.set_mode("2pc");
+  b.set_created_unix_ms(internal::ToUnixMs(t.created));
+  b.set_timeout_ms(t.timeout.count());
+  b.set_idempotency_key(t.idem_key);
+  b.set_request_hash(t.request_hash);
+  b.set_open(t.open);
+  if (!t.open) {
+    for (const Branch& br : t.branches) {
+      *b.add_branches() =
+          internal::ToProto(BranchRequest{br.participant, br.action, br.payload, br.branch});
+    }
+  }
+  return b;
+}
+
+Result<SubmitReply> Engine::Submit(const TxnRequest& request) {
+  Result<TxnPtr> built = BuildTxn(request);
+  if (!built.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++metrics_.rejected;
+    return built.status();
+  }
+  TxnPtr txn = *built;
+  Record rec;
+  std::optional<SubmitReply> early;
+  Status s = AppendForced(rec, [&]() -> Result<bool> {
+    Result<std::optional<SubmitReply>> admitted = AdmitLocked(txn);
+    if (!admitted.ok()) {
+      ++metrics_.rejected;
+      return admitted.status();
+    }
+    if (admitted->has_value()) {
+      early = std::move(**admitted);
+      return false;
+    }
+    *rec.mutable_begin() = BeginOf(*txn);
+    return true;
+  });
+  if (!s.ok()) return s;
+  if (early) return *early;
+  if (!Fault("coordinator.after_begin_durable")) {
+    return Unavailable("coordinator stopped after BEGIN of " + txn->gid + "; recovery aborts it");
+  }
+  StartPrepares(txn);
+  return Decide(txn);
+}
+
+void Engine::StartPrepares(const TxnPtr& txn) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    txn->prepare_deadline = std::chrono::steady_clock::now() + txn->timeout;
+    for (Branch& b : txn->branches) b.state = BranchState::kPreparing;
+  }
+  for (std::size_t i = 0; i < txn->branches.size(); ++i) SendPrepare(txn, i);
+}
+
+void Engine::SendPrepare(const TxnPtr& txn, std::size_t i) {
+  internal::ParticipantChannel* ch = ChannelFor(txn->branches[i].participant);
+  if (ch->TrySubmit([this, txn, i] { RunPrepare(txn, i); })) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  RecordPrepareLocked(*txn, i, BranchState::kFailed, "participant queue full");
+}
+
+void Engine::RunPrepare(const TxnPtr& txn, std::size_t i) {
+  if (Stopped()) return;
+  participant::BranchCall call;
+  std::string name;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Branch& b = txn->branches[i];
+    if (txn->state != TxnState::kPreparing || b.state != BranchState::kPreparing) return;
+    call = {participant::BranchId{cfg_.coordinator_id, txn->gid, b.branch}, b.action, b.payload};
+    name = b.participant;
+    ++b.attempts;
+  }
+  internal::ParticipantChannel* ch = ChannelFor(name);
+  if (!ch->breaker().Allow()) {
+    CountCall(name, "prepare.fast_fail");
+    std::lock_guard<std::mutex> lock(mu_);
+    RecordPrepareLocked(*txn, i, BranchState::kFailed, "circuit breaker open for " + name);
+    return;
+  }
+  Result<participant::PrepareResult> r =
+      CallParticipant([&] { return ch->participant().Prepare(call); });
+  if (r.ok()) {
+    ch->breaker().OnSuccess();
+  } else {
+    ch->breaker().OnFailure();
+  }
+  const bool yes = r.ok() && r->vote == participant::Vote::kYes;
+  CountCall(name, r.ok() ? (yes ? "prepare.yes" : "prepare.no") : "prepare.error");
+  if (!Fault("coordinator.after_prepare_reply")) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  Branch& b = txn->branches[i];
+  if (!r.ok()) {
+    b.last_error = r.status().ToString();
+    const Reaction re = r.status().reaction();
+    const auto delay = prepare_backoff_.Delay(b.attempts);
+    if ((re == Reaction::kRetryCall || re == Reaction::kResolveUnknown) &&
+        std::chrono::steady_clock::now() + delay < txn->prepare_deadline) {
+      After(delay, [this, txn, i] { SendPrepare(txn, i); });
+      return;
+    }
+    RecordPrepareLocked(*txn, i, BranchState::kFailed, "prepare failed: " + b.last_error);
+    return;
+  }
+  RecordPrepareLocked(*txn, i, yes ? BranchState::kPrepared : BranchState::kRefused,
+                      yes ? "" : "voted no: " + r->reason);
+}
+
+void Engine::RecordPrepareLocked(Txn& t, std::size_t i, BranchState result,
+                                 const std::string& why) {
+  Branch& b = t.branches[i];
+  if (t.state != TxnState::kPreparing || b.state != BranchState::kPreparing) return;
+  b.state = result;
+  if (result != BranchState::kPrepared) {
+    if (b.last_error.empty() || result == BranchState::kRefused) b.last_error = why;
+    t.prepare_failed = true;
+    if (t.fail_reason.empty()) t.fail_reason = "branch " + b.branch + " " + why;
+  }
+  ++t.replies;
+  t.updated = clock_.WallNow();
+  cv_.notify_all();
+}
+
+Result<SubmitReply> Engine::Decide(const TxnPtr& txn) {
+  bool all_yes = false;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_until(lock, txn->prepare_deadline, [&] {
+      return Stopped() || txn->prepare_failed || txn->replies == txn->branches.size();
+    });
+    if (Stopped()) {
+      return Unavailable("coordinator stopped while preparing " + txn->gid +
+                         "; recovery aborts it");
+    }
+    all_yes = !txn->prepare_failed && txn->replies == txn->branches.size();
+    if (!all_yes && txn->fail_reason.empty()) {
+      txn->fail_reason = "prepare timeout after " + std::to_string(txn->timeout.count()) + " ms";
+      for (Branch& b : txn->branches) {
+        if (b.state == BranchState::kPreparing) b.last_error = "no prepare reply before timeout";
+      }
+    }
+  }
+  SubmitReply reply;
+  if (all_yes) {
+    TXC_ASSIGN_OR_RETURN(reply.txn, DecideCommit(txn));
+    return reply;
+  }
+  DecideAbort(txn, txn->fail_reason);  // false only if already decided
+  std::lock_guard<std::mutex> lock(mu_);
+  reply.txn = ViewLocked(*txn);
+  return reply;
+}
+
+Result<TxnView> Engine::DecideCommit(const TxnPtr& txn) {
+  Record rec;
+  Decision* d = rec.mutable_decision();
+  d->set_gid(txn->gid);
+  d->set_outcome(Decision::COMMIT);
+  d->set_at_unix_ms(internal::ToUnixMs(clock_.WallNow()));
+  bool attempted = false;
+  Status s = AppendForced(rec, [&]() -> Result<bool> {
+    if (txn->state != TxnState::kPreparing && txn->state != TxnState::kActive) {
+      return Conflict("transaction " + txn->gid + " is already " +
+                      std::string(TxnStateName(txn->state)));
+    }
+    for (const Branch& b : txn->branches) {
+      if (b.state == BranchState::kRegistering) {
+        return Unavailable("a branch registration of " + txn->gid + " is in flight; retry");
+      }
+    }
+    attempted = true;
+    txn->state = TxnState::kCommitting;
+    txn->updated = clock_.WallNow();
+    for (Branch& b : txn->branches) {
+      b.state = BranchState::kCommitting;
+      b.attempts = 0;
+      b.last_error.clear();
+    }
+    RecordLatencyLocked(*txn);
+    return true;
+  });
+  if (!s.ok() && attempted) {
+    return UnknownOutcome("commit decision of " + txn->gid + " not durable (" + s.ToString() +
+                          "); the coordinator stopped");
+  }
+  if (!s.ok()) return s;
+  if (!Fault("coordinator.after_decision_durable")) {
+    return UnknownOutcome("coordinator stopped after the commit decision of " + txn->gid +
+                          " was durable; recovery commits it");
+  }
+  StartPhase2(txn, Phase2Op::kCommit);
+  std::lock_guard<std::mutex> lock(mu_);
+  return ViewLocked(*txn);
+}
+
+bool Engine::DecideAbort(const TxnPtr& txn, const std::string& reason) {
+  Record rec;
+  Decision* d = rec.mutable_decision();
+  d->set_gid(txn->gid);
+  d->set_outcome(Decision::ABORT);
+  d->set_reason(reason);
+  d->set_at_unix_ms(internal::ToUnixMs(clock_.WallNow()));
+  bool decided = false;
+  AppendLazy(rec, [&] {
+    if (txn->state != TxnState::kPreparing && txn->state != TxnState::kActive) return false;
+    decided = true;
+    txn->state = TxnState::kAborting;
+    txn->reason = reason;
+    txn->updated = clock_.WallNow();
+    for (Branch& b : txn->branches) {
+      b.state = BranchState::kAborting;
+      b.attempts = 0;
+    }
+    RecordLatencyLocked(*txn);
+    return true;
+  });
+  if (decided) StartPhase2(txn, Phase2Op::kAbort);
+  return decided;
+}
+
+void Engine::RecordLatencyLocked(const Txn& t) {
+  const double ms = std::chrono::duration<double, std::milli>(clock_.Now() - t.started).count();
+  std::size_t k = 0;
+  while (k < metrics_.latency_bounds_ms.size() && ms > metrics_.latency_bounds_ms[k]) ++k;
+  ++metrics_.latency_counts[k];
+  metrics_.latency_sum_ms += ms;
+}
+
+}  // namespace txcoord::coordinator

@@ -1,0 +1,265 @@
+// The 2PC happy and unhappy paths, ordering of durable records, phase-2 delivery, breaker,
+// bulkhead, limits, validation, WAL fail-stop.
+#include <future>
+
+#include "fixture.h"
+
+namespace txcoord::testing {
+namespace {
+
+TEST_F(EngineTest, CommitPathCommitsEveryBranchAndLogsInOrder) {
+  Start();
+  auto r = tm->Submit(Request("t-commit"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->match, co::IdempotencyMatch::kNew);
+  EXPECT_TRUE(r->txn.state == co::TxnState::kCommitting ||
+              r->txn.state == co::TxnState::kCommitted);
+  co::TxnView v = WaitFinal("t-commit");
+  EXPECT_EQ(v.state, co::TxnState::kCommitted);
+  ExpectAtomic("t-commit", true);
+  ASSERT_TRUE(Eventually([&] { return events->First("wal:END t-commit") >= 0; }));
+  // BEGIN forced before any prepare; COMMIT before any commit; END after every commit.
+  const int begin = events->First("wal:BEGIN t-commit");
+  const int commit = events->First("wal:COMMIT t-commit");
+  ASSERT_GE(begin, 0);
+  ASSERT_GE(commit, 0);
+  EXPECT_LT(begin, events->First("prepare:"));
+  EXPECT_LT(events->Last("prepare:"), commit);
+  EXPECT_LT(commit, events->First("commit:"));
+  EXPECT_GT(events->First("wal:END t-commit"), events->Last("commit:"));
+  for (const auto& b : v.branches) {
+    EXPECT_EQ(b.state, co::BranchState::kCommitted);
+    EXPECT_EQ(b.attempts, 1u);
+  }
+  EXPECT_EQ(tm->metrics().committed, 1u);
+  EXPECT_EQ(tm->metrics().branch_calls["pg"]["prepare.yes"], 1u);
+}
+
+TEST_F(EngineTest, GeneratedGidIsValidAndUnique) {
+  Start();
+  auto a = tm->Submit(Request(""));
+  auto b = tm->Submit(Request(""));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NE(a->txn.gid, b->txn.gid);
+  EXPECT_TRUE(participant::ValidateGid(a->txn.gid).ok()) << a->txn.gid;
+}
+
+TEST_F(EngineTest, NoVoteAbortsEverywhere) {
+  redis->VoteNo(true);
+  Start();
+  auto r = tm->Submit(Request("t-no"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->txn.state == co::TxnState::kAborting || r->txn.state == co::TxnState::kAborted);
+  EXPECT_NE(r->txn.reason.find("voted no"), std::string::npos) << r->txn.reason;
+  EXPECT_EQ(WaitFinal("t-no").state, co::TxnState::kAborted);
+  ExpectAtomic("t-no", false);
+  EXPECT_EQ(events->First("wal:COMMIT"), -1);
+  EXPECT_EQ(events->First("commit:"), -1);
+}
+
+TEST_F(EngineTest, PrepareTimeoutAborts) {
+  pg->prepare_gate.Close();
+  Start();
+  auto req = Request("t-timeout");
+  req.timeout = 100ms;
+  auto r = tm->Submit(req);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_NE(r->txn.reason.find("timeout"), std::string::npos) << r->txn.reason;
+  pg->prepare_gate.Open();  // the late prepare arrives after the abort and votes no
+  EXPECT_EQ(WaitFinal("t-timeout").state, co::TxnState::kAborted);
+  ExpectAtomic("t-timeout", false);
+  EXPECT_EQ(pg->prepared_count() + redis->prepared_count(), 0u);
+}
+
+TEST_F(EngineTest, NonRetryablePrepareErrorAborts) {
+  pg->FailPrepares(Code::kInvalidArgument, 1);
+  Start();
+  auto r = tm->Submit(Request("t-err"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(WaitFinal("t-err").state, co::TxnState::kAborted);
+  ExpectAtomic("t-err", false);
+  EXPECT_EQ(pg->prepares(), 1);
+}
+
+TEST_F(EngineTest, RetryablePrepareErrorIsRetriedWithinTimeout) {
+  pg->FailPrepares(Code::kUnavailable, 2);
+  Start();
+  auto r = tm->Submit(Request("t-retry-prep"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(WaitFinal("t-retry-prep").state, co::TxnState::kCommitted);
+  EXPECT_EQ(pg->prepares(), 3);
+  ExpectAtomic("t-retry-prep", true);
+}
+
+TEST_F(EngineTest, Phase2RetriedUntilAcknowledged) {
+  redis->FailCommits(Code::kUnavailable, 3);
+  Start();
+  ASSERT_TRUE(tm->Submit(Request("t-p2")).ok());
+  co::TxnView v = WaitFinal("t-p2");
+  EXPECT_EQ(v.state, co::TxnState::kCommitted);
+  EXPECT_EQ(redis->commits(), 4);
+  EXPECT_EQ(v.branches[1].attempts, 4u);
+  ExpectAtomic("t-p2", true);
+}
+
+TEST_F(EngineTest, Phase2StateVisibleAndRetryNowSkipsBackoff) {
+  cfg.phase2_backoff = BackoffPolicy{30s, 30s, 2.0, 30s};  // the next retry is 30 s away
+  redis->FailCommits(Code::kUnavailable, 1);
+  Start();
+  ASSERT_TRUE(tm->Submit(Request("t-now")).ok());
+  ASSERT_TRUE(Eventually([&] {
+    auto v = tm->Get("t-now");
+    return v.ok() && v->branches[1].attempts == 1 && !v->branches[1].last_error.empty();
+  }));
+  auto v = tm->Get("t-now");
+  EXPECT_EQ(v->state, co::TxnState::kCommitting);
+  EXPECT_NE(v->branches[1].last_error.find("UNAVAILABLE"), std::string::npos);
+  EXPECT_EQ(tm->List(co::TxnState::kCommitting, 10).size(), 1u);
+  ASSERT_TRUE(tm->RetryNow("t-now").ok());
+  EXPECT_EQ(WaitFinal("t-now").state, co::TxnState::kCommitted);
+  EXPECT_EQ(tm->RetryNow("nope").code(), Code::kNotFound);
+}
+
+TEST_F(EngineTest, ThrowingParticipantCountsAsAFailedCall) {
+  redis->throw_commits = 2;
+  Start();
+  ASSERT_TRUE(tm->Submit(Request("t-throw")).ok());
+  EXPECT_EQ(WaitFinal("t-throw").state, co::TxnState::kCommitted);
+  EXPECT_EQ(tm->metrics().branch_calls["redis"]["commit.error"], 2u);
+  ExpectAtomic("t-throw", true);
+}
+
+TEST_F(EngineTest, CircuitBreakerOpensAndRecovers) {
+  cfg.breaker_failures = 3;
+  redis->FailCommits(Code::kUnavailable, -1);
+  Start();
+  ASSERT_TRUE(tm->Submit(Request("t-cb")).ok());
+  ASSERT_TRUE(
+      Eventually([&] { return tm->metrics().branch_calls["redis"]["commit.fast_fail"] >= 3; }));
+  EXPECT_EQ(redis->commits(), 3);  // open: later attempts fail fast without a call
+  EXPECT_TRUE(tm->metrics().breaker_open["redis"]);
+  redis->FailCommits(Code::kOk, 0);
+  clock.Advance(1s);  // cool-down over: one half-open probe goes through and succeeds
+  EXPECT_EQ(WaitFinal("t-cb").state, co::TxnState::kCommitted);
+  EXPECT_EQ(redis->commits(), 4);
+  EXPECT_FALSE(tm->metrics().breaker_open["redis"]);
+}
+
+TEST_F(EngineTest, SlowParticipantDoesNotDelayOthers) {
+  pg->commit_gate.Close();
+  Start();
+  for (int i = 0; i < 2; ++i) {  // fills pg's concurrency (2) with stuck commits
+    ASSERT_TRUE(tm->Submit(Request("t-slow" + std::to_string(i))).ok());
+  }
+  ASSERT_TRUE(Eventually([&] { return pg->commit_gate.waiting() == 2; }));
+  for (int i = 0; i < 5; ++i) {
+    const std::string gid = "t-fast" + std::to_string(i);
+    ASSERT_TRUE(tm->Submit(Request(gid, {"redis"})).ok());
+    EXPECT_EQ(WaitFinal(gid).state, co::TxnState::kCommitted);
+  }
+  EXPECT_EQ(pg->commit_gate.waiting(), 2);
+  EXPECT_EQ(tm->Get("t-slow0")->state, co::TxnState::kCommitting);
+  // A new pg branch waits in pg's bounded queue; it does not take another worker.
+  auto queued = Request("t-queued", {"pg"});
+  queued.timeout = 50ms;
+  auto q = tm->Submit(queued);
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_TRUE(q->txn.state == co::TxnState::kAborting || q->txn.state == co::TxnState::kAborted);
+  EXPECT_EQ(pg->commit_gate.waiting(), 2);
+  pg->commit_gate.Open();
+  EXPECT_EQ(WaitFinal("t-queued").state, co::TxnState::kAborted);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(WaitFinal("t-slow" + std::to_string(i)).state, co::TxnState::kCommitted);
+  }
+}
+
+TEST_F(EngineTest, InFlightLimitGivesResourceExhausted) {
+  cfg.max_in_flight = 1;
+  pg->prepare_gate.Close();
+  Start();
+  auto first = std::async(std::launch::async, [&] { return tm->Submit(Request("t-lim1")); });
+  ASSERT_TRUE(Eventually([&] { return pg->prepare_gate.waiting() == 1; }));
+  auto second = tm->Submit(Request("t-lim2"));
+  EXPECT_EQ(second.status().code(), Code::kResourceExhausted) << second.status();
+  pg->prepare_gate.Open();
+  ASSERT_TRUE(first.get().ok());
+  EXPECT_EQ(WaitFinal("t-lim1").state, co::TxnState::kCommitted);
+  EXPECT_TRUE(tm->Submit(Request("t-lim3")).ok());
+}
+
+TEST_F(EngineTest, BadRequestsAreRejectedAndNothingIsLogged) {
+  cfg.max_branches = 2;
+  Start();
+  auto expect_invalid = [&](co::TxnRequest r, const std::string& what) {
+    auto res = tm->Submit(r);
+    EXPECT_EQ(res.status().code(), Code::kInvalidArgument) << what << ": " << res.status();
+    EXPECT_FALSE(res.status().message().empty());
+  };
+  expect_invalid(co::TxnRequest{}, "no branches");
+  expect_invalid(Request("t-bad", {"pg", "redis", "pg"}), "too many branches");
+  expect_invalid(Request("t-bad", {"mysql"}), "unknown participant");
+  expect_invalid(Request("bad gid!"), "bad gid");
+  auto bad_action = Request("t-bad");
+  bad_action.branches[0].action = "bad";
+  expect_invalid(bad_action, "participant validation");
+  auto dup = Request("t-bad");
+  dup.branches[0].branch = dup.branches[1].branch = "x";
+  expect_invalid(dup, "duplicate branch");
+  auto bad_branch = Request("t-bad");
+  bad_branch.branches[0].branch = "no/slash";
+  expect_invalid(bad_branch, "bad branch id");
+  auto long_key = Request("t-bad");
+  long_key.idempotency_key = std::string(256, 'k');
+  expect_invalid(long_key, "idempotency key too long");
+  auto zero_timeout = Request("t-bad");
+  zero_timeout.timeout = 0ms;
+  expect_invalid(zero_timeout, "timeout");
+  EXPECT_EQ(store->record_count(), 0u);
+  EXPECT_EQ(pg->prepares() + redis->prepares(), 0);
+
+  ASSERT_TRUE(tm->Submit(Request("t-dup")).ok());
+  EXPECT_EQ(tm->Submit(Request("t-dup")).status().code(), Code::kConflict);
+  EXPECT_EQ(tm->Get("missing").status().code(), Code::kNotFound);
+}
+
+TEST_F(EngineTest, WalFailureAtBeginIsFailStop) {
+  Start();
+  log->FailAppendAfter(1);
+  auto r = tm->Submit(Request("t-wal"));
+  EXPECT_EQ(r.status().code(), Code::kDataLoss) << r.status();
+  EXPECT_FALSE(tm->ready());
+  EXPECT_FALSE(tm->health().ok());
+  EXPECT_EQ(pg->prepares() + redis->prepares(), 0);
+  EXPECT_EQ(tm->Submit(Request("t-wal2")).status().code(), Code::kUnavailable);
+  EXPECT_EQ(tm->BeginOpen(co::OpenRequest{}).status().code(), Code::kUnavailable);
+}
+
+TEST_F(EngineTest, WalFailureAtDecisionNeverReportsCommitted) {
+  Start();
+  log->FailAppendAfter(2);  // BEGIN ok, COMMIT fails
+  auto r = tm->Submit(Request("t-wal-dec"));
+  EXPECT_EQ(r.status().code(), Code::kUnknownOutcome) << r.status();
+  EXPECT_FALSE(tm->ready());
+  EXPECT_EQ(pg->commits() + redis->commits(), 0);
+  Restart();  // the decision never became durable: presumed abort
+  EXPECT_EQ(WaitFinal("t-wal-dec").state, co::TxnState::kAborted);
+  ExpectAtomic("t-wal-dec", false);
+}
+
+TEST_F(EngineTest, StartRejectsBadConfig) {
+  co::RecoveredState state;
+  auto opened = MemoryLog::Open(store, state.Visitor());
+  ASSERT_TRUE(opened.ok());
+  cfg.coordinator_id = "bad id";
+  auto r =
+      co::TransactionManager::Start(cfg, {pg, redis}, *opened, std::move(state), clock, random);
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  co::RecoveredState state2;
+  cfg.coordinator_id = "c1";
+  auto twice =
+      co::TransactionManager::Start(cfg, {pg, pg}, *opened, std::move(state2), clock, random);
+  EXPECT_EQ(twice.status().code(), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace txcoord::testing

@@ -1,0 +1,142 @@
+#pragma once
+// Shared set-up for the engine tests: two fake participants ("pg", "redis"), a memory log whose
+// store survives simulated crashes, a ManualClock and a seeded Random.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+#include "txcoord/coordinator/coordinator.pb.h"
+#include "fake_participant.h"
+#include "memory_log.h"
+#include "txcoord/coordinator/transaction_manager.h"
+#include "txcoord/core/fault.h"
+
+namespace txcoord::testing {
+
+namespace co = ::txcoord::coordinator;
+using namespace std::chrono_literals;
+
+// Polls `cond` until true or `limit` passed.
+inline bool Eventually(const std::function<bool()>& cond, std::chrono::milliseconds limit = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(2ms);
+  }
+  return cond();
+}
+
+// "BEGIN g1", "COMMIT g1", "ABORT g1", "REGISTER g1/b0", "END g1".
+inline std::string Describe(const std::string& body) {
+  co::v1::Record r;
+  if (!r.ParseFromString(body)) return "?";
+  switch (r.kind_case()) {
+    case co::v1::Record::kBegin:
+      return "BEGIN " + r.begin().gid();
+    case co::v1::Record::kRegisterBranch:
+      return "REGISTER " + r.register_branch().gid() + "/" + r.register_branch().branch().branch();
+    case co::v1::Record::kDecision:
+      return (r.decision().outcome() == co::v1::Decision::COMMIT ? "COMMIT " : "ABORT ") +
+             r.decision().gid();
+    case co::v1::Record::kEnd:
+      return "END " + r.end().gid();
+    default:
+      return "?";
+  }
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  EngineTest() {
+    cfg.coordinator_id = "c1";
+    cfg.worker_threads = 4;
+    cfg.max_concurrent_per_participant = 2;
+    cfg.default_timeout = 5s;
+    cfg.prepare_backoff = BackoffPolicy{1ms, 5ms, 2.0, 1ms};
+    cfg.phase2_backoff = BackoffPolicy{1ms, 10ms, 2.0, 1ms};
+    cfg.breaker_failures = 100;
+    cfg.breaker_cooldown = 1s;
+    cfg.orphan_scan_interval = 0ms;
+    cfg.orphan_min_age = 1s;
+    cfg.checkpoint_every_records = 0;
+    cfg.checkpoint_interval = 0ms;
+    cfg.tick = 5ms;
+  }
+
+  void TearDown() override {
+    Crash();
+    fault::Registry::Global().DisarmAll();
+  }
+
+  // Opens the memory log (replaying the store) and starts an engine on it.
+  void Start() {
+    co::RecoveredState state;
+    auto opened = MemoryLog::Open(store, state.Visitor());
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    log = *opened;
+    log->OnAppend([ev = events](const std::string& body) { ev->Add("wal:" + Describe(body)); });
+    auto tm_or =
+        co::TransactionManager::Start(cfg, {pg, redis}, log, std::move(state), clock, random);
+    ASSERT_TRUE(tm_or.ok()) << tm_or.status();
+    tm = std::move(*tm_or);
+  }
+
+  // Drops the engine as a crash would (durable records stay in `store`).
+  void Crash() {
+    for (auto* p : {pg.get(), redis.get()}) {
+      p->prepare_gate.Open();
+      p->commit_gate.Open();
+    }
+    tm.reset();
+    log.reset();
+  }
+
+  void Restart() {
+    Crash();
+    fault::Registry::Global().DisarmAll();
+    Start();
+  }
+
+  static co::TxnRequest Request(const std::string& gid,
+                                std::vector<std::string> parts = {"pg", "redis"}) {
+    co::TxnRequest r;
+    r.gid = gid;
+    for (const auto& p : parts) {
+      r.branches.push_back(co::BranchRequest{p, "transfer", {{"amount", "10"}}, ""});
+    }
+    return r;
+  }
+
+  co::TxnView WaitFinal(const std::string& gid) {
+    auto v = tm->Wait(gid, 10s);
+    EXPECT_TRUE(v.ok()) << v.status();
+    if (!v.ok()) return {};
+    EXPECT_TRUE(co::IsFinal(v->state)) << gid << " is " << co::TxnStateName(v->state);
+    return *v;
+  }
+
+  participant::BranchId Id(const std::string& gid, const std::string& branch) const {
+    return participant::BranchId{cfg.coordinator_id, gid, branch};
+  }
+
+  // All-or-nothing over both fakes for a two-branch (pg b0, redis b1) transaction.
+  void ExpectAtomic(const std::string& gid, bool committed) {
+    const FakeState want = committed ? FakeState::kCommitted : FakeState::kAborted;
+    EXPECT_EQ(pg->StateOf(Id(gid, "b0")), want) << gid;
+    EXPECT_EQ(redis->StateOf(Id(gid, "b1")), want) << gid;
+  }
+
+  co::Config cfg;
+  ManualClock clock;
+  SeededRandom random{42};
+  std::shared_ptr<EventLog> events = std::make_shared<EventLog>();
+  std::shared_ptr<FakeParticipant> pg = std::make_shared<FakeParticipant>("pg", events);
+  std::shared_ptr<FakeParticipant> redis = std::make_shared<FakeParticipant>("redis", events);
+  std::shared_ptr<MemoryLogStore> store = std::make_shared<MemoryLogStore>();
+  std::shared_ptr<MemoryLog> log;
+  std::unique_ptr<co::TransactionManager> tm;
+};
+
+}  // namespace txcoord::testing

@@ -1,0 +1,197 @@
+// Idempotency keys (same body, other body, concurrent, after restart, expiry) and open
+// (XA-style) transactions.
+#include <future>
+
+#include "fixture.h"
+
+namespace txcoord::testing {
+namespace {
+
+co::TxnRequest Keyed(const std::string& key, const std::string& amount = "10") {
+  co::TxnRequest r;
+  r.idempotency_key = key;
+  for (const char* p : {"pg", "redis"}) {
+    r.branches.push_back(co::BranchRequest{p, "transfer", {{"amount", amount}}, ""});
+  }
+  return r;
+}
+
+TEST_F(EngineTest, SameKeySameBodyReturnsTheSameAnswer) {
+  Start();
+  auto a = tm->Submit(Keyed("k1"));
+  ASSERT_TRUE(a.ok()) << a.status();
+  WaitFinal(a->txn.gid);
+  auto b = tm->Submit(Keyed("k1"));
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->match, co::IdempotencyMatch::kReplayed);
+  EXPECT_EQ(b->txn.gid, a->txn.gid);
+  EXPECT_EQ(b->txn.state, co::TxnState::kCommitted);
+  EXPECT_EQ(pg->prepares(), 1);
+}
+
+TEST_F(EngineTest, SameKeyDifferentBodyIsADistinctError) {
+  Start();
+  ASSERT_TRUE(tm->Submit(Keyed("k2")).ok());
+  auto b = tm->Submit(Keyed("k2", "99"));
+  EXPECT_EQ(b.status().code(), Code::kConflict);
+  EXPECT_TRUE(co::IsIdempotencyMismatch(b.status())) << b.status();
+  EXPECT_FALSE(co::IsIdempotencyMismatch(Conflict("transaction x already exists")));
+  EXPECT_EQ(pg->prepares(), 1);
+}
+
+TEST_F(EngineTest, SameKeyWhileRunningReportsInProgress) {
+  pg->prepare_gate.Close();
+  Start();
+  auto first = std::async(std::launch::async, [&] { return tm->Submit(Keyed("k3")); });
+  ASSERT_TRUE(Eventually([&] { return pg->prepare_gate.waiting() == 1; }));
+  auto second = tm->Submit(Keyed("k3"));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->match, co::IdempotencyMatch::kInProgress);
+  pg->prepare_gate.Open();
+  auto a = first.get();
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->txn.gid, second->txn.gid);
+  EXPECT_EQ(WaitFinal(second->txn.gid).state, co::TxnState::kCommitted);
+  EXPECT_EQ(pg->prepares(), 1);
+}
+
+TEST_F(EngineTest, IdempotencySurvivesRestartAndCheckpoint) {
+  Start();
+  auto a = tm->Submit(Keyed("k4"));
+  ASSERT_TRUE(a.ok());
+  WaitFinal(a->txn.gid);
+  ASSERT_TRUE(Eventually([&] { return events->First("wal:END") >= 0; }));
+  Restart();
+  auto b = tm->Submit(Keyed("k4"));
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->match, co::IdempotencyMatch::kReplayed);
+  EXPECT_EQ(b->txn.gid, a->txn.gid);
+  EXPECT_EQ(b->txn.state, co::TxnState::kCommitted);
+  EXPECT_TRUE(co::IsIdempotencyMismatch(tm->Submit(Keyed("k4", "5")).status()));
+  ASSERT_TRUE(tm->CheckpointNow().ok());
+  Restart();
+  auto c = tm->Submit(Keyed("k4"));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->match, co::IdempotencyMatch::kReplayed);
+  EXPECT_EQ(c->txn.gid, a->txn.gid);
+  EXPECT_EQ(pg->prepares(), 1);
+}
+
+TEST_F(EngineTest, IdempotencyRecordsExpireAfterTheHorizon) {
+  cfg.idempotency_horizon = 1h;
+  Start();
+  auto a = tm->Submit(Keyed("k5"));
+  ASSERT_TRUE(a.ok());
+  WaitFinal(a->txn.gid);
+  clock.Advance(1h + 1ms);
+  ASSERT_TRUE(Eventually([&] {  // the housekeeping tick drops the record
+    auto r = tm->Submit(Keyed("k5"));
+    return r.ok() && r->match == co::IdempotencyMatch::kNew;
+  }));
+  EXPECT_EQ(pg->prepares(), 2);
+}
+
+TEST_F(EngineTest, OpenTransactionRegisterAndCommit) {
+  Start();
+  co::OpenRequest req;
+  req.gid = "xa-1";
+  auto r = tm->BeginOpen(req);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->txn.state, co::TxnState::kActive);
+  EXPECT_TRUE(r->txn.open);
+  pg->SetPrepared(Id("xa-1", "p"));  // the participant service prepared its own work
+  redis->SetPrepared(Id("xa-1", "r"));
+  ASSERT_TRUE(tm->RegisterBranch("xa-1", "pg", "p").ok());
+  ASSERT_TRUE(tm->RegisterBranch("xa-1", "redis", "r").ok());
+  EXPECT_TRUE(tm->RegisterBranch("xa-1", "pg", "p").ok());  // idempotent
+  EXPECT_EQ(tm->RegisterBranch("xa-1", "mysql", "m").code(), Code::kInvalidArgument);
+  EXPECT_EQ(tm->RegisterBranch("xa-1", "pg", "bad/id").code(), Code::kInvalidArgument);
+  EXPECT_EQ(tm->RegisterBranch("nope", "pg", "p").code(), Code::kNotFound);
+  auto c = tm->Commit("xa-1");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(WaitFinal("xa-1").state, co::TxnState::kCommitted);
+  EXPECT_EQ(pg->StateOf(Id("xa-1", "p")), FakeState::kCommitted);
+  EXPECT_EQ(redis->StateOf(Id("xa-1", "r")), FakeState::kCommitted);
+  EXPECT_EQ(tm->RegisterBranch("xa-1", "pg", "late").code(), Code::kFailedPrecondition);
+  EXPECT_TRUE(tm->Commit("xa-1").ok());  // idempotent
+  EXPECT_EQ(tm->Abort("xa-1", "").status().code(), Code::kConflict);
+  EXPECT_LT(events->First("wal:REGISTER xa-1/r"), events->First("wal:COMMIT xa-1"));
+}
+
+TEST_F(EngineTest, OpenTransactionAbortByClient) {
+  Start();
+  co::OpenRequest req;
+  req.gid = "xa-2";
+  ASSERT_TRUE(tm->BeginOpen(req).ok());
+  pg->SetPrepared(Id("xa-2", "p"));
+  ASSERT_TRUE(tm->RegisterBranch("xa-2", "pg", "p").ok());
+  auto a = tm->Abort("xa-2", "client changed its mind");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(WaitFinal("xa-2").state, co::TxnState::kAborted);
+  EXPECT_EQ(pg->StateOf(Id("xa-2", "p")), FakeState::kAborted);
+  EXPECT_EQ(tm->Commit("xa-2").status().code(), Code::kAborted);
+}
+
+TEST_F(EngineTest, OpenTransactionTimesOut) {
+  Start();
+  co::OpenRequest req;
+  req.gid = "xa-3";
+  req.timeout = 2s;
+  ASSERT_TRUE(tm->BeginOpen(req).ok());
+  pg->SetPrepared(Id("xa-3", "p"));
+  ASSERT_TRUE(tm->RegisterBranch("xa-3", "pg", "p").ok());
+  clock.Advance(2s);
+  co::TxnView v = WaitFinal("xa-3");
+  EXPECT_EQ(v.state, co::TxnState::kAborted);
+  EXPECT_NE(v.reason.find("timed out"), std::string::npos) << v.reason;
+  EXPECT_EQ(pg->StateOf(Id("xa-3", "p")), FakeState::kAborted);
+}
+
+TEST_F(EngineTest, OpenTransactionSurvivesRestart) {
+  Start();
+  co::OpenRequest req;
+  req.gid = "xa-4";
+  req.timeout = 60s;
+  ASSERT_TRUE(tm->BeginOpen(req).ok());
+  pg->SetPrepared(Id("xa-4", "p"));
+  ASSERT_TRUE(tm->RegisterBranch("xa-4", "pg", "p").ok());
+  Restart();
+  auto v = tm->Get("xa-4");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->state, co::TxnState::kActive);
+  ASSERT_EQ(v->branches.size(), 1u);
+  ASSERT_TRUE(tm->Commit("xa-4").ok());
+  EXPECT_EQ(WaitFinal("xa-4").state, co::TxnState::kCommitted);
+  EXPECT_EQ(pg->StateOf(Id("xa-4", "p")), FakeState::kCommitted);
+}
+
+TEST_F(EngineTest, OpenTransactionPastItsTimeoutIsAbortedByRecovery) {
+  cfg.tick = 0ms;  // only recovery may abort it
+  Start();
+  co::OpenRequest req;
+  req.gid = "xa-5";
+  req.timeout = 10s;
+  ASSERT_TRUE(tm->BeginOpen(req).ok());
+  pg->SetPrepared(Id("xa-5", "p"));
+  ASSERT_TRUE(tm->RegisterBranch("xa-5", "pg", "p").ok());
+  Crash();
+  clock.Advance(11s);
+  Start();
+  co::TxnView v = WaitFinal("xa-5");
+  EXPECT_EQ(v.state, co::TxnState::kAborted);
+  EXPECT_EQ(pg->StateOf(Id("xa-5", "p")), FakeState::kAborted);
+}
+
+TEST_F(EngineTest, WaitReturnsTheCurrentViewAtItsTimeout) {
+  cfg.phase2_backoff = BackoffPolicy{30s, 30s, 2.0, 30s};
+  redis->FailCommits(Code::kUnavailable, 1);
+  Start();
+  ASSERT_TRUE(tm->Submit(Request("t-wait")).ok());
+  auto v = tm->Wait("t-wait", 20ms);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->state, co::TxnState::kCommitting);
+  EXPECT_EQ(tm->Wait("nope", 1ms).status().code(), Code::kNotFound);
+}
+
+}  // namespace
+}  // namespace txcoord::testing

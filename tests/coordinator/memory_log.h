@@ -1,0 +1,63 @@
+#pragma once
+// An in-memory wal::Log for engine tests. Durable state lives in a MemoryLogStore that outlives
+// any one MemoryLog, so a test "crashes" by dropping the engine and the log and reopens the
+// store. Every append is durable at once (as after fdatasync). Append errors can be injected;
+// an injected error is terminal (fail-stop), as in the real WAL.
+// Thread-safety: all methods are safe from any thread.
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "txcoord/wal/log.h"
+
+namespace txcoord::testing {
+
+struct MemoryLogStore {
+  std::mutex mu;
+  std::optional<std::string> checkpoint;
+  wal::Lsn checkpoint_lsn = 0;
+  std::vector<std::pair<wal::Lsn, std::string>> records;  // after the checkpoint
+  wal::Lsn next_lsn = 1;
+  std::uint64_t dropped = 0;  // records made unnecessary by checkpoints
+
+  std::size_t record_count() {
+    std::lock_guard<std::mutex> lock(mu);
+    return records.size();
+  }
+};
+
+class MemoryLog final : public wal::Log {
+ public:
+  // Replays the newest checkpoint, then every record after it, into `visitor`.
+  static Result<std::shared_ptr<MemoryLog>> Open(std::shared_ptr<MemoryLogStore> store,
+                                                 const wal::ReplayVisitor& visitor);
+
+  std::future<Result<wal::Lsn>> Append(std::string body) override;
+  void AppendAsync(std::string body, std::function<void(Result<wal::Lsn>)> done) override;
+  Status Checkpoint(std::string snapshot) override;
+  Status health() const override;
+  wal::Stats stats() const override;
+  const wal::ReplayReport& replay_report() const override { return report_; }
+
+  // The `n`-th append from now (1 = the next) fails with kDataLoss, and every later one too.
+  void FailAppendAfter(std::uint64_t n);
+  // Called with each record body before it is stored (under the log's lock).
+  void OnAppend(std::function<void(const std::string&)> f);
+
+ private:
+  explicit MemoryLog(std::shared_ptr<MemoryLogStore> store) : store_(std::move(store)) {}
+  Result<wal::Lsn> DoAppend(std::string body);
+
+  std::shared_ptr<MemoryLogStore> store_;
+  mutable std::mutex mu_;
+  Status health_;
+  std::uint64_t fail_countdown_ = 0;  // 0 = no injected failure
+  std::uint64_t appended_ = 0;
+  std::function<void(const std::string&)> on_append_;
+  wal::ReplayReport report_;
+};
+
+}  // namespace txcoord::testing

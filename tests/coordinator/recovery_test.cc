@@ -1,0 +1,267 @@
+// Recovery from each WAL state, simulated crashes at every named fault point, the orphan scan,
+// checkpoints and idempotent replay.
+#include "fixture.h"
+
+namespace txcoord::testing {
+namespace {
+
+class RecoveryTest : public EngineTest {
+ protected:
+  void Put(const co::v1::Record& r) {
+    std::lock_guard<std::mutex> lock(store->mu);
+    store->records.emplace_back(store->next_lsn++, r.SerializeAsString());
+  }
+  // BEGIN of a two-branch (pg b0, redis b1) transaction, both branches prepared in the fakes.
+  void PutBegin(const std::string& gid) {
+    co::v1::Record r;
+    co::v1::Begin* b = r.mutable_begin();
+    b->set_gid(gid);
+    b->set_mode("2pc");
+    b->set_timeout_ms(5000);
+    for (auto [p, br] : {std::pair{"pg", "b0"}, std::pair{"redis", "b1"}}) {
+      co::v1::Branch* x = b->add_branches();
+      x->set_participant(p);
+      x->set_action("transfer");
+      x->set_branch(br);
+    }
+    Put(r);
+    pg->SetPrepared(Id(gid, "b0"));
+    redis->SetPrepared(Id(gid, "b1"));
+  }
+  void PutDecision(const std::string& gid, bool commit) {
+    co::v1::Record r;
+    r.mutable_decision()->set_gid(gid);
+    r.mutable_decision()->set_outcome(commit ? co::v1::Decision::COMMIT : co::v1::Decision::ABORT);
+    Put(r);
+  }
+  void PutEnd(const std::string& gid) {
+    co::v1::Record r;
+    r.mutable_end()->set_gid(gid);
+    Put(r);
+  }
+};
+
+TEST_F(RecoveryTest, BeginOnlyIsAbortedEverywhere) {
+  PutBegin("r-begin");
+  Start();
+  EXPECT_TRUE(tm->ready());
+  EXPECT_EQ(WaitFinal("r-begin").state, co::TxnState::kAborted);
+  ExpectAtomic("r-begin", false);
+}
+
+TEST_F(RecoveryTest, CommitWithoutEndIsCommittedEverywhere) {
+  PutBegin("r-commit");
+  PutDecision("r-commit", true);
+  redis->FailCommits(Code::kUnavailable, 2);  // re-sent until acknowledged
+  Start();
+  EXPECT_EQ(WaitFinal("r-commit").state, co::TxnState::kCommitted);
+  ExpectAtomic("r-commit", true);
+}
+
+TEST_F(RecoveryTest, AbortWithoutEndIsAborted) {
+  PutBegin("r-abort");
+  PutDecision("r-abort", false);
+  Start();
+  EXPECT_EQ(WaitFinal("r-abort").state, co::TxnState::kAborted);
+  ExpectAtomic("r-abort", false);
+}
+
+TEST_F(RecoveryTest, EndedTransactionSendsNothing) {
+  PutBegin("r-end");
+  PutDecision("r-end", true);
+  PutEnd("r-end");
+  Start();
+  EXPECT_TRUE(tm->ready());
+  EXPECT_EQ(tm->Get("r-end").status().code(), Code::kNotFound);
+  EXPECT_EQ(pg->commits() + pg->aborts() + redis->commits() + redis->aborts(), 0);
+}
+
+TEST_F(RecoveryTest, ReadsWorkWhileRecoveryPhase2Runs) {
+  PutBegin("r-slow");
+  PutDecision("r-slow", true);
+  pg->commit_gate.Close();
+  Start();
+  EXPECT_TRUE(tm->ready());
+  auto v = tm->Get("r-slow");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->state, co::TxnState::kCommitting);
+  EXPECT_EQ(tm->List(std::nullopt, 10).size(), 1u);
+  pg->commit_gate.Open();
+  EXPECT_EQ(WaitFinal("r-slow").state, co::TxnState::kCommitted);
+}
+
+TEST_F(RecoveryTest, CorruptRecordFailsReplay) {
+  {
+    std::lock_guard<std::mutex> lock(store->mu);
+    store->records.emplace_back(store->next_lsn++, std::string("\xff\xff\xff", 3));
+  }
+  co::RecoveredState state;
+  auto opened = MemoryLog::Open(store, state.Visitor());
+  EXPECT_EQ(opened.status().code(), Code::kDataLoss);
+}
+
+struct CrashCase {
+  const char* point;
+  std::uint64_t hit;
+  bool committed;  // the outcome recovery must reach
+};
+
+void PrintTo(const CrashCase& c, std::ostream* os) {
+  *os << c.point << "@" << c.hit;
+}
+
+class CrashTest : public RecoveryTest, public ::testing::WithParamInterface<CrashCase> {};
+
+TEST_P(CrashTest, CrashAtFaultPointIsAllOrNothing) {
+  const CrashCase& c = GetParam();
+  Start();
+  fault::Registry::Global().Arm(c.point, fault::Spec::Error(Code::kInternal).At(c.hit));
+  auto r = tm->Submit(Request("crash-t"));
+  ASSERT_TRUE(Eventually([&] { return !tm->ready(); })) << c.point;
+  EXPECT_FALSE(r.ok() && r->txn.state == co::TxnState::kCommitted);
+  Restart();
+  co::TxnView v = WaitFinal("crash-t");
+  EXPECT_EQ(v.state, c.committed ? co::TxnState::kCommitted : co::TxnState::kAborted) << c.point;
+  ExpectAtomic("crash-t", c.committed);
+  EXPECT_EQ(pg->prepared_count() + redis->prepared_count(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(FaultPoints, CrashTest,
+                         ::testing::Values(CrashCase{"coordinator.after_begin_durable", 1, false},
+                                           CrashCase{"coordinator.after_prepare_reply", 1, false},
+                                           CrashCase{"coordinator.after_prepare_reply", 2, false},
+                                           CrashCase{"coordinator.after_decision_durable", 1, true},
+                                           CrashCase{"coordinator.after_commit_ack", 1, true},
+                                           CrashCase{"coordinator.after_commit_ack", 2, true},
+                                           CrashCase{"coordinator.before_end", 1, true}),
+                         [](const ::testing::TestParamInfo<CrashCase>& p) {
+                           std::string name = std::string(p.param.point).substr(12) + "_" +
+                                              std::to_string(p.param.hit);
+                           return name;
+                         });
+
+TEST_F(RecoveryTest, OrphanScanAbortsUnknownBranchOnlyAfterTwoScans) {
+  Start();
+  pg->SetPrepared(Id("ghost", "b0"));
+  pg->SetPrepared(participant::BranchId{"other-coord", "theirs", "b0"});
+  ASSERT_TRUE(tm->RunOrphanScan().ok());
+  EXPECT_EQ(pg->StateOf(Id("ghost", "b0")), FakeState::kPrepared);
+  clock.Advance(500ms);
+  ASSERT_TRUE(tm->RunOrphanScan().ok());  // seen twice, but not far enough apart
+  EXPECT_EQ(pg->StateOf(Id("ghost", "b0")), FakeState::kPrepared);
+  clock.Advance(500ms);
+  ASSERT_TRUE(tm->RunOrphanScan().ok());
+  EXPECT_EQ(pg->StateOf(Id("ghost", "b0")), FakeState::kAborted);
+  EXPECT_EQ(pg->StateOf(participant::BranchId{"other-coord", "theirs", "b0"}),
+            FakeState::kPrepared);
+}
+
+TEST_F(RecoveryTest, OrphanScanNeverAbortsCommittedOrInFlight) {
+  Start();
+  ASSERT_TRUE(tm->Submit(Request("o-done")).ok());
+  WaitFinal("o-done");
+  pg->SetPrepared(Id("o-done", "b0"));  // the store still lists it (e.g. a lost commit)
+  redis->prepare_gate.Close();          // o-live: pg prepared, redis prepare in flight
+  std::thread submit([&] {
+    auto req = Request("o-live");
+    req.timeout = 30s;
+    (void)tm->Submit(req);
+  });
+  ASSERT_TRUE(Eventually([&] { return pg->StateOf(Id("o-live", "b0")) == FakeState::kPrepared; }));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(tm->RunOrphanScan().ok());
+    clock.Advance(2s);
+  }
+  EXPECT_EQ(pg->StateOf(Id("o-done", "b0")), FakeState::kCommitted);  // re-committed
+  EXPECT_EQ(pg->StateOf(Id("o-live", "b0")), FakeState::kPrepared);
+  redis->prepare_gate.Open();
+  submit.join();
+  EXPECT_EQ(WaitFinal("o-live").state, co::TxnState::kCommitted);
+}
+
+TEST_F(RecoveryTest, PeriodicOrphanScanAndCheckpointRun) {
+  cfg.orphan_scan_interval = 5ms;
+  cfg.orphan_min_age = 0ms;  // two sightings, one interval apart
+  cfg.checkpoint_interval = 5ms;
+  Start();
+  pg->SetPrepared(Id("ghost2", "b0"));
+  ASSERT_TRUE(Eventually([&] { return pg->StateOf(Id("ghost2", "b0")) == FakeState::kAborted; }));
+  EXPECT_GE(tm->metrics().branch_calls["pg"]["orphan.abort.ok"], 1u);
+  ASSERT_TRUE(Eventually([&] {
+    std::lock_guard<std::mutex> lock(store->mu);
+    return store->checkpoint.has_value();
+  }));
+}
+
+TEST_F(RecoveryTest, CheckpointThenReplayGivesTheSameState) {
+  Start();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(tm->Submit(Request("ck-" + std::to_string(i))).ok());
+    WaitFinal("ck-" + std::to_string(i));
+  }
+  redis->FailCommits(Code::kUnavailable, -1);
+  ASSERT_TRUE(tm->Submit(Request("ck-stuck")).ok());
+  co::OpenRequest open;
+  open.gid = "ck-open";
+  open.timeout = 60s;
+  ASSERT_TRUE(tm->BeginOpen(open).ok());
+  pg->SetPrepared(Id("ck-open", "p"));
+  ASSERT_TRUE(tm->RegisterBranch("ck-open", "pg", "p").ok());
+  const std::size_t before = store->record_count();
+  ASSERT_TRUE(tm->CheckpointNow().ok());
+  EXPECT_EQ(store->record_count(), 0u);
+  EXPECT_GE(store->dropped, before);
+  Restart();
+  EXPECT_EQ(tm->Get("ck-0").status().code(), Code::kNotFound);  // finished: not live
+  EXPECT_EQ(tm->Get("ck-stuck")->state, co::TxnState::kCommitting);
+  EXPECT_EQ(tm->Get("ck-open")->state, co::TxnState::kActive);
+  EXPECT_EQ(tm->Get("ck-open")->branches.size(), 1u);
+  redis->FailCommits(Code::kOk, 0);
+  EXPECT_EQ(WaitFinal("ck-stuck").state, co::TxnState::kCommitted);
+  ExpectAtomic("ck-stuck", true);
+  ASSERT_TRUE(tm->Commit("ck-open").ok());
+  EXPECT_EQ(WaitFinal("ck-open").state, co::TxnState::kCommitted);
+}
+
+TEST_F(RecoveryTest, AutomaticCheckpointsKeepTheLogBounded) {
+  cfg.checkpoint_every_records = 8;
+  Start();
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(tm->Submit(Request("auto-" + std::to_string(i))).ok());
+    WaitFinal("auto-" + std::to_string(i));
+  }
+  ASSERT_TRUE(Eventually([&] { return store->record_count() < 16; }));
+  EXPECT_GT(store->dropped, 0u);
+  Restart();
+  EXPECT_TRUE(tm->ready());
+  EXPECT_EQ(tm->metrics().in_flight, 0u);
+}
+
+TEST_F(RecoveryTest, ReplayAfterCheckpointIsIdempotent) {
+  PutBegin("idem");
+  PutDecision("idem", true);
+  // A snapshot that already reflects BEGIN + COMMIT, then the same records replayed after it.
+  co::RecoveredState first;
+  {
+    std::lock_guard<std::mutex> lock(store->mu);
+    for (const auto& [lsn, body] : store->records) {
+      ASSERT_TRUE(first.Apply(wal::ReplayedRecord{lsn, wal::RecordKind::kEntry, body}).ok());
+    }
+  }
+  pg->commit_gate.Close();  // keep it in phase 2 so the snapshot holds it as committing
+  Start();
+  ASSERT_TRUE(tm->CheckpointNow().ok());
+  {
+    fault::ScopedFault no_end("coordinator.before_end", fault::Spec::Error(Code::kInternal));
+    Crash();  // the blocked commits finish, but no END is written
+  }
+  PutBegin("idem");  // replayed again after the checkpoint: must not reset the decision
+  PutDecision("idem", false);
+  Start();
+  EXPECT_EQ(WaitFinal("idem").state, co::TxnState::kCommitted);
+  ExpectAtomic("idem", true);
+  EXPECT_EQ(first.live_transactions(), 1u);
+}
+
+}  // namespace
+}  // namespace txcoord::testing
