@@ -108,8 +108,10 @@ std::string JsonField(const std::string& body, const std::string& path) {
   }
 }
 
-Daemon::Daemon(std::string config_path, std::string log_path)
-    : config_path_(std::move(config_path)), log_path_(std::move(log_path)) {}
+Daemon::Daemon(std::string binary, std::string config_path, std::string log_path)
+    : binary_(std::move(binary)),
+      config_path_(std::move(config_path)),
+      log_path_(std::move(log_path)) {}
 
 Daemon::~Daemon() {
   Kill();
@@ -131,14 +133,14 @@ bool Daemon::Start(const std::string& failpoints) {
     } else {
       ::setenv("TXC_FAILPOINTS", failpoints.c_str(), 1);
     }
-    ::execl(TXC_TXCOORDD_PATH, TXC_TXCOORDD_PATH, config_arg.c_str(), nullptr);
+    ::execl(binary_.c_str(), binary_.c_str(), config_arg.c_str(), nullptr);
     ::_exit(127);
   }
   pid_ = pid;
   return true;
 }
 
-::testing::AssertionResult Daemon::WaitReady(std::uint16_t port,
+::testing::AssertionResult Daemon::WaitReady(std::uint16_t port, const std::string& path,
                                              std::chrono::milliseconds deadline) {
   const auto until = Clock::now() + deadline;
   while (Clock::now() < until) {
@@ -150,12 +152,12 @@ bool Daemon::Start(const std::string& failpoints) {
              << "txcoordd exited during start-up (status " << status << "):\n"
              << LogTail();
     }
-    if (Http(port, "GET", "/readyz", "", {}, 1s).status == 200) {
+    if (Http(port, "GET", path, "", {}, 1s).status == 200) {
       return ::testing::AssertionSuccess();
     }
     std::this_thread::sleep_for(20ms);
   }
-  return ::testing::AssertionFailure() << "txcoordd not ready in time:\n" << LogTail();
+  return ::testing::AssertionFailure() << binary_ << " not ready in time:\n" << LogTail();
 }
 
 int Daemon::WaitExit(std::chrono::milliseconds deadline) {
@@ -207,13 +209,23 @@ void E2eTest::SetUp() {
       "BEGIN; SELECT pg_advisory_xact_lock(71170); CREATE TABLE IF NOT EXISTS e2e_accounts ("
       "id text PRIMARY KEY, balance bigint NOT NULL CHECK (balance >= 0)); COMMIT"))
       << pg_->last_error();
-  daemon_ = std::make_unique<Daemon>(dir_ + "/txcoordd.json", dir_ + "/txcoordd.log");
+  daemon_ =
+      std::make_unique<Daemon>(TXC_TXCOORDD_PATH, dir_ + "/txcoordd.json", dir_ + "/txcoordd.log");
+  participant_port_ = FreePort();
+  participant_ = std::make_unique<Daemon>(TXC_TXPARTICIPANT_PATH, dir_ + "/txparticipant.json",
+                                          dir_ + "/txparticipant.log");
 }
 
 void E2eTest::TearDown() {
   if (daemon_) {
     if (HasFailure()) std::cerr << "--- txcoordd log tail ---\n" << daemon_->LogTail() << "\n";
     daemon_->Kill();
+  }
+  if (participant_) {
+    if (HasFailure() && wallet_remote_) {
+      std::cerr << "--- txparticipant log tail ---\n" << participant_->LogTail() << "\n";
+    }
+    participant_->Kill();
   }
   if (pg_ && pg_->ok()) {
     for (const auto& gid :
@@ -243,25 +255,44 @@ std::string E2eTest::WriteConfig() {
          ":account AND balance >= :amount\"],\"expect_rows\":[1]},"
       << "\"credit\":{\"sql\":[\"UPDATE e2e_accounts SET balance = balance + :amount WHERE id = "
          ":account\"],\"expect_rows\":[1]}}},"
-      << "{\"name\":\"wallet-redis\",\"kind\":\"redis\",\"url\":" << Quote(redis_url_)
-      << ",\"pool_size\":4,\"actions\":{"
-      << "\"debit\":{\"guards\":[{\"key\":\"wallet:{${account}}\",\"op\":\">=\","
+      << (wallet_remote_ ? "{\"name\":\"wallet-redis\",\"kind\":\"remote\",\"url\":\"http://"
+                           "127.0.0.1:" +
+                               std::to_string(participant_port_) +
+                               "\",\"token\":\"e2e-token\",\"call_timeout_ms\":2000}"
+                         : WalletConfig())
+      << "]}";
+  return path;
+}
+
+std::string E2eTest::WalletConfig() const {
+  return "{\"name\":\"wallet-redis\",\"kind\":\"redis\",\"url\":" + Quote(redis_url_) +
+         ",\"pool_size\":4,\"actions\":{"
+         "\"debit\":{\"guards\":[{\"key\":\"wallet:{${account}}\",\"op\":\">=\","
          "\"value\":\"${amount}\"}],\"writes\":[[\"DECRBY\",\"wallet:{${account}}\","
          "\"${amount}\"]]},"
-      << "\"credit\":{\"writes\":[[\"INCRBY\",\"wallet:{${account}}\",\"${amount}\"]]}}}]}";
-  return path;
+         "\"credit\":{\"writes\":[[\"INCRBY\",\"wallet:{${account}}\",\"${amount}\"]]}}}";
+}
+
+::testing::AssertionResult E2eTest::StartParticipant(const std::string& failpoints) {
+  {
+    std::ofstream out(dir_ + "/txparticipant.json", std::ios::trunc);
+    out << "{\"listen\":\"127.0.0.1:" << participant_port_
+        << "\",\"token\":\"e2e-token\",\"participants\":[" << WalletConfig() << "]}";
+  }
+  if (!participant_->Start(failpoints)) return ::testing::AssertionFailure() << "fork failed";
+  return participant_->WaitReady(participant_port_, "/healthz", 20s);
 }
 
 ::testing::AssertionResult E2eTest::StartDaemon(const std::string& failpoints) {
   WriteConfig();
   if (!daemon_->Start(failpoints)) return ::testing::AssertionFailure() << "fork failed";
-  return daemon_->WaitReady(port_, 20s);
+  return daemon_->WaitReady(port_, "/readyz", 20s);
 }
 
 ::testing::AssertionResult E2eTest::RestartDaemon() {
   daemon_->Kill();
   if (!daemon_->Start()) return ::testing::AssertionFailure() << "fork failed";
-  return daemon_->WaitReady(port_, 20s);
+  return daemon_->WaitReady(port_, "/readyz", 20s);
 }
 
 HttpReply E2eTest::Post(const std::string& path, const std::string& body,

@@ -36,18 +36,20 @@ HttpReply Http(std::uint16_t port, const std::string& method, const std::string&
 // A string field of a JSON object body ("" when absent or not JSON); `path` may be "a.b".
 std::string JsonField(const std::string& body, const std::string& path);
 
-// A child txcoordd process. Owns the pid: the destructor SIGKILLs and reaps it.
+// A child server process (txcoordd or txparticipant), run as `binary --config=FILE` with its
+// stdout/stderr appended to log_path. Owns the pid: the destructor SIGKILLs and reaps it.
 class Daemon {
  public:
-  Daemon(std::string config_path, std::string log_path);
+  Daemon(std::string binary, std::string config_path, std::string log_path);
   ~Daemon();
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
 
   // fork+exec with TXC_FAILPOINTS=failpoints (unset when empty). False if fork failed.
   bool Start(const std::string& failpoints = "");
-  // Polls GET /readyz until 200, the process exits, or the deadline passes.
-  ::testing::AssertionResult WaitReady(std::uint16_t port, std::chrono::milliseconds deadline);
+  // Polls GET `path` until 200, the process exits, or the deadline passes.
+  ::testing::AssertionResult WaitReady(std::uint16_t port, const std::string& path,
+                                       std::chrono::milliseconds deadline);
   // The exit code (128+signal when killed) once it exits, -1 if still running at the deadline.
   int WaitExit(std::chrono::milliseconds deadline);
   void Kill();  // SIGKILL + reap; no-op when not running
@@ -55,6 +57,7 @@ class Daemon {
   std::string LogTail() const;  // the last lines of the daemon's stderr, for failure messages
 
  private:
+  std::string binary_;
   std::string config_path_;
   std::string log_path_;
   pid_t pid_ = -1;
@@ -69,10 +72,14 @@ class E2eTest : public ::testing::Test {
   // StartDaemon.
   std::string extra_config_;
   std::string pg_extra_;
+  // Serve wallet-redis from a txparticipant process (kind "remote") instead of in-process.
+  bool wallet_remote_ = false;
 
   ::testing::AssertionResult StartDaemon(const std::string& failpoints = "");
   // SIGKILL (kill -9) and restart on the same WAL without fault points.
   ::testing::AssertionResult RestartDaemon();
+  // The txparticipant process serving wallet-redis (wallet_remote_), on its own port.
+  ::testing::AssertionResult StartParticipant(const std::string& failpoints = "");
 
   HttpReply Post(const std::string& path, const std::string& body,
                  std::map<std::string, std::string> headers = {});
@@ -108,9 +115,12 @@ class E2eTest : public ::testing::Test {
   std::unique_ptr<Pg> pg_;
   std::unique_ptr<Redis> redis_;
   std::unique_ptr<Daemon> daemon_;
+  std::uint16_t participant_port_ = 0;
+  std::unique_ptr<Daemon> participant_;
 
  private:
   std::string WriteConfig();
+  std::string WalletConfig() const;  // the wallet-redis participant object
 };
 
 }  // namespace txcoord::e2e
