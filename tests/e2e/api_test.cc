@@ -57,7 +57,10 @@ TEST_F(ApiTest, NoVoteAbortsAndChangesNothing) {
 }
 
 TEST_F(ApiTest, SlowPrepareTimesOutAndAborts) {
-  pg_extra_ = "\"lock_timeout_ms\":10000,\"statement_timeout_ms\":20000,";
+  // The prepare timeout (300 ms) fires long before the participant's lock_timeout (2 s); the
+  // POST answers after the decision without waiting long for phase 2.
+  extra_config_ = "\"phase2_wait_ms\":200,";
+  pg_extra_ = "\"lock_timeout_ms\":2000,";
   const auto acc = CreateAccount("a", 100);
   const auto wal = CreateWallet("w", 5);
   ASSERT_TRUE(StartDaemon());
@@ -66,11 +69,13 @@ TEST_F(ApiTest, SlowPrepareTimesOutAndAborts) {
   ASSERT_TRUE(locker.Exec("BEGIN; SELECT * FROM e2e_accounts WHERE id = '" + acc + "' FOR UPDATE"))
       << locker.last_error();
   const auto gid = Gid("t1");
-  HttpReply r = Post("/v1/transactions", TransferBody(gid, acc, wal, 30, 400));
+  HttpReply r = Post("/v1/transactions", TransferBody(gid, acc, wal, 30, 300));
   ASSERT_EQ(r.status, 200) << r.body << r.error;
   EXPECT_EQ(JsonField(r.body, "state"), "aborted") << r.body;
+  EXPECT_NE(JsonField(r.body, "reason").find("timeout"), std::string::npos) << r.body;
   ASSERT_TRUE(locker.Exec("ROLLBACK"));
-  // The blocked prepare finishes after the abort: it must not leave a prepared transaction.
+  // The blocked prepare now goes on and prepares after the abort decision: phase 2 must still
+  // roll it back (the abort's fence waits for it, times out, and the retry finds it prepared).
   EXPECT_EQ(WaitFinal(gid), "aborted");
   const auto until = std::chrono::steady_clock::now() + 10s;
   while (PreparedCount(cid_) != 0 && std::chrono::steady_clock::now() < until) {
