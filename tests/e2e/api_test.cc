@@ -153,6 +153,45 @@ TEST_F(ApiTest, ReplayAfterKillAndRestartAnswersTheSame) {
   EXPECT_EQ(Wallet(wal), 25);
 }
 
+TEST_F(ApiTest, DuplicateGidConflictsAndWaitFalseAccepts) {
+  const auto acc = CreateAccount("a", 100);
+  const auto wal = CreateWallet("w", 0);
+  ASSERT_TRUE(StartDaemon());
+  HttpReply accepted = Post("/v1/transactions?wait=false", TransferBody(Gid("t1"), acc, wal, 10));
+  ASSERT_EQ(accepted.status, 202) << accepted.body;
+  EXPECT_EQ(JsonField(accepted.body, "gid"), Gid("t1"));
+  EXPECT_EQ(WaitFinal(Gid("t1")), "committed");
+  HttpReply dup = Post("/v1/transactions", TransferBody(Gid("t1"), acc, wal, 10));
+  EXPECT_EQ(dup.status, 409) << dup.body;
+  EXPECT_EQ(Post("/v1/transactions?wait=maybe", TransferBody(Gid("t2"), acc, wal, 10)).status, 400);
+  EXPECT_EQ(Post("/v1/transactions/" + Gid("t1") + "/retry", "").status, 400);
+  EXPECT_EQ(Post("/v1/transactions/" + Gid("none") + "/retry", "").status, 404);
+  EXPECT_EQ(Http(port_, "DELETE", "/v1/transactions/" + Gid("t1")).status, 405);
+  EXPECT_EQ(Balance(acc), 90);
+  EXPECT_EQ(Wallet(wal), 10);
+  ExpectNoLeftovers();
+}
+
+// KNOWN BUG (open, see the e2e report): the engine forgets a finished transaction at restart
+// (END; no Idempotency-Key), so the same gid is accepted again, every participant finds its
+// barrier "committed" and says yes, and the API answers "committed" for a transfer that moved
+// nothing. Enable when the engine refuses reused gids (409) or the participants tell a reused
+// gid from a duplicate delivery.
+TEST_F(ApiTest, DISABLED_GidReusedAfterRestartIsNotReportedCommittedWithoutEffect) {
+  const auto acc = CreateAccount("a", 100);
+  const auto wal = CreateWallet("w", 0);
+  ASSERT_TRUE(StartDaemon());
+  ASSERT_EQ(Post("/v1/transactions", TransferBody(Gid("t1"), acc, wal, 10)).status, 200);
+  ASSERT_TRUE(RestartDaemon());
+  HttpReply r = Post("/v1/transactions", TransferBody(Gid("t1"), acc, wal, 20));
+  if (r.status == 200 && JsonField(r.body, "state") == "committed") {
+    EXPECT_EQ(Balance(acc), 70) << "answered committed, but the second transfer was not applied";
+    EXPECT_EQ(Wallet(wal), 30);
+  } else {
+    EXPECT_EQ(r.status, 409) << r.body;
+  }
+}
+
 TEST_F(ApiTest, BadRequestsAreRejectedWithAReasonAndChangeNothing) {
   extra_config_ = "\"max_body_bytes\":4096,";
   const auto acc = CreateAccount("a", 100);

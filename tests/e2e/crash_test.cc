@@ -18,6 +18,10 @@ struct CrashCase {
 
 constexpr int kCrashExit = 86;
 
+void PrintTo(const CrashCase& c, std::ostream* os) {
+  *os << c.failpoints;
+}
+
 class CrashTest : public E2eTest, public ::testing::WithParamInterface<CrashCase> {};
 
 TEST_P(CrashTest, RecoversAllOrNothing) {
@@ -65,6 +69,10 @@ struct ParticipantCrashCase {
   const char* failpoints;  // the txparticipant's TXC_FAILPOINTS (hit 1 = prepare, 2 = phase 2)
   const char* expected;    // "" = either outcome, as long as it is all-or-nothing
 };
+
+void PrintTo(const ParticipantCrashCase& c, std::ostream* os) {
+  *os << c.failpoints;
+}
 
 class ParticipantCrashTest : public E2eTest,
                              public ::testing::WithParamInterface<ParticipantCrashCase> {};
