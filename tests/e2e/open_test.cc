@@ -71,7 +71,7 @@ TEST_F(OpenTest, OpenTransactionPastItsTimeoutIsAborted) {
   const auto acc = CreateAccount("a", 100);
   ASSERT_TRUE(StartDaemon());
   const auto gid = Gid("o3");
-  ASSERT_NO_FATAL_FAILURE(OpenAndPrepare(gid, acc, 7, 600));
+  ASSERT_NO_FATAL_FAILURE(OpenAndPrepare(gid, acc, 7, 1500));
   EXPECT_EQ(WaitFinal(gid, 10s), "aborted");
   EXPECT_EQ(Balance(acc), 100);
   ExpectNoLeftovers();
