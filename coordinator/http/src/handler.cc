@@ -5,11 +5,13 @@
 #include <Poco/NumberParser.h>
 #include <Poco/URI.h>
 
+#include <cstdio>
 #include <exception>
 #include <vector>
 
 #include "render.h"
 #include "txcoord/core/log.h"
+#include "txcoord/core/random.h"
 #include "txcoord/participant/http_util.h"
 
 namespace txcoord::server {
@@ -25,6 +27,17 @@ constexpr std::string_view kProtobufType = "application/x-protobuf";
 
 bool IsProtobuf(const std::string& content_type) {
   return content_type.compare(0, kProtobufType.size(), kProtobufType) == 0;
+}
+
+// Branch id "b<index>.<8 random hex>" (at most 14 bytes for 1024 branches), new for every
+// transaction this server starts. The stores key prepared names and barrier records by
+// (coordinator, gid, branch): if a client reuses a gid the engine no longer remembers (finished
+// before a restart, or evicted), the new transaction gets new branch ids instead of finding the
+// old one's committed barriers and being answered "committed" without effect.
+std::string MakeBranchId(std::size_t index, std::uint32_t incarnation) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "b%zu.%08x", index, static_cast<unsigned>(incarnation));
+  return buf;
 }
 
 // One request: the parsed path, the chosen encodings, and the response helpers.
@@ -210,8 +223,11 @@ void Exchange::CreateTransaction() {
   txn.timeout = timeout;
   txn.idempotency_key = key;
   txn.request_hash = r.body_hash;
-  for (auto& b : r.branches) {
-    txn.branches.push_back({std::move(b.participant), std::move(b.action), std::move(b.payload), ""});
+  const auto incarnation = static_cast<std::uint32_t>(Random::System().Next());
+  for (std::size_t i = 0; i < r.branches.size(); ++i) {
+    auto& b = r.branches[i];
+    txn.branches.push_back({std::move(b.participant), std::move(b.action), std::move(b.payload),
+                            MakeBranchId(i, incarnation)});
   }
   auto reply = ctx_.manager.Submit(txn);
   if (!reply.ok()) return SendError(reply.status());
