@@ -92,16 +92,15 @@ class Daemon : public Poco::Util::ServerApplication {
     auto log = wal::Log::Open(cfg.wal, state.Visitor());
     if (!log.ok()) return log.status().Annotate("wal " + cfg.wal.dir);
     const auto& report = (*log)->replay_report();
-    log::Info("wal replayed",
-              {{"dir", cfg.wal.dir},
-               {"records", std::to_string(report.records)},
-               {"checkpoint_lsn", std::to_string(report.checkpoint_lsn)},
-               {"truncated_bytes", std::to_string(report.truncated_bytes)},
-               {"live_transactions", std::to_string(state.live_transactions())}});
+    log::Info("wal replayed", {{"dir", cfg.wal.dir},
+                               {"records", std::to_string(report.records)},
+                               {"checkpoint_lsn", std::to_string(report.checkpoint_lsn)},
+                               {"truncated_bytes", std::to_string(report.truncated_bytes)},
+                               {"live_transactions", std::to_string(state.live_transactions())}});
     std::shared_ptr<wal::Log> shared_log(std::move(*log));
-    auto manager = coordinator::TransactionManager::Start(cfg.engine, std::move(participants),
-                                                          shared_log, std::move(state),
-                                                          Clock::Real(), Random::System());
+    auto manager =
+        coordinator::TransactionManager::Start(cfg.engine, std::move(participants), shared_log,
+                                               std::move(state), Clock::Real(), Random::System());
     if (!manager.ok()) return manager.status().Annotate("engine");
     server::ServerOptions opts = cfg.server;
     opts.wal_stats = [shared_log] { return shared_log->stats(); };
@@ -116,8 +115,8 @@ class Daemon : public Poco::Util::ServerApplication {
   }
 
   int Fail(int code, const Status& s) {
-    log::Error("txcoordd failed", {{"code", std::string(CodeName(s.code()))},
-                                   {"error", s.message()}});
+    log::Error("txcoordd failed",
+               {{"code", std::string(CodeName(s.code()))}, {"error", s.message()}});
     return code;
   }
 

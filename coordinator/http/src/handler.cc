@@ -191,7 +191,8 @@ void Exchange::CreateTransaction() {
   if (!parsed.ok()) return SendError(parsed.status());
   api::TransactionRequest& r = *parsed;
   if (r.mode != "2pc") {
-    return SendError(InvalidArgument("mode \"" + r.mode + "\" is not supported by this coordinator"));
+    return SendError(
+        InvalidArgument("mode \"" + r.mode + "\" is not supported by this coordinator"));
   }
   std::optional<std::chrono::milliseconds> timeout;
   if (r.timeout_ms) timeout = std::chrono::milliseconds(*r.timeout_ms);
@@ -207,7 +208,8 @@ void Exchange::CreateTransaction() {
   txn.idempotency_key = key;
   txn.request_hash = r.body_hash;
   for (auto& b : r.branches) {
-    txn.branches.push_back({std::move(b.participant), std::move(b.action), std::move(b.payload), ""});
+    txn.branches.push_back(
+        {std::move(b.participant), std::move(b.action), std::move(b.payload), ""});
   }
   auto reply = ctx_.manager.Submit(txn);
   if (!reply.ok()) return SendError(reply.status());
@@ -226,7 +228,8 @@ void Exchange::ReplySubmitted(const coordinator::SubmitReply& reply, bool wait) 
       }
     }
     return SendErrorWith(409, Conflict("a request with this Idempotency-Key is still running "
-                                       "(transaction " + view.gid + ")"));
+                                       "(transaction " +
+                                       view.gid + ")"));
   }
   if (reply.match == IdempotencyMatch::kReplayed) resp_.set("Idempotent-Replayed", "true");
   if (view.open) return SendTxn(reply.match == IdempotencyMatch::kNew ? 201 : 200, view);
@@ -293,7 +296,9 @@ void Exchange::RetryNow(const std::string& gid) {
   GetTransaction(gid);
 }
 
-void Exchange::Health() { Send(200, "{\"status\":\"ok\"}", kJsonType); }
+void Exchange::Health() {
+  Send(200, "{\"status\":\"ok\"}", kJsonType);
+}
 
 void Exchange::Ready() {
   if (ctx_.manager.ready()) return Send(200, "{\"status\":\"ready\"}", kJsonType);
