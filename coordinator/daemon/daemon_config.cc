@@ -14,13 +14,26 @@ using Poco::Dynamic::Var;
 using Poco::JSON::Object;
 using std::chrono::milliseconds;
 
-const std::set<std::string> kKeys = {
-    "coordinator_id",   "listen",          "wal_dir",          "token",
-    "participants",     "log_level",       "max_in_flight",    "max_branches",
-    "max_body_bytes",   "default_timeout_ms", "max_timeout_ms", "phase2_wait_ms",
-    "worker_threads",   "orphan_scan_interval_ms", "orphan_min_age_ms",
-    "checkpoint_every_records", "checkpoint_interval_ms", "idempotency_horizon_ms",
-    "wal_segment_bytes", "http_threads"};
+const std::set<std::string> kKeys = {"coordinator_id",
+                                     "listen",
+                                     "wal_dir",
+                                     "token",
+                                     "participants",
+                                     "log_level",
+                                     "max_in_flight",
+                                     "max_branches",
+                                     "max_body_bytes",
+                                     "default_timeout_ms",
+                                     "max_timeout_ms",
+                                     "phase2_wait_ms",
+                                     "worker_threads",
+                                     "orphan_scan_interval_ms",
+                                     "orphan_min_age_ms",
+                                     "checkpoint_every_records",
+                                     "checkpoint_interval_ms",
+                                     "idempotency_horizon_ms",
+                                     "wal_segment_bytes",
+                                     "http_threads"};
 
 Result<std::int64_t> Int(const Object& o, const std::string& key, std::int64_t fallback,
                          std::int64_t min, std::int64_t max) {

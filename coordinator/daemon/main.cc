@@ -26,6 +26,9 @@
 namespace txcoord::daemon {
 namespace {
 
+constexpr int kExitStartup = 1;  // store unreachable, WAL corrupt or locked, port in use
+constexpr int kExitUsage = 2;    // bad command line or configuration
+
 using Poco::Util::Option;
 using Poco::Util::OptionCallback;
 
@@ -64,12 +67,15 @@ class Daemon : public Poco::Util::ServerApplication {
 
   int main(const std::vector<std::string>&) override {
     if (help_) return EXIT_OK;
-    if (Status s = fault::ArmFromEnvironment(); !s.ok()) return Fail(EXIT_USAGE, s);
+    if (Status s = fault::ArmFromEnvironment(); !s.ok()) return Fail(kExitUsage, s);
     auto cfg = LoadDaemonConfig(overrides_);
-    if (!cfg.ok()) return Fail(EXIT_USAGE, cfg.status());
+    if (!cfg.ok()) return Fail(kExitUsage, cfg.status());
     log::SetMinLevel(cfg->log_level);
     Status run = Run(*cfg);
-    if (!run.ok()) return Fail(EXIT_SOFTWARE, run);
+    if (!run.ok()) {
+      // A config the stores reject (unknown kind, bad action) is a config error, not an outage.
+      return Fail(run.code() == Code::kInvalidArgument ? kExitUsage : kExitStartup, run);
+    }
     return EXIT_OK;
   }
 
@@ -78,7 +84,7 @@ class Daemon : public Poco::Util::ServerApplication {
     coordinator::Participants participants;
     for (const auto& p : cfg.participants) {
       auto made = adapters::CreateParticipant(*p);
-      if (!made.ok()) return made.status().Annotate("participant");
+      if (!made.ok()) return made.status();
       log::Info("participant ready", {{"name", (*made)->name()}});
       participants.push_back(std::move(*made));
     }
@@ -86,16 +92,15 @@ class Daemon : public Poco::Util::ServerApplication {
     auto log = wal::Log::Open(cfg.wal, state.Visitor());
     if (!log.ok()) return log.status().Annotate("wal " + cfg.wal.dir);
     const auto& report = (*log)->replay_report();
-    log::Info("wal replayed",
-              {{"dir", cfg.wal.dir},
-               {"records", std::to_string(report.records)},
-               {"checkpoint_lsn", std::to_string(report.checkpoint_lsn)},
-               {"truncated_bytes", std::to_string(report.truncated_bytes)},
-               {"live_transactions", std::to_string(state.live_transactions())}});
+    log::Info("wal replayed", {{"dir", cfg.wal.dir},
+                               {"records", std::to_string(report.records)},
+                               {"checkpoint_lsn", std::to_string(report.checkpoint_lsn)},
+                               {"truncated_bytes", std::to_string(report.truncated_bytes)},
+                               {"live_transactions", std::to_string(state.live_transactions())}});
     std::shared_ptr<wal::Log> shared_log(std::move(*log));
-    auto manager = coordinator::TransactionManager::Start(cfg.engine, std::move(participants),
-                                                          shared_log, std::move(state),
-                                                          Clock::Real(), Random::System());
+    auto manager =
+        coordinator::TransactionManager::Start(cfg.engine, std::move(participants), shared_log,
+                                               std::move(state), Clock::Real(), Random::System());
     if (!manager.ok()) return manager.status().Annotate("engine");
     server::ServerOptions opts = cfg.server;
     opts.wal_stats = [shared_log] { return shared_log->stats(); };
@@ -110,8 +115,8 @@ class Daemon : public Poco::Util::ServerApplication {
   }
 
   int Fail(int code, const Status& s) {
-    log::Error("txcoordd failed", {{"code", std::string(CodeName(s.code()))},
-                                   {"error", s.message()}});
+    log::Error("txcoordd failed",
+               {{"code", std::string(CodeName(s.code()))}, {"error", s.message()}});
     return code;
   }
 
@@ -124,5 +129,10 @@ class Daemon : public Poco::Util::ServerApplication {
 
 int main(int argc, char** argv) {
   txcoord::daemon::Daemon app;
-  return app.run(argc, argv);
+  const int rc = app.run(argc, argv);
+  // Poco reports a bad command line as EXIT_CONFIG/EXIT_USAGE; ours is 2 (docs/operations.md).
+  if (rc == Poco::Util::Application::EXIT_CONFIG || rc == Poco::Util::Application::EXIT_USAGE) {
+    return 2;
+  }
+  return rc;
 }

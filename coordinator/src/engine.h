@@ -124,6 +124,9 @@ class Engine {
   // --- submit.cc ---
   Result<TxnPtr> BuildTxn(const TxnRequest& r) const;
   Result<std::optional<SubmitReply>> AdmitLocked(const TxnPtr& txn);
+  // Admits `txn` and makes its BEGIN durable. A value = answered without a new transaction
+  // (idempotent replay / in progress); nullopt = BEGIN is durable, go on.
+  Result<std::optional<SubmitReply>> AdmitAndBegin(const TxnPtr& txn);
   std::optional<SubmitReply> MatchIdempotencyLocked(const std::string& key, const std::string& hash,
                                                     Status* mismatch) const;
   void StartPrepares(const TxnPtr& txn);

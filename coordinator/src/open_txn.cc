@@ -20,26 +20,8 @@ Result<SubmitReply> Engine::BeginOpen(const OpenRequest& request) {
   txn->idem_key = request.idempotency_key;
   txn->request_hash =
       request.request_hash.empty() ? internal::HashRequest(request) : request.request_hash;
-  Record rec;
-  std::optional<SubmitReply> early;
-  Status s = AppendForced(rec, [&]() -> Result<bool> {
-    Result<std::optional<SubmitReply>> admitted = AdmitLocked(txn);
-    if (!admitted.ok()) {
-      ++metrics_.rejected;
-      return admitted.status();
-    }
-    if (admitted->has_value()) {
-      early = std::move(**admitted);
-      return false;
-    }
-    *rec.mutable_begin() = BeginOf(*txn);
-    return true;
-  });
-  if (!s.ok()) return s;
+  TXC_ASSIGN_OR_RETURN(std::optional<SubmitReply> early, AdmitAndBegin(txn));
   if (early) return *early;
-  if (!Fault("coordinator.after_begin_durable")) {
-    return Unavailable("coordinator stopped after BEGIN of " + txn->gid);
-  }
   std::lock_guard<std::mutex> lock(mu_);
   return SubmitReply{IdempotencyMatch::kNew, ViewLocked(*txn)};
 }

@@ -128,14 +128,7 @@ internal::v1::Begin Engine::BeginOf(const Txn& t) {
   return b;
 }
 
-Result<SubmitReply> Engine::Submit(const TxnRequest& request) {
-  Result<TxnPtr> built = BuildTxn(request);
-  if (!built.ok()) {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++metrics_.rejected;
-    return built.status();
-  }
-  TxnPtr txn = *built;
+Result<std::optional<SubmitReply>> Engine::AdmitAndBegin(const TxnPtr& txn) {
   Record rec;
   std::optional<SubmitReply> early;
   Status s = AppendForced(rec, [&]() -> Result<bool> {
@@ -152,10 +145,23 @@ Result<SubmitReply> Engine::Submit(const TxnRequest& request) {
     return true;
   });
   if (!s.ok()) return s;
-  if (early) return *early;
+  if (early) return early;
   if (!Fault("coordinator.after_begin_durable")) {
     return Unavailable("coordinator stopped after BEGIN of " + txn->gid + "; recovery aborts it");
   }
+  return std::optional<SubmitReply>();
+}
+
+Result<SubmitReply> Engine::Submit(const TxnRequest& request) {
+  Result<TxnPtr> built = BuildTxn(request);
+  if (!built.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++metrics_.rejected;
+    return built.status();
+  }
+  TxnPtr txn = *built;
+  TXC_ASSIGN_OR_RETURN(std::optional<SubmitReply> early, AdmitAndBegin(txn));
+  if (early) return *early;
   StartPrepares(txn);
   return Decide(txn);
 }

@@ -14,19 +14,6 @@ class RealClock final : public Clock {
   WallTime WallNow() const override { return std::chrono::system_clock::now(); }
 };
 
-class SystemRandom final : public Random {
- public:
-  SystemRandom() : engine_(std::random_device{}()) {}
-  std::uint64_t Next() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return engine_();
-  }
-
- private:
-  std::mutex mu_;
-  std::mt19937_64 engine_;
-};
-
 }  // namespace
 
 Clock& Clock::Real() {
@@ -35,7 +22,7 @@ Clock& Clock::Real() {
 }
 
 Random& Random::System() {
-  static auto* random = new SystemRandom();
+  static auto* random = new SeededRandom(std::random_device{}());  // leaked, like Real()
   return *random;
 }
 

@@ -25,20 +25,19 @@ std::string_view LevelName(Level l) {
   return "info";
 }
 
-std::string Timestamp() {
-  const auto now = std::chrono::system_clock::now();
-  const auto t = std::chrono::system_clock::to_time_t(now);
+}  // namespace
+
+std::string FormatUtc(std::chrono::system_clock::time_point t) {
+  const auto secs = std::chrono::system_clock::to_time_t(t);
   const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
   std::tm tm{};
-  gmtime_r(&t, &tm);
+  gmtime_r(&secs, &tm);
   char buf[64];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
   return buf;
 }
-
-}  // namespace
 
 void SetMinLevel(Level level) {
   g_min_level.store(level);
@@ -78,7 +77,7 @@ void AppendJsonString(std::string& out, std::string_view s) {
 
 void Write(Level level, std::string_view msg, Fields fields) {
   if (level < g_min_level.load()) return;
-  std::string line = "{\"ts\":\"" + Timestamp() + "\",\"level\":\"";
+  std::string line = "{\"ts\":\"" + FormatUtc(std::chrono::system_clock::now()) + "\",\"level\":\"";
   line += LevelName(level);
   line += "\",\"msg\":";
   AppendJsonString(line, msg);

@@ -8,6 +8,7 @@
 #   stack.sh start coordinator|participant   start one process again (e.g. after a kill -9)
 #   stack.sh stop  coordinator|participant   SIGTERM, wait for exit
 #   stack.sh kill  coordinator|participant   SIGKILL (a crash)
+#   stack.sh status coordinator|participant  exit 0 while the process runs
 #   stack.sh down [--purge]          stop everything; --purge deletes the state dir
 #
 # State (pid files, logs, WAL, ports, server data) lives in $TXC_STATE_DIR
@@ -89,6 +90,7 @@ print_env() {
   echo "TXC_REDIS_URL=$TXC_REDIS_URL"
   echo "TXC_STATE_DIR=$TXC_STATE_DIR"
   echo "TXC_WALLET_URL=http://127.0.0.1:$TXC_WALLET_PORT"
+  echo "TXC_PG_BIN=$TXC_PG_BIN"
 }
 
 load_env
@@ -101,6 +103,11 @@ case "${1:-}" in
     start_coordinator
     print_env ;;
   env) print_env ;;
+  status)
+    case "${2:-}" in
+      coordinator|participant) alive "$2" ;;
+      *) die "status coordinator|participant" ;;
+    esac ;;
   start)
     case "${2:-}" in
       coordinator) start_coordinator ;;
@@ -119,5 +126,5 @@ case "${1:-}" in
     "$SERVICES" stop
     [ "${2:-}" = --purge ] && rm -rf "$TXC_STATE_DIR"
     true ;;
-  *) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

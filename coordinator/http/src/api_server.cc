@@ -47,9 +47,13 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(coordinator::TransactionMana
 
 ApiServer::ApiServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-ApiServer::~ApiServer() { Stop(); }
+ApiServer::~ApiServer() {
+  Stop();
+}
 
-std::uint16_t ApiServer::port() const { return impl_->http->port(); }
+std::uint16_t ApiServer::port() const {
+  return impl_->http->port();
+}
 
 void ApiServer::Stop() {
   if (impl_->stopped) return;

@@ -208,7 +208,8 @@ void Exchange::CreateTransaction() {
   if (!parsed.ok()) return SendError(parsed.status());
   api::TransactionRequest& r = *parsed;
   if (r.mode != "2pc") {
-    return SendError(InvalidArgument("mode \"" + r.mode + "\" is not supported by this coordinator"));
+    return SendError(
+        InvalidArgument("mode \"" + r.mode + "\" is not supported by this coordinator"));
   }
   std::optional<std::chrono::milliseconds> timeout;
   if (r.timeout_ms) timeout = std::chrono::milliseconds(*r.timeout_ms);
@@ -246,7 +247,8 @@ void Exchange::ReplySubmitted(const coordinator::SubmitReply& reply, bool wait) 
       }
     }
     return SendErrorWith(409, Conflict("a request with this Idempotency-Key is still running "
-                                       "(transaction " + view.gid + ")"));
+                                       "(transaction " +
+                                       view.gid + ")"));
   }
   if (reply.match == IdempotencyMatch::kReplayed) resp_.set("Idempotent-Replayed", "true");
   if (view.open) return SendTxn(reply.match == IdempotencyMatch::kNew ? 201 : 200, view);
@@ -313,7 +315,9 @@ void Exchange::RetryNow(const std::string& gid) {
   GetTransaction(gid);
 }
 
-void Exchange::Health() { Send(200, "{\"status\":\"ok\"}", kJsonType); }
+void Exchange::Health() {
+  Send(200, "{\"status\":\"ok\"}", kJsonType);
+}
 
 void Exchange::Ready() {
   if (ctx_.manager.ready()) return Send(200, "{\"status\":\"ready\"}", kJsonType);

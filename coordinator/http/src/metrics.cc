@@ -103,8 +103,8 @@ std::string RenderMetrics(const coordinator::Metrics& m, const std::optional<wal
 
   Header(os, "txcoord_http_requests_total", "counter", "HTTP requests by route and status.");
   for (const auto& [key, n] : http.Snapshot()) {
-    os << "txcoord_http_requests_total{route=\"" << Label(key.first) << "\",status=\""
-       << key.second << "\"} " << n << '\n';
+    os << "txcoord_http_requests_total{route=\"" << Label(key.first) << "\",status=\"" << key.second
+       << "\"} " << n << '\n';
   }
   return os.str();
 }

@@ -1,7 +1,5 @@
 #include "render.h"
 
-#include <ctime>
-
 #include "txcoord/core/log.h"
 #include "txcoord/participant/wire.h"
 
@@ -9,18 +7,6 @@ namespace txcoord::server {
 namespace {
 
 using coordinator::TxnState;
-
-std::string Rfc3339(Clock::WallTime t) {
-  const auto secs = std::chrono::system_clock::to_time_t(t);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch())
-                      .count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
-}
 
 void Field(std::string& out, std::string_view key, std::string_view value, bool comma = true) {
   if (comma) out += ',';
@@ -45,8 +31,8 @@ void AppendTxnJson(std::string& out, const coordinator::TxnView& v) {
   RawField(out, "phase2_complete", coordinator::IsFinal(v.state) ? "true" : "false");
   if (!v.reason.empty()) Field(out, "reason", v.reason);
   RawField(out, "open", v.open ? "true" : "false");
-  Field(out, "created", Rfc3339(v.created));
-  Field(out, "updated", Rfc3339(v.updated));
+  Field(out, "created", log::FormatUtc(v.created));
+  Field(out, "updated", log::FormatUtc(v.updated));
   out += ",\"branches\":[";
   for (std::size_t i = 0; i < v.branches.size(); ++i) {
     const auto& b = v.branches[i];
@@ -67,12 +53,16 @@ void AppendTxnJson(std::string& out, const coordinator::TxnView& v) {
 
 std::string_view ApiState(TxnState s) {
   switch (s) {
-    case TxnState::kActive: return "active";
-    case TxnState::kPreparing: return "preparing";
+    case TxnState::kActive:
+      return "active";
+    case TxnState::kPreparing:
+      return "preparing";
     case TxnState::kCommitting:
-    case TxnState::kCommitted: return "committed";
+    case TxnState::kCommitted:
+      return "committed";
     case TxnState::kAborting:
-    case TxnState::kAborted: return "aborted";
+    case TxnState::kAborted:
+      return "aborted";
   }
   return "unknown";
 }
@@ -86,8 +76,8 @@ api::v1::TransactionResponse ToProto(const coordinator::TxnView& v) {
   r.set_phase2_complete(coordinator::IsFinal(v.state));
   r.set_reason(v.reason);
   r.set_open(v.open);
-  r.set_created(Rfc3339(v.created));
-  r.set_updated(Rfc3339(v.updated));
+  r.set_created(log::FormatUtc(v.created));
+  r.set_updated(log::FormatUtc(v.updated));
   for (const auto& b : v.branches) {
     auto* out = r.add_branches();
     out->set_participant(b.participant);

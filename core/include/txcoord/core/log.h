@@ -6,6 +6,7 @@
 //
 // Thread-safety: lines from concurrent threads never interleave. Each line is flushed, so a
 // crash loses at most the line being written. Field values are JSON-escaped strings.
+#include <chrono>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -28,6 +29,9 @@ inline void Warn(std::string_view msg, Fields fields = {}) {
 inline void Error(std::string_view msg, Fields fields = {}) {
   Write(Level::kError, msg, fields);
 }
+
+// "2026-11-24T02:20:01.123Z" (UTC, milliseconds).
+std::string FormatUtc(std::chrono::system_clock::time_point t);
 
 // Appends `s` to `out` as a JSON string literal (with quotes).
 void AppendJsonString(std::string& out, std::string_view s);

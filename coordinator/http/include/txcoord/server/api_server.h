@@ -33,8 +33,8 @@ struct ServerOptions {
   std::uint16_t port = 0;  // 0 = ephemeral (see ApiServer::port())
   std::string token;       // empty = no auth
   std::size_t max_body_bytes = 1 << 20;
-  int max_threads = 32;   // concurrent requests being served
-  int max_queued = 256;   // accepted connections waiting for a thread
+  int max_threads = 32;  // concurrent requests being served
+  int max_queued = 256;  // accepted connections waiting for a thread
   // How long a waiting POST keeps waiting for phase 2 after the decision before answering
   // (the decision is already durable; the answer says whether phase 2 completed).
   std::chrono::milliseconds phase2_wait{5'000};
