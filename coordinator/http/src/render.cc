@@ -44,6 +44,7 @@ void AppendTxnJson(std::string& out, const coordinator::TxnView& v) {
   Field(out, "detail", coordinator::TxnStateName(v.state));
   RawField(out, "phase2_complete", coordinator::IsFinal(v.state) ? "true" : "false");
   if (!v.reason.empty()) Field(out, "reason", v.reason);
+  if (v.mode == "saga") RawField(out, "stuck", v.stuck ? "true" : "false");
   RawField(out, "open", v.open ? "true" : "false");
   Field(out, "created", Rfc3339(v.created));
   Field(out, "updated", Rfc3339(v.updated));
@@ -73,6 +74,9 @@ std::string_view ApiState(TxnState s) {
     case TxnState::kCommitted: return "committed";
     case TxnState::kAborting:
     case TxnState::kAborted: return "aborted";
+    case TxnState::kRunning: return "running";
+    case TxnState::kCompensating: return "compensating";
+    case TxnState::kCompensated: return "compensated";
   }
   return "unknown";
 }
