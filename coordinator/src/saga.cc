@@ -240,7 +240,8 @@ void Engine::SagaResumeLocked(const internal::ReplayTxn& rt, Txn& txn) {
     Branch& b = txn.branches[s.step()];
     if (!s.error().empty()) b.last_error = s.error();
     if (s.phase() == SagaStep::COMPENSATE) {
-      b.state = s.event() == SagaStep::DONE ? BranchState::kCompensated : BranchState::kCompensating;
+      b.state =
+          s.event() == SagaStep::DONE ? BranchState::kCompensated : BranchState::kCompensating;
       continue;
     }
     switch (s.event()) {

@@ -100,7 +100,7 @@ void Engine::SagaRun(const TxnPtr& txn, std::size_t i) {
   Result<participant::ExecuteResult> r =
       CallParticipant([&] { return ch->participant().Execute(call); });
   r.ok() ? ch->breaker().OnSuccess() : ch->breaker().OnFailure();
-  CountCall(name, !r.ok()                                          ? "execute.error"
+  CountCall(name, !r.ok()                                     ? "execute.error"
                   : r->outcome == participant::Outcome::kDone ? "execute.done"
                                                               : "execute.refused");
   SagaForwardResult(txn, i, r);
@@ -179,8 +179,8 @@ void Engine::SagaCompensateResult(const TxnPtr& txn, std::size_t i, const Status
   b.last_error = s.ToString();
   if (b.attempts >= cfg_.saga_stuck_after && !txn->stuck) {
     txn->stuck = true;
-    txn->reason = "stuck: compensation of step " + b.branch + " (" + b.participant +
-                  ") failed " + std::to_string(b.attempts) + " times: " + b.last_error;
+    txn->reason = "stuck: compensation of step " + b.branch + " (" + b.participant + ") failed " +
+                  std::to_string(b.attempts) + " times: " + b.last_error;
     cv_.notify_all();
   }
   const auto delay = phase2_backoff_.Delay(++b.backoff_attempt);

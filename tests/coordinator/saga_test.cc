@@ -80,8 +80,8 @@ TEST_F(SagaTest, RefusalAtEachStepCompensatesExactlyTheDoneStepsInReverse) {
         EXPECT_EQ(v.branches[i].state, co::BranchState::kCompensated);
       } else {
         EXPECT_EQ(events->First(Comp(gid, i)), -1) << gid << " step " << i;
-        const std::string exec = "execute:" + std::string(i % 2 ? "redis" : "pg") + ":" + gid +
-                                 "/s" + std::to_string(i);
+        const std::string exec =
+            "execute:" + std::string(i % 2 ? "redis" : "pg") + ":" + gid + "/s" + std::to_string(i);
         EXPECT_EQ(events->First(exec) >= 0, i == k) << exec;
       }
     }
@@ -166,9 +166,8 @@ TEST_F(SagaTest, StepsOfOneGroupRunConcurrently) {
   pg->execute_gate.Close();
   redis->execute_gate.Close();
   ASSERT_TRUE(tm->SubmitSaga(r).ok());
-  ASSERT_TRUE(Eventually([&] {
-    return pg->execute_gate.waiting() == 1 && redis->execute_gate.waiting() == 1;
-  }));
+  ASSERT_TRUE(Eventually(
+      [&] { return pg->execute_gate.waiting() == 1 && redis->execute_gate.waiting() == 1; }));
   EXPECT_EQ(events->First("execute:pg:groups/s2"), -1);
   pg->execute_gate.Open();
   redis->execute_gate.Open();
@@ -251,31 +250,29 @@ TEST_P(SagaCrashTest, RecoveryFinishesWithEveryStepOnceInEffect) {
   ASSERT_TRUE(Eventually([&] { return !tm->ready(); })) << c.point;
   Restart();
   co::TxnView v = WaitFinal("crash");
-  EXPECT_EQ(v.state,
-            c.refuse_at < 0 ? co::TxnState::kCommitted : co::TxnState::kCompensated);
+  EXPECT_EQ(v.state, c.refuse_at < 0 ? co::TxnState::kCommitted : co::TxnState::kCompensated);
   EXPECT_EQ(pg->execute_effects() + redis->execute_effects(), c.refuse_at < 0 ? 3 : c.refuse_at);
   for (int i = 0; i < 3; ++i) {
-    const FakeSagaState want = c.refuse_at < 0      ? FakeSagaState::kExecuted
-                               : i < c.refuse_at    ? FakeSagaState::kCompensated
-                               : i == c.refuse_at   ? FakeSagaState::kRefused
-                                                    : FakeSagaState::kNone;
+    const FakeSagaState want = c.refuse_at < 0    ? FakeSagaState::kExecuted
+                               : i < c.refuse_at  ? FakeSagaState::kCompensated
+                               : i == c.refuse_at ? FakeSagaState::kRefused
+                                                  : FakeSagaState::kNone;
     EXPECT_EQ(StepState("crash", i), want) << "step " << i;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    FaultPoints, SagaCrashTest,
-    ::testing::Values(SagaCrash{"saga.after_begin_durable", 1, -1},
-                      SagaCrash{"saga.after_step_started", 1, -1},
-                      SagaCrash{"saga.after_step_started", 2, -1},
-                      SagaCrash{"saga.after_step_done", 1, -1},
-                      SagaCrash{"saga.after_step_done", 3, -1},
-                      SagaCrash{"saga.before_end", 1, -1},
-                      SagaCrash{"saga.after_step_done", 2, 2},
-                      SagaCrash{"saga.after_compensation_started", 1, 2},
-                      SagaCrash{"saga.after_compensation_started", 2, 2},
-                      SagaCrash{"saga.after_compensation_done", 1, 2},
-                      SagaCrash{"saga.before_end", 1, 2}));
+INSTANTIATE_TEST_SUITE_P(FaultPoints, SagaCrashTest,
+                         ::testing::Values(SagaCrash{"saga.after_begin_durable", 1, -1},
+                                           SagaCrash{"saga.after_step_started", 1, -1},
+                                           SagaCrash{"saga.after_step_started", 2, -1},
+                                           SagaCrash{"saga.after_step_done", 1, -1},
+                                           SagaCrash{"saga.after_step_done", 3, -1},
+                                           SagaCrash{"saga.before_end", 1, -1},
+                                           SagaCrash{"saga.after_step_done", 2, 2},
+                                           SagaCrash{"saga.after_compensation_started", 1, 2},
+                                           SagaCrash{"saga.after_compensation_started", 2, 2},
+                                           SagaCrash{"saga.after_compensation_done", 1, 2},
+                                           SagaCrash{"saga.before_end", 1, 2}));
 
 TEST_F(SagaTest, CheckpointKeepsLiveSagasAcrossRestart) {
   Start();

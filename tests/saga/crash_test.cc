@@ -81,13 +81,14 @@ class SagaCrashTest : public ::testing::TestWithParam<CrashCase> {
 
   void WriteConfig() {
     std::ofstream f(dir_ / "txcoordd.json");
-    f << R"J({"coordinator_id":")J" << tag_ << R"J(","listen":"127.0.0.1:)J"
-      << port_ << R"J(","wal_dir":")J" << (dir_ / "wal").string()
+    f << R"J({"coordinator_id":")J" << tag_ << R"J(","listen":"127.0.0.1:)J" << port_
+      << R"J(","wal_dir":")J" << (dir_ / "wal").string()
       << R"J(","orphan_scan_interval_ms":0,"participants":[
   {"name":"shop-pg","kind":"postgres","dsn":")J"
       << dsn_ << R"J(","pool_size":4,"actions":{
     "charge":{"sql":["UPDATE pay_)J"
-      << tag_ << R"J( SET balance = balance - :amount WHERE account = :account AND balance >= :amount"],"expect_rows":[1]},
+      << tag_
+      << R"J( SET balance = balance - :amount WHERE account = :account AND balance >= :amount"],"expect_rows":[1]},
     "refund":{"sql":["UPDATE pay_)J"
       << tag_ << R"J( SET balance = balance + :amount WHERE account = :account"],"expect_rows":[1]},
     "create_order":{"sql":["INSERT INTO ord_)J"
@@ -189,18 +190,21 @@ class SagaCrashTest : public ::testing::TestWithParam<CrashCase> {
   }
   std::string Redis(const std::string& cmd) {
     auto* r = static_cast<redisReply*>(redisCommand(redis_, cmd.c_str()));
-    std::string out = r == nullptr ? "<error>" : r->str != nullptr ? r->str : std::to_string(r->integer);
+    std::string out = r == nullptr        ? "<error>"
+                      : r->str != nullptr ? r->str
+                                          : std::to_string(r->integer);
     if (r != nullptr) freeReplyObject(r);
     return out;
   }
 
   std::string SagaBody(int amount) const {
     const std::string item = R"("payload":{"sku":")" + tag_ + R"(","qty":2})";
-    const std::string pay = R"("payload":{"account":"alice","amount":)" + std::to_string(amount) + "}";
+    const std::string pay =
+        R"("payload":{"account":"alice","amount":)" + std::to_string(amount) + "}";
     const std::string ord = R"("payload":{"order":"o-1","qty":2})";
     return R"({"mode":"saga","gid":"crash-saga","branches":[)"
-           R"({"participant":"shop-redis","action":"reserve",)" + item +
-           R"(,"compensation":{"action":"release",)" + item + "}}," +
+           R"({"participant":"shop-redis","action":"reserve",)" +
+           item + R"(,"compensation":{"action":"release",)" + item + "}}," +
            R"({"participant":"shop-pg","action":"charge",)" + pay +
            R"(,"compensation":{"action":"refund",)" + pay + "}}," +
            R"({"participant":"shop-pg","action":"create_order",)" + ord +
@@ -236,16 +240,15 @@ TEST_P(SagaCrashTest, KilledAtTheFaultPointTheSagaFinishesAfterRestart) {
   EXPECT_EQ(Scalar("SELECT count(*) FROM ord_" + tag_), c.refuse ? "0" : "1");
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    SagaPoints, SagaCrashTest,
-    ::testing::Values(CrashCase{"saga.after_begin_durable", 1, false},
-                      CrashCase{"saga.after_step_started", 2, false},
-                      CrashCase{"saga.after_step_done", 1, false},
-                      CrashCase{"saga.after_step_done", 3, false},
-                      CrashCase{"saga.before_end", 1, false},
-                      CrashCase{"saga.after_step_done", 1, true},
-                      CrashCase{"saga.after_compensation_started", 1, true},
-                      CrashCase{"saga.after_compensation_done", 1, true},
-                      CrashCase{"saga.before_end", 1, true}));
+INSTANTIATE_TEST_SUITE_P(SagaPoints, SagaCrashTest,
+                         ::testing::Values(CrashCase{"saga.after_begin_durable", 1, false},
+                                           CrashCase{"saga.after_step_started", 2, false},
+                                           CrashCase{"saga.after_step_done", 1, false},
+                                           CrashCase{"saga.after_step_done", 3, false},
+                                           CrashCase{"saga.before_end", 1, false},
+                                           CrashCase{"saga.after_step_done", 1, true},
+                                           CrashCase{"saga.after_compensation_started", 1, true},
+                                           CrashCase{"saga.after_compensation_done", 1, true},
+                                           CrashCase{"saga.before_end", 1, true}));
 
 }  // namespace

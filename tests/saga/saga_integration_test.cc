@@ -40,15 +40,16 @@ class SagaStoresTest : public ::testing::Test {
     for (char c : std::string(info->name())) {
       name += std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '_';
     }
-    const std::string run = Hex(static_cast<std::uint64_t>(
-        std::chrono::system_clock::now().time_since_epoch().count()));
+    const std::string run = Hex(
+        static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()));
     tag_ = name.substr(0, 30) + "_" + run;
     coordinator_id_ = "sit-" + run;
     accounts_ = "sg_acc_" + tag_;
     orders_ = "sg_ord_" + tag_;
     pg_ = PQconnectdb(dsn_.c_str());
     ASSERT_EQ(PQstatus(pg_), CONNECTION_OK) << PQerrorMessage(pg_);
-    PQsetNoticeProcessor(pg_, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        pg_, [](void*, const char*) {}, nullptr);
     Sql("CREATE TABLE " + accounts_ +
         " (id text PRIMARY KEY, balance bigint NOT NULL CHECK (balance >= 0))");
     Sql("CREATE TABLE " + orders_ + " (id text PRIMARY KEY, sku text NOT NULL, qty int NOT NULL)");
@@ -78,16 +79,20 @@ class SagaStoresTest : public ::testing::Test {
   }
 
   void StartEngine() {
-    const std::string pg_json = R"J({"name":"shop-pg","kind":"postgres","dsn":")J" + dsn_ +
-                                R"J(","pool_size":4,"actions":{
-      "charge":{"sql":["UPDATE )J" + accounts_ +
-                                R"J( SET balance = balance - :amount WHERE id = :account AND balance >= :amount"],"expect_rows":[1]},
-      "refund":{"sql":["UPDATE )J" + accounts_ +
-                                R"J( SET balance = balance + :amount WHERE id = :account"],"expect_rows":[1]},
-      "create_order":{"sql":["INSERT INTO )J" + orders_ +
-                                R"J( (id, sku, qty) VALUES (:order, :sku, :qty)"],"expect_rows":[1]},
-      "cancel_order":{"sql":["DELETE FROM )J" + orders_ +
-                                R"J( WHERE id = :order"]}}})J";
+    const std::string pg_json =
+        R"J({"name":"shop-pg","kind":"postgres","dsn":")J" + dsn_ +
+        R"J(","pool_size":4,"actions":{
+      "charge":{"sql":["UPDATE )J" +
+        accounts_ +
+        R"J( SET balance = balance - :amount WHERE id = :account AND balance >= :amount"],"expect_rows":[1]},
+      "refund":{"sql":["UPDATE )J" +
+        accounts_ +
+        R"J( SET balance = balance + :amount WHERE id = :account"],"expect_rows":[1]},
+      "create_order":{"sql":["INSERT INTO )J" +
+        orders_ +
+        R"J( (id, sku, qty) VALUES (:order, :sku, :qty)"],"expect_rows":[1]},
+      "cancel_order":{"sql":["DELETE FROM )J" +
+        orders_ + R"J( WHERE id = :order"]}}})J";
     auto pgc = postgres::ParseConfigText(pg_json);
     ASSERT_TRUE(pgc.ok()) << pgc.status();
     auto pgp = postgres::PostgresParticipant::Create(std::move(*pgc));
@@ -128,8 +133,8 @@ class SagaStoresTest : public ::testing::Test {
   void Sql(const std::string& sql) {
     PGresult* r = PQexec(pg_, sql.c_str());
     const auto st = PQresultStatus(r);
-    EXPECT_TRUE(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) << sql << ": "
-                                                                << PQerrorMessage(pg_);
+    EXPECT_TRUE(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        << sql << ": " << PQerrorMessage(pg_);
     PQclear(r);
   }
   std::string Scalar(const std::string& sql) {
@@ -140,7 +145,9 @@ class SagaStoresTest : public ::testing::Test {
   }
   std::string Redis(const std::string& cmd) {
     auto* r = static_cast<redisReply*>(redisCommand(redis_, cmd.c_str()));
-    std::string out = r == nullptr ? "<error>" : r->str != nullptr ? r->str : std::to_string(r->integer);
+    std::string out = r == nullptr        ? "<error>"
+                      : r->str != nullptr ? r->str
+                                          : std::to_string(r->integer);
     if (r != nullptr) freeReplyObject(r);
     return out;
   }
@@ -196,9 +203,9 @@ TEST_F(SagaStoresTest, FailureAtEachStepRestoresBothStores) {
     const char* order;
     std::size_t refused_step;
   };
-  const Case cases[] = {{11, 30, "o-a", 0},      // out of stock
-                        {2, 500, "o-b", 1},      // payment declined
-                        {2, 30, "taken", 2}};    // the order exists already
+  const Case cases[] = {{11, 30, "o-a", 0},    // out of stock
+                        {2, 500, "o-b", 1},    // payment declined
+                        {2, 30, "taken", 2}};  // the order exists already
   for (const Case& c : cases) {
     const std::string gid = "fail-" + std::to_string(c.refused_step);
     co::TxnView v = Run(Order(gid, c.qty, c.amount, c.order));
