@@ -75,10 +75,10 @@ class FakeParticipant final : public participant::Participant {
   Gate prepare_gate;
   Gate commit_gate;
   // Sagas.
-  void RefuseAction(const std::string& action);     // Execute of `action` → kRefused
-  void FailExecutes(Code code, int count);          // next `count` executes fail, no effect
-  void UnknownAfterExecute(int count);              // next `count` take effect, then kUnknownOutcome
-  void FailCompensates(Code code, int count);       // count < 0 = forever
+  void RefuseAction(const std::string& action);  // Execute of `action` → kRefused
+  void FailExecutes(Code code, int count);       // next `count` executes fail, no effect
+  void UnknownAfterExecute(int count);           // next `count` take effect, then kUnknownOutcome
+  void FailCompensates(Code code, int count);    // count < 0 = forever
   Gate execute_gate;
 
   FakeSagaState SagaStateOf(const BranchId& id) const;

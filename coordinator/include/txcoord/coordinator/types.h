@@ -73,7 +73,8 @@ struct SagaStepRequest {
   std::string participant;
   std::string action;
   participant::Payload payload;
-  std::string compensation_action;  // empty = none (allowed only for a step alone in the last group)
+  // Empty = none: allowed only for a step alone in the last group.
+  std::string compensation_action;
   participant::Payload compensation_payload;
   std::uint32_t group = 0;  // steps of one group run concurrently; groups in ascending order
   std::string branch;       // empty = assigned "s<index>"
