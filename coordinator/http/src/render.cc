@@ -92,6 +92,7 @@ api::v1::TransactionResponse ToProto(const coordinator::TxnView& v) {
   r.set_open(v.open);
   r.set_created(Rfc3339(v.created));
   r.set_updated(Rfc3339(v.updated));
+  r.set_stuck(v.stuck);
   for (const auto& b : v.branches) {
     auto* out = r.add_branches();
     out->set_participant(b.participant);
