@@ -20,6 +20,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "txcoord/testing/env.h"
 
@@ -37,7 +38,7 @@ void PrintTo(const CrashCase& c, std::ostream* os) {
   *os << c.point << "@" << c.hit << (c.refuse ? " refusing" : " forward");
 }
 
-class SagaCrashTest : public ::testing::TestWithParam<CrashCase> {
+class SagaDaemonTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dsn_ = txcoord::testing::RequiredEnv("TXC_PG_DSN");
@@ -197,12 +198,13 @@ class SagaCrashTest : public ::testing::TestWithParam<CrashCase> {
     return out;
   }
 
-  std::string SagaBody(int amount) const {
+  std::string SagaBody(int amount, const std::string& gid = "crash-saga") const {
     const std::string item = R"("payload":{"sku":")" + tag_ + R"(","qty":2})";
     const std::string pay =
         R"("payload":{"account":"alice","amount":)" + std::to_string(amount) + "}";
     const std::string ord = R"("payload":{"order":"o-1","qty":2})";
-    return R"({"mode":"saga","gid":"crash-saga","branches":[)"
+    return R"({"mode":"saga","gid":")" + gid +
+           R"(","branches":[)"
            R"({"participant":"shop-redis","action":"reserve",)" +
            item + R"(,"compensation":{"action":"release",)" + item + "}}," +
            R"({"participant":"shop-pg","action":"charge",)" + pay +
@@ -218,6 +220,44 @@ class SagaCrashTest : public ::testing::TestWithParam<CrashCase> {
   int port_ = 0;
   pid_t pid_ = -1;
 };
+
+class SagaCrashTest : public SagaDaemonTest, public ::testing::WithParamInterface<CrashCase> {};
+
+// The saga side of the HTTP API on the real daemon: 202 running, final states, idempotency,
+// validation, the state filter.
+TEST_F(SagaDaemonTest, HttpApiSpeaksSagaStates) {
+  ASSERT_NO_FATAL_FAILURE(Start(""));
+  auto [code, body] = Http("POST", "/v1/transactions?wait=false", SagaBody(30, "api-ok"));
+  EXPECT_EQ(code, 202) << body;
+  EXPECT_NE(body.find("\"mode\":\"saga\""), std::string::npos) << body;
+  std::tie(code, body) = Http("POST", "/v1/transactions?wait=true", SagaBody(500, "api-no"));
+  EXPECT_EQ(code, 200) << body;
+  EXPECT_NE(body.find("\"state\":\"compensated\""), std::string::npos) << body;
+  EXPECT_NE(body.find("\"stuck\":false"), std::string::npos) << body;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::tie(code, body) = Http("GET", "/v1/transactions/api-ok", "");
+    if (body.find("\"state\":\"committed\"") != std::string::npos) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_NE(body.find("\"state\":\"committed\""), std::string::npos) << body;
+  std::tie(code, body) = Http("GET", "/v1/transactions?state=compensated", "");
+  EXPECT_EQ(code, 200);
+  EXPECT_NE(body.find("api-no"), std::string::npos) << body;
+  EXPECT_EQ(body.find("api-ok"), std::string::npos) << body;
+  // A step other than the last without a compensation: 400, nothing runs.
+  std::string bad = SagaBody(30, "api-bad");
+  const auto comp = bad.find(R"(,"compensation":{"action":"release")");
+  ASSERT_NE(comp, std::string::npos);
+  bad.erase(comp, bad.find("}}", comp) + 2 - comp);
+  std::tie(code, body) = Http("POST", "/v1/transactions", bad);
+  EXPECT_EQ(code, 400) << bad << " -> " << body;
+  EXPECT_NE(body.find("compensation is required"), std::string::npos) << body;
+  std::tie(code, body) = Http("POST", "/v1/transactions/api-ok/commit", "");
+  EXPECT_EQ(code, 400) << body;
+  EXPECT_EQ(Redis("GET stock:{" + tag_ + "}"), "8");
+  EXPECT_EQ(Scalar("SELECT balance FROM pay_" + tag_), "70");
+}
 
 TEST_P(SagaCrashTest, KilledAtTheFaultPointTheSagaFinishesAfterRestart) {
   const CrashCase& c = GetParam();
