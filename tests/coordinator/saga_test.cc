@@ -151,7 +151,8 @@ TEST_F(SagaTest, FailingCompensationLeavesTheSagaVisiblyStuckUntilItSucceeds) {
   EXPECT_NE(v.reason.find("stuck"), std::string::npos) << v.reason;
   EXPECT_EQ(tm->metrics().stuck, 1u);
   pg->FailCompensates(Code::kOk, 0);
-  ASSERT_TRUE(tm->RetryNow("stuck").ok());
+  const Status retried = tm->RetryNow("stuck");  // may race the backoff timer's own retry
+  EXPECT_TRUE(retried.ok() || retried.code() == Code::kFailedPrecondition) << retried;
   v = WaitFinal("stuck");
   EXPECT_EQ(v.state, co::TxnState::kCompensated);
   EXPECT_FALSE(v.stuck);
