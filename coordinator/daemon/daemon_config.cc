@@ -33,7 +33,9 @@ const std::set<std::string> kKeys = {"coordinator_id",
                                      "checkpoint_interval_ms",
                                      "idempotency_horizon_ms",
                                      "wal_segment_bytes",
-                                     "http_threads"};
+                                     "http_threads",
+                                     "saga_step_max_attempts",
+                                     "saga_stuck_after"};
 
 Result<std::int64_t> Int(const Object& o, const std::string& key, std::int64_t fallback,
                          std::int64_t min, std::int64_t max) {
@@ -125,6 +127,10 @@ Result<DaemonConfig> ParseDaemonConfig(const Object& o,
   c.server.phase2_wait = milliseconds(phase2_wait);
   TXC_ASSIGN_OR_RETURN(auto workers, Int(o, "worker_threads", 8, 1, 1024));
   c.engine.worker_threads = static_cast<std::size_t>(workers);
+  TXC_ASSIGN_OR_RETURN(auto step_attempts, Int(o, "saga_step_max_attempts", 5, 1, 1000));
+  c.engine.saga_step_max_attempts = static_cast<std::uint32_t>(step_attempts);
+  TXC_ASSIGN_OR_RETURN(auto stuck_after, Int(o, "saga_stuck_after", 10, 1, 1000000));
+  c.engine.saga_stuck_after = static_cast<std::uint32_t>(stuck_after);
   TXC_ASSIGN_OR_RETURN(auto http_threads, Int(o, "http_threads", 32, 1, 1024));
   c.server.max_threads = static_cast<int>(http_threads);
   TXC_ASSIGN_OR_RETURN(auto scan, Int(o, "orphan_scan_interval_ms", 30'000, 0, kDay));

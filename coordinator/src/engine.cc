@@ -20,6 +20,7 @@ Engine::Engine(Config config,
       random_(random),
       prepare_backoff_(cfg_.prepare_backoff, random),
       phase2_backoff_(cfg_.phase2_backoff, random),
+      saga_backoff_(cfg_.prepare_backoff, random),
       work_(boost::asio::make_work_guard(io_)),
       pool_(cfg_.worker_threads) {
   for (const auto& [name, p] : parts_) {

@@ -50,6 +50,11 @@ struct Branch {
   std::uint64_t generation = 0;       // bumps on RetryNow; stale retry timers do nothing
   bool call_in_flight = false;
   std::string last_error;
+  // Saga steps.
+  std::string comp_action;
+  participant::Payload comp_payload;
+  std::uint32_t group = 0;
+  std::chrono::steady_clock::time_point deadline{};  // forward retries stop here (real time)
 };
 
 struct Txn {
@@ -69,6 +74,9 @@ struct Txn {
   bool prepare_failed = false;
   std::string fail_reason;
   bool end_started = false;
+  bool saga = false;
+  bool stuck = false;
+  bool stuck_missing = false;  // stuck because a step needing compensation has none
 };
 
 struct IdemRecord {
@@ -87,6 +95,7 @@ class Engine {
   void Resume(internal::ReplayTables& tables);  // recovery: rebuild and finish transactions
 
   Result<SubmitReply> Submit(const TxnRequest& request);
+  Result<SubmitReply> SubmitSaga(const SagaRequest& request);
   Result<SubmitReply> BeginOpen(const OpenRequest& request);
   Status RegisterBranch(const std::string& gid, const std::string& participant,
                         const std::string& branch);
@@ -149,6 +158,23 @@ class Engine {
   void MaybeFinish(const TxnPtr& txn);
   void FinishLocked(Txn& t);
 
+  // --- saga.cc / saga_steps.cc ---
+  Result<TxnPtr> BuildSaga(const SagaRequest& r) const;
+  void SagaAdvance(const TxnPtr& txn);
+  void SagaTurnBack(const TxnPtr& txn);
+  void SagaStartStep(const TxnPtr& txn, std::size_t i, bool backward);
+  void SagaSend(const TxnPtr& txn, std::size_t i);
+  void SagaRun(const TxnPtr& txn, std::size_t i);
+  void SagaForwardResult(const TxnPtr& txn, std::size_t i,
+                         const Result<participant::ExecuteResult>& r);
+  void SagaCompensateResult(const TxnPtr& txn, std::size_t i, const Status& s);
+  void SagaStepRecord(const TxnPtr& txn, std::size_t i, int phase, int event,
+                      const std::function<void(Branch&)>& mutate);
+  void SagaEnd(const TxnPtr& txn, bool compensated);
+  void SagaResumeLocked(const internal::ReplayTxn& rt, Txn& txn);
+  void SagaSnapshotLocked(const Txn& t, internal::v1::TxnSnapshot& s) const;
+  Status SagaRetryNowLocked(Txn& t, std::vector<std::size_t>& todo);
+
   // --- housekeeping.cc ---
   void StartTimers();
   void Every(std::chrono::milliseconds interval, std::function<void()> fn);
@@ -163,6 +189,7 @@ class Engine {
   Random& random_;
   Backoff prepare_backoff_;
   Backoff phase2_backoff_;
+  Backoff saga_backoff_;  // forward retries of saga steps (prepare_backoff's policy)
 
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;

@@ -12,6 +12,7 @@ using internal::v1::Decision;
 void Engine::Resume(internal::ReplayTables& tables) {
   std::vector<std::pair<TxnPtr, std::string>> to_abort;
   std::vector<std::pair<TxnPtr, Phase2Op>> to_finish;
+  std::vector<TxnPtr> sagas;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [key, r] : tables.idem) {
@@ -29,6 +30,13 @@ void Engine::Resume(internal::ReplayTables& tables) {
       txn->timeout = std::chrono::milliseconds(b.timeout_ms());
       txn->idem_key = b.idempotency_key();
       txn->request_hash = b.request_hash();
+      if (b.mode() == "saga") {
+        SagaResumeLocked(rt, *txn);
+        sagas.push_back(txn);
+        txns_[gid] = txn;
+        ++in_flight_;
+        continue;
+      }
       auto add = [&](const internal::v1::Branch& p) {
         Branch br;
         br.participant = p.participant();
@@ -67,6 +75,7 @@ void Engine::Resume(internal::ReplayTables& tables) {
   }
   for (auto& [txn, why] : to_abort) DecideAbort(txn, why);
   for (auto& [txn, op] : to_finish) StartPhase2(txn, op);
+  for (const TxnPtr& txn : sagas) SagaAdvance(txn);
   StartTimers();
 }
 
@@ -129,6 +138,10 @@ internal::v1::Checkpoint Engine::SnapshotLocked() const {
     if (IsFinal(t->state)) continue;  // END was appended
     internal::v1::TxnSnapshot* s = c.add_transactions();
     *s->mutable_begin() = BeginOf(*t);
+    if (t->saga) {
+      SagaSnapshotLocked(*t, *s);
+      continue;
+    }
     if (t->open) {
       for (const Branch& b : t->branches) {
         *s->add_registered() =

@@ -85,6 +85,10 @@ Result<TxnView> Engine::Commit(const std::string& gid) {
     auto it = txns_.find(gid);
     if (it == txns_.end()) return NotFound("no transaction " + gid);
     txn = it->second;
+    if (txn->saga) {
+      return FailedPrecondition("transaction " + gid +
+                                " is a saga: it commits or compensates by itself");
+    }
     switch (txn->state) {
       case TxnState::kCommitting:
       case TxnState::kCommitted:
@@ -96,6 +100,10 @@ Result<TxnView> Engine::Commit(const std::string& gid) {
         return FailedPrecondition("transaction " + gid + " is a one-shot 2PC transaction");
       case TxnState::kActive:
         break;
+      case TxnState::kRunning:
+      case TxnState::kCompensating:
+      case TxnState::kCompensated:
+        return FailedPrecondition("transaction " + gid + " is a saga");
     }
     for (const Branch& b : txn->branches) {
       if (b.state == BranchState::kRegistering) {
@@ -113,6 +121,10 @@ Result<TxnView> Engine::Abort(const std::string& gid, const std::string& reason)
     auto it = txns_.find(gid);
     if (it == txns_.end()) return NotFound("no transaction " + gid);
     txn = it->second;
+    if (txn->saga) {
+      return FailedPrecondition("transaction " + gid +
+                                " is a saga: it commits or compensates by itself");
+    }
     switch (txn->state) {
       case TxnState::kAborting:
       case TxnState::kAborted:
@@ -125,6 +137,10 @@ Result<TxnView> Engine::Abort(const std::string& gid, const std::string& reason)
                                   " is a one-shot 2PC transaction being prepared");
       case TxnState::kActive:
         break;
+      case TxnState::kRunning:
+      case TxnState::kCompensating:
+      case TxnState::kCompensated:
+        return FailedPrecondition("transaction " + gid + " is a saga");
     }
     TXC_RETURN_IF_ERROR(CheckReadyLocked());
   }

@@ -130,14 +130,33 @@ void Engine::MaybeFinish(const TxnPtr& txn) {
 }
 
 void Engine::FinishLocked(Txn& t) {
-  t.state = t.state == TxnState::kCommitting ? TxnState::kCommitted : TxnState::kAborted;
+  std::string final_state;
+  switch (t.state) {
+    case TxnState::kCommitting:
+      t.state = TxnState::kCommitted;
+      final_state = "committed";
+      ++metrics_.committed;
+      break;
+    case TxnState::kRunning:  // saga: every step done
+      t.state = TxnState::kCommitted;
+      final_state = "committed";
+      ++metrics_.saga_committed;
+      break;
+    case TxnState::kCompensating:
+      t.state = TxnState::kCompensated;
+      final_state = "compensated";
+      ++metrics_.compensated;
+      break;
+    default:
+      t.state = TxnState::kAborted;
+      final_state = "aborted";
+      ++metrics_.aborted;
+  }
   t.updated = clock_.WallNow();
-  const bool committed = t.state == TxnState::kCommitted;
-  ++(committed ? metrics_.committed : metrics_.aborted);
   if (in_flight_ > 0) --in_flight_;
   if (!t.idem_key.empty()) {
     if (auto it = idem_.find(t.idem_key); it != idem_.end() && it->second.gid == t.gid) {
-      it->second.final_state = committed ? "committed" : "aborted";
+      it->second.final_state = final_state;
     }
   }
   finished_.push_back(t.gid);
@@ -150,22 +169,29 @@ void Engine::FinishLocked(Txn& t) {
 
 Status Engine::RetryNow(const std::string& gid) {
   std::vector<std::pair<std::size_t, std::uint64_t>> todo;
+  TxnPtr saga;
+  std::vector<std::size_t> steps;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = txns_.find(gid);
     if (it == txns_.end()) return NotFound("no transaction " + gid);
     Txn& t = *it->second;
-    if (t.state != TxnState::kCommitting && t.state != TxnState::kAborting) {
+    if (t.saga) {
+      TXC_RETURN_IF_ERROR(SagaRetryNowLocked(t, steps));
+      saga = it->second;
+    } else if (t.state != TxnState::kCommitting && t.state != TxnState::kAborting) {
       return FailedPrecondition("transaction " + gid + " is " + std::string(TxnStateName(t.state)) +
                                 ", not in phase 2");
-    }
-    for (std::size_t i = 0; i < t.branches.size(); ++i) {
-      Branch& b = t.branches[i];
-      if (Acked(b.state) || b.call_in_flight) continue;
-      b.backoff_attempt = 0;
-      todo.emplace_back(i, ++b.generation);  // the pending retry timer becomes stale
+    } else {
+      for (std::size_t i = 0; i < t.branches.size(); ++i) {
+        Branch& b = t.branches[i];
+        if (Acked(b.state) || b.call_in_flight) continue;
+        b.backoff_attempt = 0;
+        todo.emplace_back(i, ++b.generation);  // the pending retry timer becomes stale
+      }
     }
   }
+  for (std::size_t i : steps) SagaSend(saga, i);
   for (auto [i, gen] : todo) DispatchPhase2(gid, i, gen);
   return Status::Ok();
 }

@@ -19,6 +19,12 @@ std::string_view TxnStateName(TxnState s) {
       return "aborting";
     case TxnState::kAborted:
       return "aborted";
+    case TxnState::kRunning:
+      return "running";
+    case TxnState::kCompensating:
+      return "compensating";
+    case TxnState::kCompensated:
+      return "compensated";
   }
   return "unknown";
 }
@@ -45,12 +51,20 @@ std::string_view BranchStateName(BranchState s) {
       return "aborting";
     case BranchState::kAborted:
       return "aborted";
+    case BranchState::kExecuting:
+      return "executing";
+    case BranchState::kDone:
+      return "done";
+    case BranchState::kCompensating:
+      return "compensating";
+    case BranchState::kCompensated:
+      return "compensated";
   }
   return "unknown";
 }
 
 bool IsFinal(TxnState s) {
-  return s == TxnState::kCommitted || s == TxnState::kAborted;
+  return s == TxnState::kCommitted || s == TxnState::kAborted || s == TxnState::kCompensated;
 }
 
 bool IsIdempotencyMismatch(const Status& s) {
@@ -61,6 +75,8 @@ TxnView Engine::ViewLocked(const Txn& t) const {
   TxnView v;
   v.gid = t.gid;
   v.open = t.open;
+  v.mode = t.saga ? "saga" : "2pc";
+  v.stuck = t.stuck;
   v.state = t.state;
   v.reason = t.reason;
   v.created = t.created;
@@ -108,6 +124,8 @@ Metrics Engine::metrics() const {
   std::lock_guard<std::mutex> lock(mu_);
   Metrics m = metrics_;
   m.in_flight = in_flight_;
+  m.stuck = 0;
+  for (const auto& [gid, t] : txns_) m.stuck += t->stuck ? 1 : 0;
   for (const auto& [name, ch] : channels_) m.breaker_open[name] = ch->breaker().open();
   return m;
 }

@@ -69,6 +69,30 @@ std::string HashRequest(const TxnRequest& r) {
   return f.Hex();
 }
 
+std::string HashRequest(const SagaRequest& r) {
+  Fnv f;
+  f.Add("saga");
+  f.Add(r.gid);
+  f.Add(r.timeout ? std::to_string(r.timeout->count()) : "");
+  auto add_payload = [&](const participant::Payload& p) {
+    f.Add(std::to_string(p.size()));
+    for (const auto& [k, v] : p) {
+      f.Add(k);
+      f.Add(v);
+    }
+  };
+  for (const auto& s : r.steps) {
+    f.Add(s.participant);
+    f.Add(s.action);
+    f.Add(s.branch);
+    f.Add(std::to_string(s.group));
+    add_payload(s.payload);
+    f.Add(s.compensation_action);
+    add_payload(s.compensation_payload);
+  }
+  return f.Hex();
+}
+
 std::string HashRequest(const OpenRequest& r) {
   Fnv f;
   f.Add("open");

@@ -15,6 +15,7 @@ struct ReplayTxn {
   v1::Begin begin;
   std::vector<v1::Branch> registered;
   v1::Decision decision;  // outcome OUTCOME_UNSPECIFIED = undecided
+  std::vector<v1::SagaStep> saga_steps;  // in log order
 };
 
 struct ReplayTables {
@@ -33,5 +34,6 @@ v1::Branch ToProto(const BranchRequest& b);
 // 64-bit FNV-1a of a canonical form of the request, as 16 hex digits.
 std::string HashRequest(const TxnRequest& r);
 std::string HashRequest(const OpenRequest& r);
+std::string HashRequest(const SagaRequest& r);
 
 }  // namespace txcoord::coordinator::internal

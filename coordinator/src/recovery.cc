@@ -41,13 +41,21 @@ void ApplyDecision(ReplayTables& t, const v1::Decision& d) {
   it->second.decision = d;
 }
 
+void ApplySagaStep(ReplayTables& t, const v1::SagaStep& s) {
+  auto it = t.live.find(s.gid());
+  if (it == t.live.end()) return;
+  it->second.saga_steps.push_back(s);
+}
+
 void ApplyEnd(ReplayTables& t, const v1::End& e) {
   auto it = t.live.find(e.gid());
   if (it == t.live.end()) return;
   const bool committed = it->second.decision.outcome() == v1::Decision::COMMIT;
+  std::string final_state = e.final_state();
+  if (final_state.empty()) final_state = committed ? "committed" : "aborted";
   if (auto k = t.key_of_gid.find(e.gid()); k != t.key_of_gid.end()) {
     if (auto r = t.idem.find(k->second); r != t.idem.end()) {
-      r->second.set_final_state(committed ? "committed" : "aborted");
+      r->second.set_final_state(final_state);
     }
   }
   t.live.erase(it);
@@ -64,6 +72,7 @@ Status ApplyCheckpoint(ReplayTables& t, std::string_view body) {
     txn.begin = s.begin();
     txn.registered.assign(s.registered().begin(), s.registered().end());
     txn.decision = s.decision();
+    txn.saga_steps.assign(s.saga_steps().begin(), s.saga_steps().end());
     t.live.emplace(s.begin().gid(), std::move(txn));
   }
   for (const auto& r : c.idempotency()) {
@@ -106,6 +115,9 @@ Status RecoveredState::Apply(const wal::ReplayedRecord& record) {
       break;
     case v1::Record::kEnd:
       ApplyEnd(t, rec.end());
+      break;
+    case v1::Record::kSagaStep:
+      ApplySagaStep(t, rec.saga_step());
       break;
     case v1::Record::KIND_NOT_SET:
       return DataLoss("coordinator WAL record at lsn " + std::to_string(record.lsn) +

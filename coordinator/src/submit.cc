@@ -77,10 +77,16 @@ std::optional<SubmitReply> Engine::MatchIdempotencyLocked(const std::string& key
   reply.match = IdempotencyMatch::kReplayed;
   if (auto t = txns_.find(rec.gid); t != txns_.end()) {
     reply.txn = ViewLocked(*t->second);
-    if (t->second->state == TxnState::kPreparing) reply.match = IdempotencyMatch::kInProgress;
+    const TxnState s = t->second->state;
+    if (s == TxnState::kPreparing || s == TxnState::kRunning || s == TxnState::kCompensating) {
+      reply.match = IdempotencyMatch::kInProgress;
+    }
   } else {
     reply.txn.gid = rec.gid;
-    reply.txn.state = rec.final_state == "committed" ? TxnState::kCommitted : TxnState::kAborted;
+    reply.txn.state = rec.final_state == "committed"     ? TxnState::kCommitted
+                      : rec.final_state == "compensated" ? TxnState::kCompensated
+                                                         : TxnState::kAborted;
+    if (rec.final_state == "compensated") reply.txn.mode = "saga";
     reply.txn.created = reply.txn.updated = rec.created;
   }
   return reply;
@@ -113,7 +119,7 @@ Result<std::optional<SubmitReply>> Engine::AdmitLocked(const TxnPtr& txn) {
 internal::v1::Begin Engine::BeginOf(const Txn& t) {
   internal::v1::Begin b;
   b.set_gid(t.gid);
-  b.set_mode("2pc");
+  b.set_mode(t.saga ? "saga" : "2pc");
   b.set_created_unix_ms(internal::ToUnixMs(t.created));
   b.set_timeout_ms(t.timeout.count());
   b.set_idempotency_key(t.idem_key);
@@ -121,8 +127,13 @@ internal::v1::Begin Engine::BeginOf(const Txn& t) {
   b.set_open(t.open);
   if (!t.open) {
     for (const Branch& br : t.branches) {
-      *b.add_branches() =
-          internal::ToProto(BranchRequest{br.participant, br.action, br.payload, br.branch});
+      internal::v1::Branch* p = b.add_branches();
+      *p = internal::ToProto(BranchRequest{br.participant, br.action, br.payload, br.branch});
+      if (t.saga) {
+        p->set_compensation_action(br.comp_action);
+        for (const auto& [k, v] : br.comp_payload) (*p->mutable_compensation_payload())[k] = v;
+        p->set_group(br.group);
+      }
     }
   }
   return b;

@@ -40,6 +40,9 @@ TransactionManager::~TransactionManager() = default;
 Result<SubmitReply> TransactionManager::Submit(const TxnRequest& r) {
   return engine_->Submit(r);
 }
+Result<SubmitReply> TransactionManager::SubmitSaga(const SagaRequest& r) {
+  return engine_->SubmitSaga(r);
+}
 Result<SubmitReply> TransactionManager::BeginOpen(const OpenRequest& r) {
   return engine_->BeginOpen(r);
 }

@@ -118,12 +118,90 @@ Status FakeParticipant::Abort(const BranchId& id) {
   return Status::Ok();
 }
 
-Result<participant::ExecuteResult> FakeParticipant::Execute(const participant::BranchCall&) {
-  return FailedPrecondition("saga calls are not used by the 2PC engine");
+Result<participant::ExecuteResult> FakeParticipant::Execute(const participant::BranchCall& call) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++executes_;
+    max_running_ = std::max(max_running_, ++running_);
+    if (events_) events_->Add("execute:" + name_ + ":" + Key(call.id));
+  }
+  execute_gate.Pass();
+  std::lock_guard<std::mutex> lock(mu_);
+  --running_;
+  if (Status s = Scripted(execute_code_, execute_fails_); !s.ok()) return s;
+  FakeSagaState& st = saga_[call.id];
+  using participant::Outcome;
+  if (st == FakeSagaState::kNone) {
+    if (refuse_.count(call.action) != 0) {
+      st = FakeSagaState::kRefused;
+    } else {
+      st = FakeSagaState::kExecuted;
+      ++effects_;
+    }
+  }
+  if (unknown_after_ > 0 && st == FakeSagaState::kExecuted) {
+    --unknown_after_;
+    return UnknownOutcome("scripted: reply lost after execute of " + Key(call.id));
+  }
+  if (st == FakeSagaState::kExecuted) return participant::ExecuteResult{Outcome::kDone, ""};
+  return participant::ExecuteResult{
+      Outcome::kRefused, st == FakeSagaState::kRefused ? "out of stock" : "already compensated"};
 }
 
-Status FakeParticipant::Compensate(const participant::BranchCall&) {
-  return FailedPrecondition("saga calls are not used by the 2PC engine");
+Status FakeParticipant::Compensate(const participant::BranchCall& call) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++compensates_;
+  if (events_) events_->Add("compensate:" + name_ + ":" + Key(call.id));
+  TXC_RETURN_IF_ERROR(Scripted(compensate_code_, compensate_fails_));
+  FakeSagaState& st = saga_[call.id];
+  if (st == FakeSagaState::kExecuted) st = FakeSagaState::kCompensated;
+  if (st == FakeSagaState::kNone) st = FakeSagaState::kNullCompensated;
+  return Status::Ok();
+}
+
+void FakeParticipant::RefuseAction(const std::string& action) {
+  std::lock_guard<std::mutex> lock(mu_);
+  refuse_.insert(action);
+}
+
+void FakeParticipant::FailExecutes(Code code, int count) {
+  std::lock_guard<std::mutex> lock(mu_);
+  execute_code_ = code;
+  execute_fails_ = count;
+}
+
+void FakeParticipant::UnknownAfterExecute(int count) {
+  std::lock_guard<std::mutex> lock(mu_);
+  unknown_after_ = count;
+}
+
+void FakeParticipant::FailCompensates(Code code, int count) {
+  std::lock_guard<std::mutex> lock(mu_);
+  compensate_code_ = code;
+  compensate_fails_ = count;
+}
+
+FakeSagaState FakeParticipant::SagaStateOf(const BranchId& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = saga_.find(id);
+  return it == saga_.end() ? FakeSagaState::kNone : it->second;
+}
+
+int FakeParticipant::executes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return executes_;
+}
+int FakeParticipant::execute_effects() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return effects_;
+}
+int FakeParticipant::compensates() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return compensates_;
+}
+int FakeParticipant::max_concurrent_executes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return max_running_;
 }
 
 Result<std::vector<participant::InDoubtBranch>> FakeParticipant::InDoubt(

@@ -46,6 +46,9 @@ class Gate {
 };
 
 enum class FakeState { kNone, kPrepared, kCommitted, kAborted };
+// Saga side: Execute took effect / was compensated / Compensate came first (null compensation,
+// a late Execute is refused) / Execute refused.
+enum class FakeSagaState { kNone, kExecuted, kCompensated, kNullCompensated, kRefused };
 
 class FakeParticipant final : public participant::Participant {
  public:
@@ -71,6 +74,18 @@ class FakeParticipant final : public participant::Participant {
   std::atomic<int> throw_commits{0};     // next N commits throw (a contract violation)
   Gate prepare_gate;
   Gate commit_gate;
+  // Sagas.
+  void RefuseAction(const std::string& action);  // Execute of `action` → kRefused
+  void FailExecutes(Code code, int count);       // next `count` executes fail, no effect
+  void UnknownAfterExecute(int count);           // next `count` take effect, then kUnknownOutcome
+  void FailCompensates(Code code, int count);    // count < 0 = forever
+  Gate execute_gate;
+
+  FakeSagaState SagaStateOf(const BranchId& id) const;
+  int executes() const;         // calls
+  int execute_effects() const;  // executions that took effect (never twice per id)
+  int compensates() const;      // calls
+  int max_concurrent_executes() const;
 
   // --- inspection ---
   FakeState StateOf(const BranchId& id) const;
@@ -91,6 +106,11 @@ class FakeParticipant final : public participant::Participant {
   Code prepare_code_ = Code::kOk, commit_code_ = Code::kOk, abort_code_ = Code::kOk;
   int prepare_fails_ = 0, commit_fails_ = 0, abort_fails_ = 0;
   int prepares_ = 0, commits_ = 0, aborts_ = 0;
+  std::map<BranchId, FakeSagaState> saga_;
+  std::set<std::string> refuse_;
+  Code execute_code_ = Code::kOk, compensate_code_ = Code::kOk;
+  int execute_fails_ = 0, compensate_fails_ = 0, unknown_after_ = 0;
+  int executes_ = 0, effects_ = 0, compensates_ = 0, running_ = 0, max_running_ = 0;
 };
 
 }  // namespace txcoord::testing

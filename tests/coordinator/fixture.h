@@ -41,7 +41,15 @@ inline std::string Describe(const std::string& body) {
       return (r.decision().outcome() == co::v1::Decision::COMMIT ? "COMMIT " : "ABORT ") +
              r.decision().gid();
     case co::v1::Record::kEnd:
-      return "END " + r.end().gid();
+      return "END " + r.end().gid() +
+             (r.end().final_state().empty() ? "" : " " + r.end().final_state());
+    case co::v1::Record::kSagaStep: {
+      const auto& st = r.saga_step();
+      static const char* kEvents[] = {"?", "STARTED", "DONE", "REFUSED", "FAILED"};
+      return std::string(st.phase() == co::v1::SagaStep::COMPENSATE ? "COMP " : "STEP ") +
+             st.gid() + "/" + std::to_string(st.step()) + " " +
+             kEvents[st.event() >= 0 && st.event() <= 4 ? st.event() : 0];
+    }
     default:
       return "?";
   }

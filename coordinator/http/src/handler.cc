@@ -185,6 +185,34 @@ std::string Exchange::Query(const std::string& key, const std::string& fallback)
   return fallback;
 }
 
+// Steps run in order unless the request names groups: with no "group" anywhere, step i gets
+// group i; otherwise groups are taken as given (absent = 0).
+coordinator::SagaRequest SagaRequestOf(api::TransactionRequest& r,
+                                       std::optional<std::chrono::milliseconds> timeout,
+                                       const std::string& key) {
+  coordinator::SagaRequest saga;
+  saga.gid = r.gid.value_or("");
+  saga.timeout = timeout;
+  saga.idempotency_key = key;
+  saga.request_hash = r.body_hash;
+  bool grouped = false;
+  for (const auto& b : r.branches) grouped = grouped || b.group != 0;
+  for (std::size_t i = 0; i < r.branches.size(); ++i) {
+    api::BranchSpec& b = r.branches[i];
+    coordinator::SagaStepRequest step;
+    step.participant = std::move(b.participant);
+    step.action = std::move(b.action);
+    step.payload = std::move(b.payload);
+    if (b.compensation) {
+      step.compensation_action = std::move(b.compensation->action);
+      step.compensation_payload = std::move(b.compensation->payload);
+    }
+    step.group = grouped ? b.group : static_cast<std::uint32_t>(i);
+    saga.steps.push_back(std::move(step));
+  }
+  return saga;
+}
+
 void Exchange::CreateTransaction() {
   const std::string key = req_.get("Idempotency-Key", "");
   if (req_.has("Idempotency-Key")) {
@@ -207,12 +235,18 @@ void Exchange::CreateTransaction() {
                     : api::ParseTransactionRequest(*body, ctx_.options.limits);
   if (!parsed.ok()) return SendError(parsed.status());
   api::TransactionRequest& r = *parsed;
-  if (r.mode != "2pc") {
+  if (r.mode != "2pc" && r.mode != "saga") {
     return SendError(
         InvalidArgument("mode \"" + r.mode + "\" is not supported by this coordinator"));
   }
   std::optional<std::chrono::milliseconds> timeout;
   if (r.timeout_ms) timeout = std::chrono::milliseconds(*r.timeout_ms);
+  if (r.mode == "saga") {
+    if (r.open) return SendError(InvalidArgument("\"open\" is for mode 2pc, not saga"));
+    auto reply = ctx_.manager.SubmitSaga(SagaRequestOf(r, timeout, key));
+    if (!reply.ok()) return SendError(reply.status());
+    return ReplySubmitted(*reply, wait == "true");
+  }
   if (r.open) {
     coordinator::OpenRequest open{r.gid.value_or(""), timeout, key, r.body_hash};
     auto reply = ctx_.manager.BeginOpen(open);
@@ -241,7 +275,8 @@ void Exchange::ReplySubmitted(const coordinator::SubmitReply& reply, bool wait) 
     if (wait) {
       auto waited = ctx_.manager.Wait(view.gid, ctx_.options.phase2_wait);
       if (waited.ok() && waited->state != TxnState::kPreparing &&
-          waited->state != TxnState::kActive) {
+          waited->state != TxnState::kActive && waited->state != TxnState::kRunning &&
+          waited->state != TxnState::kCompensating) {
         resp_.set("Idempotent-Replayed", "true");
         return SendTxn(200, *waited);
       }
@@ -265,13 +300,14 @@ void Exchange::ListTransactions() {
   const std::string s = Query("state", "");
   if (!s.empty()) {
     for (auto st : {TxnState::kActive, TxnState::kPreparing, TxnState::kCommitting,
-                    TxnState::kCommitted, TxnState::kAborting, TxnState::kAborted}) {
+                    TxnState::kCommitted, TxnState::kAborting, TxnState::kAborted,
+                    TxnState::kRunning, TxnState::kCompensating, TxnState::kCompensated}) {
       if (coordinator::TxnStateName(st) == s) state = st;
     }
     if (!state) {
       return SendError(InvalidArgument("unknown state '" + s +
                                        "' (active, preparing, committing, committed, aborting, "
-                                       "aborted)"));
+                                       "aborted, running, compensating, compensated)"));
     }
   }
   int limit = 100;

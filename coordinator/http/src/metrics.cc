@@ -45,6 +45,13 @@ std::string RenderMetrics(const coordinator::Metrics& m, const std::optional<wal
   Header(os, "txcoord_transactions_total", "counter", "Finished transactions by mode and outcome.");
   os << "txcoord_transactions_total{mode=\"2pc\",outcome=\"committed\"} " << m.committed << '\n';
   os << "txcoord_transactions_total{mode=\"2pc\",outcome=\"aborted\"} " << m.aborted << '\n';
+  os << "txcoord_transactions_total{mode=\"saga\",outcome=\"committed\"} " << m.saga_committed
+     << '\n';
+  os << "txcoord_transactions_total{mode=\"saga\",outcome=\"compensated\"} " << m.compensated
+     << '\n';
+  Header(os, "txcoord_sagas_stuck", "gauge",
+         "Sagas whose compensation keeps failing or is missing (a person must look).");
+  os << "txcoord_sagas_stuck " << m.stuck << '\n';
   Header(os, "txcoord_transactions_rejected_total", "counter",
          "Requests refused before anything was logged (bad input, limits).");
   os << "txcoord_transactions_rejected_total " << m.rejected << '\n';

@@ -30,6 +30,7 @@ void AppendTxnJson(std::string& out, const coordinator::TxnView& v) {
   Field(out, "detail", coordinator::TxnStateName(v.state));
   RawField(out, "phase2_complete", coordinator::IsFinal(v.state) ? "true" : "false");
   if (!v.reason.empty()) Field(out, "reason", v.reason);
+  if (v.mode == "saga") RawField(out, "stuck", v.stuck ? "true" : "false");
   RawField(out, "open", v.open ? "true" : "false");
   Field(out, "created", log::FormatUtc(v.created));
   Field(out, "updated", log::FormatUtc(v.updated));
@@ -63,6 +64,12 @@ std::string_view ApiState(TxnState s) {
     case TxnState::kAborting:
     case TxnState::kAborted:
       return "aborted";
+    case TxnState::kRunning:
+      return "running";
+    case TxnState::kCompensating:
+      return "compensating";
+    case TxnState::kCompensated:
+      return "compensated";
   }
   return "unknown";
 }
@@ -78,6 +85,7 @@ api::v1::TransactionResponse ToProto(const coordinator::TxnView& v) {
   r.set_open(v.open);
   r.set_created(log::FormatUtc(v.created));
   r.set_updated(log::FormatUtc(v.updated));
+  r.set_stuck(v.stuck);
   for (const auto& b : v.branches) {
     auto* out = r.add_branches();
     out->set_participant(b.participant);

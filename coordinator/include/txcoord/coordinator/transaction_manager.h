@@ -48,6 +48,10 @@ class TransactionManager {
   // Unavailable when not ready; UnknownOutcome if the WAL failed while writing the decision.
   Result<SubmitReply> Submit(const TxnRequest& request);
 
+  // A saga (docs/saga.md). Returns once BEGIN is durable, in state running; the steps run in
+  // the background (Wait for the outcome). Errors as for Submit.
+  Result<SubmitReply> SubmitSaga(const SagaRequest& request);
+
   // Open (XA-style) transactions.
   Result<SubmitReply> BeginOpen(const OpenRequest& request);
   // Durably records a branch the participant service already prepared under `gid`.

@@ -16,7 +16,19 @@
 
 namespace txcoord::coordinator {
 
-enum class TxnState { kActive, kPreparing, kCommitting, kCommitted, kAborting, kAborted };
+// 2PC: kActive (open) / kPreparing → kCommitting → kCommitted, or → kAborting → kAborted.
+// Sagas (docs/saga.md): kRunning → kCommitted, or kRunning → kCompensating → kCompensated.
+enum class TxnState {
+  kActive,
+  kPreparing,
+  kCommitting,
+  kCommitted,
+  kAborting,
+  kAborted,
+  kRunning,       // saga: executing steps forward
+  kCompensating,  // saga: undoing done (or possibly done) steps in reverse order
+  kCompensated,   // saga: final; every done or possibly-done step compensated
+};
 enum class BranchState {
   kRegistering,  // open txn: REGISTER_BRANCH not yet durable
   kPending,      // 2PC: prepare not sent yet
@@ -28,6 +40,12 @@ enum class BranchState {
   kCommitted,
   kAborting,
   kAborted,
+  // Saga steps (kPending, kRefused and kFailed are shared: kFailed = gave up retrying Execute,
+  // possibly done, so it gets compensated).
+  kExecuting,
+  kDone,
+  kCompensating,
+  kCompensated,
 };
 
 std::string_view TxnStateName(TxnState s);  // "active", "preparing", ...
@@ -48,6 +66,30 @@ struct TxnRequest {
   std::optional<std::chrono::milliseconds> timeout;  // prepare timeout; default from Config
   std::string idempotency_key;                       // empty = none; <= 255 bytes
   std::string request_hash;  // hash of the request body; empty = computed from the fields
+};
+
+// One saga step: Execute(action) forward, Compensate(compensation_action) backward.
+struct SagaStepRequest {
+  std::string participant;
+  std::string action;
+  participant::Payload payload;
+  // Empty = none: allowed only for a step alone in the last group.
+  std::string compensation_action;
+  participant::Payload compensation_payload;
+  std::uint32_t group = 0;  // steps of one group run concurrently; groups in ascending order
+  std::string branch;       // empty = assigned "s<index>"
+};
+
+// A saga: steps forward in group order; a refusal or a step given up on compensates every done
+// (or possibly done) step in reverse group order.
+struct SagaRequest {
+  std::string gid;  // empty = generated
+  std::vector<SagaStepRequest> steps;
+  // Per-step forward deadline: transient errors are retried (capped backoff) until
+  // Config::saga_step_max_attempts or this much time passed; then the saga compensates.
+  std::optional<std::chrono::milliseconds> timeout;
+  std::string idempotency_key;
+  std::string request_hash;  // empty = computed from the fields
 };
 
 // An open (XA-style) transaction: branches are registered by participant services.
@@ -72,7 +114,8 @@ struct TxnView {
   std::string mode = "2pc";
   bool open = false;
   TxnState state = TxnState::kActive;
-  std::string reason;  // why aborted, when known
+  std::string reason;  // why aborted / compensating / stuck, when known
+  bool stuck = false;  // saga: a compensation keeps failing or is missing; a person must look
   std::vector<BranchView> branches;
   Clock::WallTime created{};
   Clock::WallTime updated{};
@@ -116,12 +159,19 @@ struct Config {
   std::chrono::milliseconds checkpoint_interval{60'000};  // 0 = never by time
   std::chrono::milliseconds tick{100};     // housekeeping: open-txn timeouts, idempotency expiry
   std::size_t max_finished_kept = 10'000;  // finished transactions kept for Get/List
+  // Sagas: Execute calls per step before giving up (then compensate); compensations are retried
+  // forever with phase2_backoff and flag the saga stuck after saga_stuck_after attempts.
+  std::uint32_t saga_step_max_attempts = 5;
+  std::uint32_t saga_stuck_after = 10;
 };
 
 struct Metrics {
   std::uint64_t committed = 0;
   std::uint64_t aborted = 0;
   std::uint64_t rejected = 0;  // bad requests, limits
+  std::uint64_t saga_committed = 0;
+  std::uint64_t compensated = 0;  // sagas that ended compensated
+  std::uint64_t stuck = 0;        // sagas flagged stuck now
   std::uint64_t in_flight = 0;
   // participant -> "prepare.yes", "prepare.no", "prepare.error", "commit.ok", "commit.error", ...
   std::map<std::string, std::map<std::string, std::uint64_t>> branch_calls;
