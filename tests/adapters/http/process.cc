@@ -12,18 +12,24 @@
 
 namespace txcoord::http_testing {
 
-Child::Child(const std::vector<std::string>& argv, std::string log_path)
+Child::Child(const std::vector<std::string>& argv, std::string log_path,
+             const std::vector<std::string>& extra_env)
     : log_path_(std::move(log_path)) {
+  // Built before fork: the child only calls async-signal-safe functions.
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  std::vector<char*> env;
+  for (char** e = environ; *e != nullptr; ++e) env.push_back(*e);
+  for (const auto& e : extra_env) env.push_back(const_cast<char*>(e.c_str()));
+  env.push_back(nullptr);
   const int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return;
   pid_ = fork();
   if (pid_ == 0) {
     dup2(fd, STDOUT_FILENO);
     dup2(fd, STDERR_FILENO);
-    execv(args[0], args.data());
+    execve(args[0], args.data(), env.data());
     _exit(127);
   }
   close(fd);

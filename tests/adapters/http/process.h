@@ -14,8 +14,10 @@ namespace txcoord::http_testing {
 
 class Child {
  public:
-  // Starts `argv[0]` with `argv`, output to `log_path` (truncated).
-  Child(const std::vector<std::string>& argv, std::string log_path);
+  // Starts `argv[0]` with `argv` and this process's environment plus `extra_env`
+  // ("NAME=value" entries), output to `log_path` (truncated).
+  Child(const std::vector<std::string>& argv, std::string log_path,
+        const std::vector<std::string>& extra_env = {});
   ~Child();
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;

@@ -83,11 +83,11 @@ class TxParticipantTest : public ::testing::Test {
     return path;
   }
 
-  Child& Start(const std::vector<std::string>& args) {
+  Child& Start(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
     std::vector<std::string> argv = {kBinary};
     argv.insert(argv.end(), args.begin(), args.end());
     const auto log = (dir_ / ("out" + std::to_string(children_.size()) + ".log")).string();
-    children_.push_back(std::make_unique<Child>(argv, log));
+    children_.push_back(std::make_unique<Child>(argv, log, env));
     EXPECT_TRUE(children_.back()->started());
     return *children_.back();
   }
@@ -107,8 +107,9 @@ class TxParticipantTest : public ::testing::Test {
   }
 
   // Runs the binary on `config` and expects it to exit with `code`, naming `needle`.
-  void ExpectExit(const std::vector<std::string>& args, int code, const std::string& needle) {
-    Child& c = Start(args);
+  void ExpectExit(const std::vector<std::string>& args, int code, const std::string& needle,
+                  const std::vector<std::string>& env = {}) {
+    Child& c = Start(args, env);
     const auto rc = c.WaitExit(seconds(30));
     ASSERT_TRUE(rc.has_value()) << "still running or killed: " << c.Output();
     EXPECT_EQ(*rc, code) << c.Output();
@@ -171,6 +172,18 @@ TEST_F(TxParticipantTest, ServesBothStoresAndHealthzThenStopsCleanlyOnSigterm) {
   EXPECT_EQ(PgBalance(), "75");
   EXPECT_EQ(RedisBalance(), "75");
 
+  // The JSON encoding reaches the same participants.
+  auto json = RemoteParticipant::Create({.name = "bank-pg",
+                                         .base_url = "http://127.0.0.1:" + std::to_string(port),
+                                         .token = kToken,
+                                         .encoding = participant::wire::Encoding::kJson});
+  ASSERT_TRUE(json.ok()) << json.status();
+  const BranchId c2{coordinator_, "t2", "pg"};
+  auto vc = (*json)->Prepare({c2, "debit", Debit("5")});
+  ASSERT_TRUE(vc.ok() && vc->vote == Vote::kYes) << vc.status();
+  ASSERT_TRUE((*json)->Commit(c2).ok());
+  EXPECT_EQ(PgBalance(), "70");
+
   Child& c = *children_.back();
   c.Signal(SIGTERM);
   const auto rc = c.WaitExit(seconds(30));
@@ -220,6 +233,8 @@ TEST_F(TxParticipantTest, UsageErrorsExitTwo) {
   ExpectExit({}, 2, "--config FILE is required");
   ExpectExit({"--bogus"}, 2, "unknown argument '--bogus'");
   ExpectExit({"--config"}, 2, "--config needs a FILE");
+  ExpectExit({"--config", WriteConfig("{}")}, 2, "TXC_FAILPOINTS",
+             {"TXC_FAILPOINTS=no.such.action=explode"});
   Child& help = Start({"--help"});
   EXPECT_EQ(help.WaitExit(seconds(30)), std::optional<int>(0));
   EXPECT_NE(help.Output().find("usage: txparticipant --config FILE"), std::string::npos);
