@@ -87,10 +87,18 @@ int AddParticipants(const TxpConfig& cfg, participant::ParticipantService& servi
         log::Warn("redis durability", {{"participant", p->name()}, {"warning", w}});
       }
     }
+    // Reachability probe (the Redis adapter connects lazily): also tells the operator how
+    // many branches wait for a decision.
+    auto in_doubt = p->InDoubt("");
+    if (!in_doubt.ok()) {
+      return Fail(kExitStartup, "txparticipant: participant cannot start",
+                  in_doubt.status().Annotate("participant '" + p->name() + "': store probe"));
+    }
     if (Status s = service.Add(p); !s.ok()) {
       return Fail(kExitUsage, "txparticipant: bad participant config", s);
     }
-    log::Info("participant ready", {{"name", p->name()}});
+    log::Info("participant ready",
+              {{"name", p->name()}, {"in_doubt", std::to_string(in_doubt->size())}});
   }
   return kExitOk;
 }

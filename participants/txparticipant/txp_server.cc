@@ -78,7 +78,10 @@ Status TxpServer::Start() {
   const std::string where = host_ + ":" + std::to_string(requested_port_);
   try {
     Poco::Net::ServerSocket socket;
-    socket.bind(Poco::Net::SocketAddress(host_, requested_port_), /*reuseAddress=*/true);
+    // SO_REUSEADDR (restart while old connections linger in TIME_WAIT) but not SO_REUSEPORT:
+    // a second txparticipant on the same port must fail, not share the port silently.
+    socket.bind(Poco::Net::SocketAddress(host_, requested_port_), /*reuseAddress=*/true,
+                /*reusePort=*/false);
     socket.listen(64);
     auto* params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(max_threads_);

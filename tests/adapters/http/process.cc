@@ -1,0 +1,98 @@
+#include "process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+namespace txcoord::http_testing {
+
+Child::Child(const std::vector<std::string>& argv, std::string log_path,
+             const std::vector<std::string>& extra_env)
+    : log_path_(std::move(log_path)) {
+  // Built before fork: the child only calls async-signal-safe functions.
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::vector<char*> env;
+  for (char** e = environ; *e != nullptr; ++e) env.push_back(*e);
+  for (const auto& e : extra_env) env.push_back(const_cast<char*>(e.c_str()));
+  env.push_back(nullptr);
+  const int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  pid_ = fork();
+  if (pid_ == 0) {
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    execve(args[0], args.data(), env.data());
+    _exit(127);
+  }
+  close(fd);
+}
+
+Child::~Child() {
+  Kill9();
+}
+
+std::optional<int> Child::WaitExit(std::chrono::milliseconds deadline) {
+  if (pid_ <= 0) return std::nullopt;
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  while (!reaped_) {
+    const pid_t r = waitpid(pid_, &status_, WNOHANG);
+    if (r == pid_) {
+      reaped_ = true;
+      signaled_ = WIFSIGNALED(status_);
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= end) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (WIFEXITED(status_)) return WEXITSTATUS(status_);
+  return std::nullopt;
+}
+
+void Child::Signal(int sig) {
+  if (pid_ > 0 && !reaped_) kill(pid_, sig);
+}
+
+void Child::Kill9() {
+  if (pid_ <= 0 || reaped_) return;
+  kill(pid_, SIGKILL);
+  if (waitpid(pid_, &status_, 0) == pid_) {
+    reaped_ = true;
+    signaled_ = WIFSIGNALED(status_);
+  }
+}
+
+std::string Child::Output() const {
+  std::ifstream in(log_path_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int Child::WaitListening(std::chrono::milliseconds deadline) const {
+  static const std::regex kListening(R"re("msg":"listening","address":"[^"]*:([0-9]+)")re");
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < end) {
+    std::smatch m;
+    const std::string out = Output();
+    if (std::regex_search(out, m, kListening)) return std::stoi(m[1]);
+    siginfo_t info{};
+    // WNOWAIT: look without reaping, WaitExit() still gets the status.
+    if (reaped_ ||
+        waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+        info.si_pid != 0) {
+      return 0;  // exited early
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return 0;
+}
+
+}  // namespace txcoord::http_testing
