@@ -29,7 +29,10 @@ Status ParticipantServer::Start() {
   }
   try {
     Poco::Net::ServerSocket socket;
-    socket.bind(Poco::Net::SocketAddress(options_.host, options_.port), /*reuseAddress=*/true);
+    // SO_REUSEADDR (restart while old connections linger in TIME_WAIT) but not SO_REUSEPORT:
+    // a second server on a port in use must fail, not share the port silently.
+    socket.bind(Poco::Net::SocketAddress(options_.host, options_.port), /*reuseAddress=*/true,
+                /*reusePort=*/false);
     socket.listen(options_.max_queued);
     auto* params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(options_.max_threads);

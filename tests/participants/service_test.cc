@@ -230,6 +230,18 @@ TEST(ServiceOptionsTest, BadOptionsAreInvalidArgument) {
   EXPECT_EQ(server.Start().code(), Code::kInvalidArgument);
 }
 
+// A port in use is an error, never a silently shared port (no SO_REUSEPORT).
+TEST(ServiceOptionsTest, SecondServerOnTheSamePortFails) {
+  auto svc = ParticipantService::Create({.token = "t"});
+  ASSERT_TRUE(svc.ok());
+  ParticipantServer first(*svc, {.host = "127.0.0.1", .port = 0});
+  ASSERT_TRUE(first.Start().ok());
+  ParticipantServer second(*svc, {.host = "127.0.0.1", .port = first.port()});
+  Status s = second.Start();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(std::to_string(first.port())), std::string::npos) << s;
+}
+
 // A service's own routes, next to the mounted participant routes.
 class HealthHandler : public Poco::Net::HTTPRequestHandler {
  public:

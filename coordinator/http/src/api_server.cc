@@ -29,8 +29,11 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(coordinator::TransactionMana
   }
   auto impl = std::make_unique<Impl>(manager, std::move(options));
   try {
-    Poco::Net::ServerSocket socket(
-        Poco::Net::SocketAddress(impl->ctx.options.host, impl->ctx.options.port), 128);
+    Poco::Net::ServerSocket socket;
+    // Not SO_REUSEPORT: a second coordinator on a port in use must fail, not share it silently.
+    socket.bind(Poco::Net::SocketAddress(impl->ctx.options.host, impl->ctx.options.port),
+                /*reuseAddress=*/true, /*reusePort=*/false);
+    socket.listen(128);
     auto* params = new Poco::Net::HTTPServerParams;  // ref-counted; owned by the server
     params->setMaxThreads(impl->ctx.options.max_threads);
     params->setMaxQueued(impl->ctx.options.max_queued);
