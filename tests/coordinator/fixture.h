@@ -7,26 +7,17 @@
 #include <functional>
 #include <thread>
 
-#include "txcoord/coordinator/coordinator.pb.h"
 #include "fake_participant.h"
 #include "memory_log.h"
+#include "txcoord/coordinator/coordinator.pb.h"
 #include "txcoord/coordinator/transaction_manager.h"
 #include "txcoord/core/fault.h"
+#include "txcoord/testing/poll.h"
 
 namespace txcoord::testing {
 
 namespace co = ::txcoord::coordinator;
 using namespace std::chrono_literals;
-
-// Polls `cond` until true or `limit` passed.
-inline bool Eventually(const std::function<bool()>& cond, std::chrono::milliseconds limit = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return cond();
-}
 
 // "BEGIN g1", "COMMIT g1", "ABORT g1", "REGISTER g1/b0", "END g1".
 inline std::string Describe(const std::string& body) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "harness.h"
+#include "txcoord/testing/poll.h"
 
 namespace txcoord::e2e {
 namespace {
@@ -77,10 +78,7 @@ TEST_F(ApiTest, SlowPrepareTimesOutAndAborts) {
   // The blocked prepare now goes on and prepares after the abort decision: phase 2 must still
   // roll it back (the abort's fence waits for it, times out, and the retry finds it prepared).
   EXPECT_EQ(WaitFinal(gid), "aborted");
-  const auto until = std::chrono::steady_clock::now() + 10s;
-  while (PreparedCount(cid_) != 0 && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(50ms);
-  }
+  ::txcoord::testing::Eventually([&] { return PreparedCount(cid_) == 0; }, 10s);
   EXPECT_EQ(Balance(acc), 100);
   EXPECT_EQ(Wallet(wal), 5);
   ExpectNoLeftovers();
@@ -260,10 +258,7 @@ TEST_F(ApiTest, OrphanScanRollsBackOnlyOurUnknownPreparedBranches) {
                      "'; PREPARE TRANSACTION '" + ours + "'"))
       << a.last_error();
   ASSERT_TRUE(b.Exec("BEGIN; SELECT 1; PREPARE TRANSACTION '" + theirs + "'")) << b.last_error();
-  const auto until = std::chrono::steady_clock::now() + 15s;
-  while (PreparedCount(cid_) != 0 && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(100ms);
-  }
+  ::txcoord::testing::Eventually([&] { return PreparedCount(cid_) == 0; }, 15s);
   EXPECT_EQ(PreparedCount(cid_), 0) << "orphan not rolled back";
   EXPECT_EQ(PreparedCount(other_cid), 1) << "another coordinator's branch was touched";
   EXPECT_EQ(Balance(acc), 100);

@@ -5,6 +5,7 @@
 
 #include "pg_fixture.h"
 #include "txcoord/core/fault.h"
+#include "txcoord/testing/poll.h"
 
 namespace txcoord::postgres::testing {
 namespace {
@@ -351,10 +352,7 @@ TEST_F(PgTest, BackgroundPurgeRemovesOldRows) {
   EXPECT_EQ(BarrierRows(), 2);  // fresh rows stay
   Sql("UPDATE txc_barrier SET created_at = now() - interval '2 hours' WHERE coordinator = '" +
       coordinator_ + "'");
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (BarrierRows() != 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  ::txcoord::testing::Eventually([&] { return BarrierRows() == 0; });
   EXPECT_EQ(BarrierRows(), 0);
 }
 
