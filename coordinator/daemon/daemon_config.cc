@@ -63,14 +63,6 @@ Result<std::string> Str(const Object& o, const std::string& key,
   return v.extract<std::string>();
 }
 
-Result<log::Level> ParseLevel(const std::string& s) {
-  if (s == "debug") return log::Level::kDebug;
-  if (s == "info") return log::Level::kInfo;
-  if (s == "warn") return log::Level::kWarn;
-  if (s == "error") return log::Level::kError;
-  return InvalidArgument("log level must be debug, info, warn or error");
-}
-
 Status ParseListen(const std::string& listen, server::ServerOptions& out) {
   const auto colon = listen.rfind(':');
   if (colon == std::string::npos || colon == 0) {
@@ -108,7 +100,7 @@ Result<DaemonConfig> ParseDaemonConfig(const Object& o,
     TXC_ASSIGN_OR_RETURN(c.server.token, Str(o, "token", {}, "", ""));
   }
   TXC_ASSIGN_OR_RETURN(std::string level, Str(o, "log_level", overrides, "log-level", "info"));
-  TXC_ASSIGN_OR_RETURN(c.log_level, ParseLevel(level));
+  TXC_ASSIGN_OR_RETURN(c.log_level, log::ParseLevel(level));
 
   constexpr std::int64_t kDay = 24ll * 3600 * 1000;
   TXC_ASSIGN_OR_RETURN(auto in_flight, Int(o, "max_in_flight", 10'000, 1, 10'000'000));

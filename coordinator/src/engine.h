@@ -133,9 +133,12 @@ class Engine {
   // --- submit.cc ---
   Result<TxnPtr> BuildTxn(const TxnRequest& r) const;
   Result<std::optional<SubmitReply>> AdmitLocked(const TxnPtr& txn);
-  // Admits `txn` and makes its BEGIN durable. A value = answered without a new transaction
-  // (idempotent replay / in progress); nullopt = BEGIN is durable, go on.
-  Result<std::optional<SubmitReply>> AdmitAndBegin(const TxnPtr& txn);
+  // Admits `txn` and makes its BEGIN durable, then hits `fault_point`. A value = answered
+  // without a new transaction (idempotent replay / in progress); nullopt = BEGIN is durable, go
+  // on. Unavailable when the fault point halted the engine (`after_crash` says what recovery
+  // will do with the transaction).
+  Result<std::optional<SubmitReply>> AdmitAndBegin(const TxnPtr& txn, const char* fault_point,
+                                                   std::string_view after_crash);
   std::optional<SubmitReply> MatchIdempotencyLocked(const std::string& key, const std::string& hash,
                                                     Status* mismatch) const;
   void StartPrepares(const TxnPtr& txn);

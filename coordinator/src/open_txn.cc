@@ -20,7 +20,9 @@ Result<SubmitReply> Engine::BeginOpen(const OpenRequest& request) {
   txn->idem_key = request.idempotency_key;
   txn->request_hash =
       request.request_hash.empty() ? internal::HashRequest(request) : request.request_hash;
-  TXC_ASSIGN_OR_RETURN(std::optional<SubmitReply> early, AdmitAndBegin(txn));
+  TXC_ASSIGN_OR_RETURN(
+      std::optional<SubmitReply> early,
+      AdmitAndBegin(txn, "coordinator.after_begin_durable", "recovery keeps it open"));
   if (early) return *early;
   std::lock_guard<std::mutex> lock(mu_);
   return SubmitReply{IdempotencyMatch::kNew, ViewLocked(*txn)};

@@ -108,31 +108,13 @@ Result<SubmitReply> Engine::SubmitSaga(const SagaRequest& request) {
     return built.status();
   }
   TxnPtr txn = *built;
-  Record rec;
-  std::optional<SubmitReply> early;
-  Status s = AppendForced(rec, [&]() -> Result<bool> {
-    Result<std::optional<SubmitReply>> admitted = AdmitLocked(txn);
-    if (!admitted.ok()) {
-      ++metrics_.rejected;
-      return admitted.status();
-    }
-    if (admitted->has_value()) {
-      early = std::move(**admitted);
-      return false;
-    }
-    *rec.mutable_begin() = BeginOf(*txn);
-    return true;
-  });
-  if (!s.ok()) return s;
+  TXC_ASSIGN_OR_RETURN(std::optional<SubmitReply> early,
+                       AdmitAndBegin(txn, "saga.after_begin_durable", "recovery resumes it"));
   if (early) return *early;
   SubmitReply reply;
   {
     std::lock_guard<std::mutex> lock(mu_);
     reply.txn = ViewLocked(*txn);
-  }
-  if (!Fault("saga.after_begin_durable")) {
-    return Unavailable("coordinator stopped after BEGIN of saga " + txn->gid +
-                       "; recovery resumes it");
   }
   SagaAdvance(txn);
   return reply;

@@ -139,7 +139,8 @@ internal::v1::Begin Engine::BeginOf(const Txn& t) {
   return b;
 }
 
-Result<std::optional<SubmitReply>> Engine::AdmitAndBegin(const TxnPtr& txn) {
+Result<std::optional<SubmitReply>> Engine::AdmitAndBegin(const TxnPtr& txn, const char* fault_point,
+                                                         std::string_view after_crash) {
   Record rec;
   std::optional<SubmitReply> early;
   Status s = AppendForced(rec, [&]() -> Result<bool> {
@@ -157,8 +158,9 @@ Result<std::optional<SubmitReply>> Engine::AdmitAndBegin(const TxnPtr& txn) {
   });
   if (!s.ok()) return s;
   if (early) return early;
-  if (!Fault("coordinator.after_begin_durable")) {
-    return Unavailable("coordinator stopped after BEGIN of " + txn->gid + "; recovery aborts it");
+  if (!Fault(fault_point)) {
+    return Unavailable("coordinator stopped after BEGIN of " + txn->gid + "; " +
+                       std::string(after_crash));
   }
   return std::optional<SubmitReply>();
 }
@@ -171,7 +173,8 @@ Result<SubmitReply> Engine::Submit(const TxnRequest& request) {
     return built.status();
   }
   TxnPtr txn = *built;
-  TXC_ASSIGN_OR_RETURN(std::optional<SubmitReply> early, AdmitAndBegin(txn));
+  TXC_ASSIGN_OR_RETURN(std::optional<SubmitReply> early,
+                       AdmitAndBegin(txn, "coordinator.after_begin_durable", "recovery aborts it"));
   if (early) return *early;
   StartPrepares(txn);
   return Decide(txn);

@@ -43,6 +43,15 @@ void SetMinLevel(Level level) {
   g_min_level.store(level);
 }
 
+Result<Level> ParseLevel(std::string_view name) {
+  if (name == "debug") return Level::kDebug;
+  if (name == "info") return Level::kInfo;
+  if (name == "warn") return Level::kWarn;
+  if (name == "error") return Level::kError;
+  return InvalidArgument("log level must be debug, info, warn or error, got '" + std::string(name) +
+                         "'");
+}
+
 void AppendJsonString(std::string& out, std::string_view s) {
   out += '"';
   for (unsigned char c : s) {

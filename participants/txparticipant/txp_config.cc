@@ -40,14 +40,6 @@ Result<std::string> Str(const Object& o, const std::string& key, const std::stri
   return v.extract<std::string>();
 }
 
-Result<log::Level> ParseLevel(const std::string& s) {
-  if (s == "debug") return log::Level::kDebug;
-  if (s == "info") return log::Level::kInfo;
-  if (s == "warn") return log::Level::kWarn;
-  if (s == "error") return log::Level::kError;
-  return InvalidArgument("\"log_level\" must be debug, info, warn or error");
-}
-
 Status ParseListen(const std::string& listen, TxpConfig& out) {
   const auto colon = listen.rfind(':');
   if (colon == std::string::npos || colon == 0) {
@@ -124,7 +116,7 @@ Result<TxpConfig> Parse(const Object& o) {
   TXC_ASSIGN_OR_RETURN(auto threads, Int(o, "http_threads", 8, 1, 1024));
   c.http_threads = static_cast<int>(threads);
   TXC_ASSIGN_OR_RETURN(std::string level, Str(o, "log_level", "info", /*required=*/false));
-  TXC_ASSIGN_OR_RETURN(c.log_level, ParseLevel(level));
+  TXC_ASSIGN_OR_RETURN(c.log_level, log::ParseLevel(level));
   TXC_RETURN_IF_ERROR(ParseParticipants(o, c));
   return c;
 }

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <utility>
 
+#include "txcoord/core/status.h"
+
 namespace txcoord::log {
 
 enum class Level { kDebug, kInfo, kWarn, kError };
@@ -19,6 +21,8 @@ enum class Level { kDebug, kInfo, kWarn, kError };
 using Fields = std::initializer_list<std::pair<std::string_view, std::string>>;
 
 void SetMinLevel(Level level);  // default kInfo
+// "debug", "info", "warn", "error"; InvalidArgument naming the choices otherwise.
+Result<Level> ParseLevel(std::string_view name);
 void Write(Level level, std::string_view msg, Fields fields = {});
 inline void Info(std::string_view msg, Fields fields = {}) {
   Write(Level::kInfo, msg, fields);
