@@ -111,8 +111,37 @@ expect "transfer 5 after recovery" "$(field state <<<"$answer")" committed
 expect "prepared transactions left" "$left" 0
 balances
 expect "balances after recovery" "$BAL" "45 20 30 55"
+# saga GID STEP1_PARTICIPANT STEP1_ACCOUNT STEP2_PARTICIPANT STEP2_ACCOUNT AMOUNT: a transfer as
+# a saga — each step commits on its own; a refused step compensates the earlier ones.
+saga() {
+  curl -s -X POST "$TXC_URL/v1/transactions" -H 'Content-Type: application/json' \
+    -H "Idempotency-Key: demo-$1" \
+    -d "{\"gid\":\"$1\",\"mode\":\"saga\",\"branches\":[
+          {\"participant\":\"$2\",\"action\":\"debit\",\"payload\":{\"account\":\"$3\",\"amount\":$6},
+           \"compensation\":{\"action\":\"credit\",\"payload\":{\"account\":\"$3\",\"amount\":$6}}},
+          {\"participant\":\"$4\",\"action\":\"credit\",\"payload\":{\"account\":\"$5\",\"amount\":$6},
+           \"compensation\":{\"action\":\"debit\",\"payload\":{\"account\":\"$5\",\"amount\":$6}}}]}"
+}
+
+say "6. The same kind of transfer as a saga: debit, then credit, each committed on its own"
+answer=$(saga s6 bank-pg alice wallet-redis bob 5)
+note "coordinator: gid=s6 mode=saga state=$(field state <<<"$answer")"
+expect "saga 6" "$(field state <<<"$answer")" committed
+balances
+expect "balances after saga 6" "$BAL" "40 20 30 60"
+
+say "7. A saga whose second step is refused (carol has no account): the debit is compensated"
+answer=$(saga s7 wallet-redis alice bank-pg carol 10)
+note "coordinator: gid=s7 mode=saga state=$(field state <<<"$answer")"
+note "steps: $(grep -o '"action":"[a-z]*","branch":"[^"]*","state":"[a-z_]*"' <<<"$answer" |
+  sed 's/"action":"\([a-z]*\)".*"state":"\([a-z_]*\)"/\1=\2/' | tr '\n' ' ')"
+expect "saga 7" "$(field state <<<"$answer")" compensated
+note "alice's Redis wallet was debited 10 by step 1 and credited back by its compensation:"
+balances
+expect "balances after saga 7" "$BAL" "40 20 30 60"
+
 if [ "$failures" -ne 0 ]; then
   say "$failures check(s) failed. Stopping the stack."
   exit 1
 fi
-say "Money is conserved (total 150 throughout), every transfer is all-or-nothing. Stopping the stack."
+say "Money is conserved (total 150 throughout): every 2PC transfer is all-or-nothing, every saga completes or is compensated. Stopping the stack."
