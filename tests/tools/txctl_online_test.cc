@@ -23,9 +23,9 @@ constexpr const char* kToken = "txctl-secret";
 class TxctlOnlineTest : public E2eTest {
  protected:
   TxctlRun Txctl(const std::string& args) {
-    return txctl_test::RunTxctl("--url http://127.0.0.1:" + std::to_string(port_) + " --token " +
-                                    kToken + " " + args,
-                                dir_ + "/txctl.stderr");
+    return txctl_test::RunTxctl(
+        "--url http://127.0.0.1:" + std::to_string(port_) + " --token " + kToken + " " + args,
+        dir_ + "/txctl.stderr");
   }
 
   // Polls `txctl --json show gid` until `pred` holds; the last view (nullptr on timeout).
@@ -118,8 +118,8 @@ TEST_F(TxctlOnlineTest, UnknownGidAndMissingTokenAreReported) {
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("NOT_FOUND"), std::string::npos) << missing.err;
   EXPECT_EQ(Txctl("retry " + Gid("never")).exit_code, 1);
-  TxctlRun no_token = txctl_test::RunTxctl("--url http://127.0.0.1:" + std::to_string(port_) + " list",
-                                      dir_ + "/txctl.stderr");
+  TxctlRun no_token = txctl_test::RunTxctl(
+      "--url http://127.0.0.1:" + std::to_string(port_) + " list", dir_ + "/txctl.stderr");
   EXPECT_EQ(no_token.exit_code, 2);
   EXPECT_NE(no_token.err.find("UNAUTHENTICATED"), std::string::npos) << no_token.err;
   TxctlRun empty = Txctl("--json status");

@@ -88,8 +88,10 @@ TEST_F(TxctlWalTest, DumpDecodesCoordinatorRecords) {
   EXPECT_EQ(first->getValue<int>("lsn"), 1);
   EXPECT_EQ(first->getValue<std::string>("kind"), "entry");
   EXPECT_EQ(first->getObject("record")->getObject("begin")->getValue<std::string>("gid"), "gid0");
-  EXPECT_EQ(records->getObject(1)->getObject("record")->getObject("decision")->getValue<std::string>(
-                "outcome"),
+  EXPECT_EQ(records->getObject(1)
+                ->getObject("record")
+                ->getObject("decision")
+                ->getValue<std::string>("outcome"),
             "COMMIT");
   EXPECT_TRUE(json->isNull("bad"));
 

@@ -39,7 +39,8 @@ std::string ErrorText(const Reply& r) {
   try {
     auto obj = Poco::JSON::Parser().parse(r.body).extract<Object::Ptr>();
     auto err = obj->getObject("error");
-    if (err) return err->getValue<std::string>("code") + ": " + err->getValue<std::string>("message");
+    if (err)
+      return err->getValue<std::string>("code") + ": " + err->getValue<std::string>("message");
   } catch (const std::exception&) {
   }
   return "HTTP " + std::to_string(r.status) + ": " + r.body;

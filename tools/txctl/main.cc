@@ -56,8 +56,9 @@ std::string Env(const char* name, const std::string& fallback) {
 }
 
 int Run(const std::vector<std::string>& argv) {
-  auto parsed = ParseArgs(argv, {"json", "help", "fix"},
-                          {"url", "token", "state", "older-than", "participant", "config", "stale"});
+  auto parsed =
+      ParseArgs(argv, {"json", "help", "fix"},
+                {"url", "token", "state", "older-than", "participant", "config", "stale"});
   if (!parsed.ok()) return Usage(parsed.status().message());
   const Args& a = *parsed;
   const auto& p = a.positional;

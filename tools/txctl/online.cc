@@ -43,9 +43,12 @@ long long AgeMs(const Object::Ptr& txn) {
 std::string Age(long long ms) {
   if (ms < 0) return "?";
   char buf[32];
-  if (ms < 60'000) std::snprintf(buf, sizeof buf, "%llds", ms / 1000);
-  else if (ms < 3'600'000) std::snprintf(buf, sizeof buf, "%lldm%02llds", ms / 60'000, ms / 1000 % 60);
-  else std::snprintf(buf, sizeof buf, "%lldh%02lldm", ms / 3'600'000, ms / 60'000 % 60);
+  if (ms < 60'000)
+    std::snprintf(buf, sizeof buf, "%llds", ms / 1000);
+  else if (ms < 3'600'000)
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", ms / 60'000, ms / 1000 % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", ms / 3'600'000, ms / 60'000 % 60);
   return buf;
 }
 
@@ -55,9 +58,12 @@ bool InFlight(const Object::Ptr& txn) {
 
 std::string Stringify(const Poco::Dynamic::Var& v) {
   std::ostringstream os;
-  if (v.type() == typeid(Object::Ptr)) v.extract<Object::Ptr>()->stringify(os);
-  else if (v.type() == typeid(Array::Ptr)) v.extract<Array::Ptr>()->stringify(os);
-  else os << v.toString();
+  if (v.type() == typeid(Object::Ptr))
+    v.extract<Object::Ptr>()->stringify(os);
+  else if (v.type() == typeid(Array::Ptr))
+    v.extract<Array::Ptr>()->stringify(os);
+  else
+    os << v.toString();
   return os.str();
 }
 
@@ -86,8 +92,8 @@ void PrintBranches(const Object::Ptr& txn) {
 
 void PrintTxn(const Object::Ptr& txn) {
   std::cout << "gid        " << Str(txn, "gid") << "\nmode       " << Str(txn, "mode")
-            << (Str(txn, "open") == "true" ? " (open)" : "") << "\nstate      "
-            << Str(txn, "state") << "\ndetail     " << Str(txn, "detail") << "\nphase2     "
+            << (Str(txn, "open") == "true" ? " (open)" : "") << "\nstate      " << Str(txn, "state")
+            << "\ndetail     " << Str(txn, "detail") << "\nphase2     "
             << (InFlight(txn) ? "in progress" : "complete") << "\ncreated    "
             << Str(txn, "created") << " (" << Age(AgeMs(txn)) << " ago)\nupdated    "
             << Str(txn, "updated") << '\n';
@@ -202,9 +208,8 @@ int List(const Endpoint& ep, const Args& args) {
     std::string err;
     for (std::size_t j = 0; bs && j < bs->size(); ++j)
       if (auto e = Str(bs->getObject(static_cast<unsigned>(j)), "error"); !e.empty()) err = e;
-    std::printf("%-40s %-11s %-11s %-8s %-8zu %s\n", Str(t, "gid").c_str(),
-                Str(t, "state").c_str(), Str(t, "detail").c_str(), Age(AgeMs(t)).c_str(),
-                bs ? bs->size() : 0, err.c_str());
+    std::printf("%-40s %-11s %-11s %-8s %-8zu %s\n", Str(t, "gid").c_str(), Str(t, "state").c_str(),
+                Str(t, "detail").c_str(), Age(AgeMs(t)).c_str(), bs ? bs->size() : 0, err.c_str());
   }
   return kExitOk;
 }
@@ -214,8 +219,10 @@ int Show(const Endpoint& ep, const std::string& gid) {
   if (r.status != 200) return Fail("show " + gid, r);
   auto txn = ParseObject(r.body);
   if (!txn) return Fail("show " + gid + ": unexpected body", r);
-  if (ep.json) std::cout << r.body << '\n';
-  else PrintTxn(txn);
+  if (ep.json)
+    std::cout << r.body << '\n';
+  else
+    PrintTxn(txn);
   return kExitOk;
 }
 

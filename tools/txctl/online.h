@@ -8,7 +8,6 @@
 
 namespace txcoord::txctl {
 
-
 // Each returns a process exit code (json_out.h).
 int Status(const Endpoint& ep);
 int List(const Endpoint& ep, const Args& args);  // --state, --older-than, --participant

@@ -65,8 +65,8 @@ bool Classify(const Endpoint& ep, const std::string& name, const participant::In
     f.detail = "the log says " + Str(v, "state") + " and finished";
   } else if (const long long age = AgeMs(b); age >= 0 && age > stale_ms) {
     f.kind = "stale";
-    f.detail = "prepared " + std::to_string(age / 1000) + "s ago; coordinator: " +
-               (v ? Str(v, "detail") : std::string("?"));
+    f.detail = "prepared " + std::to_string(age / 1000) +
+               "s ago; coordinator: " + (v ? Str(v, "detail") : std::string("?"));
   } else {
     return true;  // in progress, not stale
   }

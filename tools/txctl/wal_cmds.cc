@@ -1,8 +1,8 @@
 #include "wal_cmds.h"
 
 #include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/wire_format_lite.h>
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/wire_format_lite.h>
 
 #include <algorithm>
 #include <array>
@@ -10,9 +10,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <optional>
 #include <set>
-#include <iostream>
 #include <sstream>
 #include <vector>
 
@@ -158,8 +158,8 @@ void ReadFrames(const fs::path& path, std::vector<DumpedRecord>& out,
     out.push_back(std::move(r));
     off += wal::format::kHeaderBytes + len;
   }
-  if (off < data.size() &&
-      !std::all_of(data.begin() + static_cast<long>(off), data.end(), [](char c) { return c == 0; }))
+  if (off < data.size() && !std::all_of(data.begin() + static_cast<long>(off), data.end(),
+                                        [](char c) { return c == 0; }))
     fail("truncated frame header");
 }
 
@@ -178,7 +178,8 @@ std::vector<fs::path> WalFiles(const std::string& dir) {
   for (const auto& e : fs::directory_iterator(dir)) {
     if (!e.is_regular_file()) continue;
     const std::string n = e.path().filename().string();
-    if (n.rfind(wal::format::kCheckpointPrefix, 0) == 0 && n.ends_with(wal::format::kCheckpointSuffix))
+    if (n.rfind(wal::format::kCheckpointPrefix, 0) == 0 &&
+        n.ends_with(wal::format::kCheckpointSuffix))
       ckpts.push_back(e.path());
     else if (n.ends_with(wal::format::kSegmentSuffix))
       segs.push_back(e.path());
@@ -283,7 +284,8 @@ int WalRepair(const std::string& dir, bool json) {
   const std::string extra_json = ",\"repaired\":" + std::string(r->ok ? "false" : "true") +
                                  ",\"saved_to\":" + JsonString(saved);
   const std::string extra_text =
-      r->ok ? "nothing to repair\n" : "repaired: log truncated there; cut bytes kept in " + saved + "\n";
+      r->ok ? "nothing to repair\n"
+            : "repaired: log truncated there; cut bytes kept in " + saved + "\n";
   PrintReport(*r, json, extra_json, extra_text);
   // A repair that cut something succeeded: the operator asked for it. 0 either way.
   return kExitOk;
