@@ -100,6 +100,22 @@ TEST_F(TxctlWalTest, DumpDecodesCoordinatorRecords) {
   EXPECT_NE(text.out.find("gid: \"gid2\""), std::string::npos) << text.out;
 }
 
+TEST_F(TxctlWalTest, DumpGidIsOneTransactionsTimeline) {
+  WriteLog(3);
+  TxctlRun r = Txctl("--json wal dump " + dir_ + " --gid gid1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto records = r.Json()->getArray("records");
+  ASSERT_EQ(records->size(), 3u);
+  EXPECT_EQ(records->getObject(0)->getValue<int>("lsn"), 4);
+  EXPECT_EQ(
+      records->getObject(2)->getObject("record")->getObject("end")->getValue<std::string>("gid"),
+      "gid1");
+  EXPECT_EQ(Txctl("--json wal dump " + dir_ + " --gid nope").Json()->getArray("records")->size(),
+            0u);
+  EXPECT_EQ(Txctl("wal dump " + dir_ + " --gid 'bad gid'").exit_code, 2);
+  EXPECT_EQ(Txctl("status --gid g1").exit_code, 2);
+}
+
 TEST_F(TxctlWalTest, VerifyReportsFirstBadOffsetAndRepairCutsThere) {
   WriteLog(3);
   TxctlRun ok = Txctl("--json wal verify " + dir_);

@@ -27,7 +27,7 @@ online (through txcoordd's HTTP API; --url default $TXC_URL or http://127.0.0.1:
                                           orphans, stale, mismatches; --fix aborts orphans
 
 offline (the coordinator must be down):
-  wal dump DIR                            every record, decoded
+  wal dump DIR [--gid GID]                every record (or one transaction's), decoded
   wal verify DIR                          check every CRC; report the first bad offset
   wal repair DIR                          truncate at the last good record (cut bytes kept)
 
@@ -58,7 +58,7 @@ std::string Env(const char* name, const std::string& fallback) {
 int Run(const std::vector<std::string>& argv) {
   auto parsed =
       ParseArgs(argv, {"json", "help", "fix"},
-                {"url", "token", "state", "older-than", "participant", "config", "stale"});
+                {"url", "token", "state", "older-than", "participant", "config", "stale", "gid"});
   if (!parsed.ok()) return Usage(parsed.status().message());
   const Args& a = *parsed;
   const auto& p = a.positional;
@@ -67,9 +67,11 @@ int Run(const std::vector<std::string>& argv) {
   const bool json = a.Has("json");
   const std::string& cmd = p[0];
 
+  if (a.Has("gid") && cmd != "wal") return Usage("--gid is for wal dump");
+  if (a.Has("gid") && !ValidGid(a.Get("gid"))) return Usage("bad --gid '" + a.Get("gid") + "'");
   if (cmd == "wal") {
     if (p.size() != 3) return Usage("wal needs a subcommand and a directory");
-    if (p[1] == "dump") return WalDump(p[2], json);
+    if (p[1] == "dump") return WalDump(p[2], json, a.Get("gid"));
     if (p[1] == "verify") return WalVerify(p[2], json);
     if (p[1] == "repair") return WalRepair(p[2], json);
     return Usage("unknown wal subcommand '" + p[1] + "' (dump, verify, repair)");

@@ -92,8 +92,9 @@ struct DumpedRecord {
   std::string file;
   std::uint64_t offset = 0;
   Envelope env;
-  std::string json;   // the decoded coordinator record/checkpoint as JSON
-  std::string human;  // one-line text form
+  std::string json;               // the decoded coordinator record/checkpoint as JSON
+  std::string human;              // one-line text form
+  std::vector<std::string> gids;  // the transaction(s) the record is about
 };
 
 struct BadFrame {
@@ -113,6 +114,7 @@ void DecodeBody(DumpedRecord& r) {
       return;
     }
     (void)google::protobuf::util::MessageToJsonString(cp, &r.json, opts);
+    for (const auto& t : cp.transactions()) r.gids.push_back(t.begin().gid());
     r.human = "checkpoint: " + std::to_string(cp.transactions_size()) + " live transactions, " +
               std::to_string(cp.idempotency_size()) + " idempotency keys";
     return;
@@ -125,6 +127,25 @@ void DecodeBody(DumpedRecord& r) {
   }
   (void)google::protobuf::util::MessageToJsonString(rec, &r.json, opts);
   r.human = rec.ShortDebugString();
+  switch (rec.kind_case()) {
+    case v1::Record::kBegin:
+      r.gids.push_back(rec.begin().gid());
+      break;
+    case v1::Record::kRegisterBranch:
+      r.gids.push_back(rec.register_branch().gid());
+      break;
+    case v1::Record::kDecision:
+      r.gids.push_back(rec.decision().gid());
+      break;
+    case v1::Record::kEnd:
+      r.gids.push_back(rec.end().gid());
+      break;
+    case v1::Record::kSagaStep:
+      r.gids.push_back(rec.saga_step().gid());
+      break;
+    default:
+      break;
+  }
 }
 
 // Reads the frames of one file until the zero-filled end; stops at the first bad frame.
@@ -216,7 +237,7 @@ void PrintReport(const wal::VerifyReport& r, bool json, const std::string& extra
 
 }  // namespace
 
-int WalDump(const std::string& dir, bool json) {
+int WalDump(const std::string& dir, bool json, const std::string& gid) {
   if (!CheckDir(dir)) return kExitUsage;
   std::vector<DumpedRecord> records;
   std::optional<BadFrame> bad;
@@ -228,6 +249,11 @@ int WalDump(const std::string& dir, bool json) {
   } catch (const std::exception& e) {
     std::cerr << "txctl: cannot read " << dir << ": " << e.what() << '\n';
     return kExitUsage;
+  }
+  if (!gid.empty()) {
+    std::erase_if(records, [&](const DumpedRecord& r) {
+      return std::find(r.gids.begin(), r.gids.end(), gid) == r.gids.end();
+    });
   }
   if (json) {
     std::cout << "{\"records\":[";

@@ -8,7 +8,9 @@
 namespace txcoord::txctl {
 
 // Each returns a process exit code (json_out.h) and writes its report to stdout, errors to stderr.
-int WalDump(const std::string& dir, bool json);
+// `gid` non-empty: only the records about that transaction (its timeline). Dump takes no lock,
+// so it may run while txcoordd writes (a partly written last frame then shows as bad).
+int WalDump(const std::string& dir, bool json, const std::string& gid);
 int WalVerify(const std::string& dir, bool json);
 int WalRepair(const std::string& dir, bool json);
 
