@@ -364,8 +364,11 @@ void Exchange::Ready() {
 void Exchange::Metrics() {
   std::optional<wal::Stats> wal;
   if (ctx_.options.wal_stats) wal = ctx_.options.wal_stats();
-  Send(200, RenderMetrics(ctx_.manager.metrics(), wal, ctx_.manager.ready(), ctx_.http),
-       "text/plain; version=0.0.4");
+  // txcoord_info names this coordinator (txctl participants scan checks it against its config).
+  std::string body = RenderMetrics(ctx_.manager.metrics(), wal, ctx_.manager.ready(), ctx_.http);
+  body += "# HELP txcoord_info This coordinator's id.\n# TYPE txcoord_info gauge\n";
+  body += "txcoord_info{coordinator_id=\"" + ctx_.manager.config().coordinator_id + "\"} 1\n";
+  Send(200, body, "text/plain; version=0.0.4");
 }
 
 void Exchange::Send(int status, const std::string& body, std::string_view content_type) {

@@ -106,6 +106,8 @@ std::string RenderMetrics(const coordinator::Metrics& m, const std::optional<wal
     os << "txcoord_wal_bytes " << wal->bytes_on_disk << '\n';
     Header(os, "txcoord_wal_last_lsn", "gauge", "Last durable log sequence number.");
     os << "txcoord_wal_last_lsn " << wal->last_lsn << '\n';
+    Header(os, "txcoord_wal_checkpoint_lsn", "gauge", "Last LSN covered by the newest checkpoint.");
+    os << "txcoord_wal_checkpoint_lsn " << wal->checkpoint_lsn << '\n';
   }
 
   Header(os, "txcoord_http_requests_total", "counter", "HTTP requests by route and status.");

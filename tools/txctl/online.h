@@ -1,0 +1,17 @@
+#pragma once
+// Online txctl commands: they talk to a running txcoordd over its HTTP API (docs/api.md) with
+// --url (default $TXC_URL or http://127.0.0.1:7000) and --token (default $TXC_TOKEN).
+#include <string>
+
+#include "args.h"
+#include "http_call.h"
+
+namespace txcoord::txctl {
+
+// Each returns a process exit code (json_out.h).
+int Status(const Endpoint& ep);
+int List(const Endpoint& ep, const Args& args);  // --state, --older-than, --participant
+int Show(const Endpoint& ep, const std::string& gid);
+int Retry(const Endpoint& ep, const std::string& gid);
+
+}  // namespace txcoord::txctl
