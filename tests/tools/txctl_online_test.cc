@@ -99,7 +99,12 @@ TEST_F(TxctlOnlineTest, StuckCommitIsListedShownAndRetried) {
 
   ASSERT_TRUE(StartParticipant());
   TxctlRun retry = Txctl("--json retry " + gid);
-  EXPECT_EQ(retry.exit_code, 0) << retry.err;
+  if (retry.exit_code != 0) {
+    // Phase 2's own backoff may reach the restarted participant before the operator does; then
+    // there is nothing left to retry (FAILED_PRECONDITION, exit 2) and the commit is done.
+    EXPECT_EQ(retry.exit_code, 2) << retry.err;
+    EXPECT_NE(retry.err.find("FAILED_PRECONDITION"), std::string::npos) << retry.err;
+  }
   auto done = ShowUntil(
       gid, [](const Object::Ptr& v) { return v->getValue<bool>("phase2_complete"); }, 20s);
   ASSERT_TRUE(done) << "phase 2 did not finish after retry";
