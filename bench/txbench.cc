@@ -59,7 +59,9 @@ std::string Run(const std::string& cmd) {
   return out;
 }
 
-std::string Quote(const std::string& s) { return "\"" + s + "\""; }
+std::string Quote(const std::string& s) {
+  return "\"" + s + "\"";
+}
 
 std::string Actions(bool pg) {
   if (pg) {
@@ -78,10 +80,12 @@ std::string Body(const std::string& mode, const std::string& pg, const std::stri
   const std::string a = "{\"account\":\"b" + std::to_string(client) + "\",\"amount\":1}";
   const std::string w = "{\"account\":\"w" + std::to_string(client) + "\",\"amount\":1}";
   const bool saga = mode == "saga";
-  const std::string comp1 = saga ? ",\"compensation\":{\"action\":\"credit\",\"payload\":" + a + "}" : "";
-  return "{\"mode\":" + Quote(saga ? "saga" : "2pc") + ",\"branches\":[{\"participant\":" +
-         Quote(pg) + ",\"action\":\"debit\",\"payload\":" + a + comp1 +
-         "},{\"participant\":" + Quote(redis) + ",\"action\":\"credit\",\"payload\":" + w + "}]}";
+  const std::string comp1 =
+      saga ? ",\"compensation\":{\"action\":\"credit\",\"payload\":" + a + "}" : "";
+  return "{\"mode\":" + Quote(saga ? "saga" : "2pc") +
+         ",\"branches\":[{\"participant\":" + Quote(pg) + ",\"action\":\"debit\",\"payload\":" + a +
+         comp1 + "},{\"participant\":" + Quote(redis) + ",\"action\":\"credit\",\"payload\":" + w +
+         "}]}";
 }
 
 // One closed-loop client of the direct baseline: UPDATE+COMMIT, then INCRBY.
@@ -212,8 +216,8 @@ void WriteConfigs(const std::string& dir, const Env& env, std::uint16_t part_por
     << "{\"name\":\"noop-a\",\"kind\":\"noop\"},{\"name\":\"noop-b\",\"kind\":\"noop\"}]}";
   std::ofstream p(dir + "/txparticipant.json", std::ios::trunc);
   p << "{\"listen\":\"127.0.0.1:" << part_port << "\",\"token\":\"bench\",\"participants\":["
-    << "{\"name\":\"wallet-remote\",\"kind\":\"redis\",\"url\":\"redis://" << env.redis_host
-    << ":" << env.redis_port << "/0\",\"pool_size\":16," << Actions(false) << "}]}";
+    << "{\"name\":\"wallet-remote\",\"kind\":\"redis\",\"url\":\"redis://" << env.redis_host << ":"
+    << env.redis_port << "/0\",\"pool_size\":16," << Actions(false) << "}]}";
 }
 
 void Print(const std::string& mode, int clients, const ModeResult& r, double baseline_tps) {
@@ -224,8 +228,7 @@ void Print(const std::string& mode, int clients, const ModeResult& r, double bas
   if (mode != "baseline") {
     std::cout << " cpu_s_per_1k=" << std::setprecision(3) << r.cpu_per_1k
               << " rss_mb=" << std::setprecision(1) << static_cast<double>(r.rss) / 1048576.0
-              << " ratio=" << std::setprecision(2)
-              << (baseline_tps > 0 ? r.tps / baseline_tps : 0);
+              << " ratio=" << std::setprecision(2) << (baseline_tps > 0 ? r.tps / baseline_tps : 0);
   }
   std::cout << std::endl;
 }
@@ -243,8 +246,8 @@ int Main(int argc, char** argv) {
     return 2;
   }
   const char* base = std::getenv("TXC_BENCH_DIR");
-  const std::string dir = std::string(base ? base : "/tmp") + "/txbench-" +
-                          std::to_string(::getpid());
+  const std::string dir =
+      std::string(base ? base : "/tmp") + "/txbench-" + std::to_string(::getpid());
   std::filesystem::create_directories(dir);
   Env env;
   env.services = TXC_SERVICES_SCRIPT;

@@ -56,8 +56,8 @@ void Child::Kill() {
 HttpClient::HttpClient(std::uint16_t port) : port_(port) {}
 HttpClient::~HttpClient() = default;
 
-int HttpClient::Request(const std::string& method, const std::string& path,
-                        const std::string& body, std::string& out) {
+int HttpClient::Request(const std::string& method, const std::string& path, const std::string& body,
+                        std::string& out) {
   out.clear();
   try {
     if (!session_) {
@@ -139,7 +139,8 @@ LatencyStats Summarize(std::vector<double>& ms) {
   if (ms.empty()) return s;
   std::sort(ms.begin(), ms.end());
   const auto at = [&](double q) {
-    return ms[std::min(ms.size() - 1, static_cast<std::size_t>(q * static_cast<double>(ms.size())))];
+    return ms[std::min(ms.size() - 1,
+                       static_cast<std::size_t>(q * static_cast<double>(ms.size())))];
   };
   s.p50_ms = at(0.50);
   s.p99_ms = at(0.99);

@@ -21,8 +21,7 @@ class NoopParticipant final : public participant::Participant {
   Status Abort(const participant::BranchId& id) override;
   Result<participant::ExecuteResult> Execute(const participant::BranchCall& call) override;
   Status Compensate(const participant::BranchCall& call) override;
-  Result<std::vector<participant::InDoubtBranch>> InDoubt(
-      std::string_view coordinator_id) override;
+  Result<std::vector<participant::InDoubtBranch>> InDoubt(std::string_view coordinator_id) override;
 
  private:
   std::string name_;

@@ -33,7 +33,9 @@ std::uint16_t FreePort() {
   return port;
 }
 
-std::string Quote(const std::string& s) { return "\"" + s + "\""; }
+std::string Quote(const std::string& s) {
+  return "\"" + s + "\"";
+}
 
 // The ledger-writing bank actions (the sample's debit/credit plus one ledger write each).
 std::string PgParticipant(const std::string& dsn) {
@@ -70,10 +72,10 @@ std::string Branch(const std::string& participant, const std::string& action,
 
 std::string Body(const TransferRecord& t) {
   const std::string amt = std::to_string(t.amount);
-  const std::string pg = "{\"account\":" + Quote(t.account) + ",\"amount\":" + amt +
-                         ",\"tid\":" + Quote(t.tid) + "}";
-  const std::string rd = "{\"account\":" + Quote(t.wallet) + ",\"amount\":" + amt +
-                         ",\"tid\":" + Quote(t.tid) + "}";
+  const std::string pg =
+      "{\"account\":" + Quote(t.account) + ",\"amount\":" + amt + ",\"tid\":" + Quote(t.tid) + "}";
+  const std::string rd =
+      "{\"account\":" + Quote(t.wallet) + ",\"amount\":" + amt + ",\"tid\":" + Quote(t.tid) + "}";
   const std::string from_p = t.pg_to_redis ? "bank-pg" : "wallet-redis";
   const std::string to_p = t.pg_to_redis ? "wallet-redis" : "bank-pg";
   const std::string& from = t.pg_to_redis ? pg : rd;
@@ -135,8 +137,8 @@ bool Bank::Setup(int accounts, long long balance) {
   WriteConfigs();
   coordinator_ = std::make_unique<e2e::Daemon>(TXC_TXCOORDD_PATH, dir_ + "/txcoordd.json",
                                                dir_ + "/txcoordd.log");
-  participant_ = std::make_unique<e2e::Daemon>(
-      TXC_TXPARTICIPANT_PATH, dir_ + "/txparticipant.json", dir_ + "/txparticipant.log");
+  participant_ = std::make_unique<e2e::Daemon>(TXC_TXPARTICIPANT_PATH, dir_ + "/txparticipant.json",
+                                               dir_ + "/txparticipant.log");
   return StartParticipant() && StartCoordinator();
 }
 
@@ -167,8 +169,8 @@ bool Bank::StartParticipant() {
 }
 
 bool Bank::Shell(const std::string& args) {
-  const std::string cmd = Quote(services_) + " " + args + " >>" + Quote(dir_ + "/services.log") +
-                          " 2>&1";
+  const std::string cmd =
+      Quote(services_) + " " + args + " >>" + Quote(dir_ + "/services.log") + " 2>&1";
   if (std::system(cmd.c_str()) != 0) return SetError("failed: " + cmd), false;
   return true;
 }
@@ -203,8 +205,8 @@ bool Bank::PauseParticipant(std::chrono::milliseconds for_how_long) {
 void Bank::Transfer(TransferRecord& t, SteadyClock::time_point deadline) {
   const std::string body = Body(t);
   while (SteadyClock::now() < deadline) {
-    e2e::HttpReply r = e2e::Http(port_, "POST", "/v1/transactions", body,
-                                 {{"Idempotency-Key", t.tid}}, 10s);
+    e2e::HttpReply r =
+        e2e::Http(port_, "POST", "/v1/transactions", body, {{"Idempotency-Key", t.tid}}, 10s);
     t.note = std::to_string(r.status) + " " + (r.status == -1 ? r.error : r.body);
     if (r.status == 200) {
       const std::string state = e2e::JsonField(r.body, "state");
@@ -212,7 +214,7 @@ void Bank::Transfer(TransferRecord& t, SteadyClock::time_point deadline) {
         t.outcome = Outcome::kCommitted;
         return;
       }
-      if (state == "ABORTED" || state == "compensated") {
+      if (state == "ABORTED" || state == "aborted" || state == "compensated") {
         t.outcome = Outcome::kAborted;
         return;
       }

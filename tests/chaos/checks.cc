@@ -26,8 +26,10 @@ int CheckBalances(Bank& bank) {
   e2e::Pg& pg = bank.pg();
   e2e::Redis& redis = bank.redis();
   const std::string like = "'" + bank.cid() + "-%'";
-  const long long pg_sum = ToLL(pg.Scalar("SELECT COALESCE(SUM(balance),0) FROM chaos_accounts "
-                                          "WHERE id LIKE " + like));
+  const long long pg_sum =
+      ToLL(pg.Scalar("SELECT COALESCE(SUM(balance),0) FROM chaos_accounts "
+                     "WHERE id LIKE " +
+                     like));
   long long redis_sum = 0;
   for (const auto& w : bank.wallets()) {
     const long long bal = ToLL(redis.Cmd({"GET", "wallet:{" + w + "}"}));
@@ -39,8 +41,8 @@ int CheckBalances(Bank& bank) {
                              "1", "chaos:ledger:{" + w + "}"});
     ledger = ToLL(fields);
     if (bal != bank.initial_balance() + ledger) {
-      v += Violation("wallet " + w + " is " + std::to_string(bal) + ", initial + ledger = " +
-                     std::to_string(bank.initial_balance() + ledger));
+      v += Violation("wallet " + w + " is " + std::to_string(bal) +
+                     ", initial + ledger = " + std::to_string(bank.initial_balance() + ledger));
     }
   }
   for (const auto& a : bank.accounts()) {
@@ -49,8 +51,8 @@ int CheckBalances(Bank& bank) {
     const long long ledger = ToLL(
         pg.Scalar("SELECT COALESCE(SUM(delta),0) FROM chaos_ledger WHERE account = '" + a + "'"));
     if (bal != bank.initial_balance() + ledger) {
-      v += Violation("account " + a + " is " + std::to_string(bal) + ", initial + ledger = " +
-                     std::to_string(bank.initial_balance() + ledger));
+      v += Violation("account " + a + " is " + std::to_string(bal) +
+                     ", initial + ledger = " + std::to_string(bank.initial_balance() + ledger));
     }
   }
   const long long expected =
@@ -63,9 +65,8 @@ int CheckBalances(Bank& bank) {
 }
 
 int CheckTransfer(Bank& bank, const TransferRecord& t) {
-  const long long pg_net = ToLL(
-      bank.pg().Scalar("SELECT COALESCE(SUM(delta),0) FROM chaos_ledger WHERE tid = '" + t.tid +
-                       "'"));
+  const long long pg_net = ToLL(bank.pg().Scalar(
+      "SELECT COALESCE(SUM(delta),0) FROM chaos_ledger WHERE tid = '" + t.tid + "'"));
   const long long pg_debits = ToLL(bank.pg().Scalar(
       "SELECT count(*) FROM chaos_ledger WHERE tid = '" + t.tid + "' AND delta < 0"));
   const long long pg_credits = ToLL(bank.pg().Scalar(

@@ -5,6 +5,7 @@
 // and the exit code is 0 iff V == 0 (2 for bad arguments or a missing environment).
 // The same seed replays the same schedule (fault kinds, times, transfers); thread timing is not
 // replayed.
+#include <atomic>
 #include <cstdlib>
 #include <iostream>
 #include <random>
@@ -25,6 +26,7 @@ constexpr int kAccounts = 8;
 constexpr long long kBalance = 1000;
 constexpr int kClients = 4;
 constexpr int kTransfersPerClient = 6;
+constexpr int kMaxTransfersPerClient = 500;
 
 bool ParseCount(const std::string& s, unsigned long long max, unsigned long long& out) {
   if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos) {
@@ -52,47 +54,49 @@ bool Inject(Bank& bank, int kind, std::chrono::milliseconds pause) {
   }
 }
 
-std::vector<TransferRecord> PlanTransfers(Bank& bank, int round, std::mt19937_64& rng) {
-  std::vector<TransferRecord> out;
-  for (int c = 0; c < kClients; ++c) {
-    for (int k = 0; k < kTransfersPerClient; ++k) {
-      TransferRecord t;
-      t.tid = bank.cid() + "-r" + std::to_string(round) + "-c" + std::to_string(c) + "-" +
-              std::to_string(k);
-      t.pg_to_redis = rng() % 2 == 0;
-      t.saga = rng() % 2 == 0;
-      t.account = bank.accounts()[rng() % bank.accounts().size()];
-      t.wallet = bank.wallets()[rng() % bank.wallets().size()];
-      t.amount = 1 + static_cast<long long>(rng() % 60);
-      // About 1 in 10 is refused by the target store (no such wallet / account).
-      if (rng() % 10 == 0) {
-        (t.pg_to_redis ? t.wallet : t.account) = bank.cid() + "-missing";
-      }
-      out.push_back(std::move(t));
-    }
-  }
-  return out;
+TransferRecord PlanTransfer(Bank& bank, int round, int client, int k, std::mt19937_64& rng) {
+  TransferRecord t;
+  t.tid = bank.cid() + "-r" + std::to_string(round) + "-c" + std::to_string(client) + "-" +
+          std::to_string(k);
+  t.pg_to_redis = rng() % 2 == 0;
+  t.saga = rng() % 2 == 0;
+  t.account = bank.accounts()[rng() % bank.accounts().size()];
+  t.wallet = bank.wallets()[rng() % bank.wallets().size()];
+  t.amount = 1 + static_cast<long long>(rng() % 60);
+  // About 1 in 10 is refused by the target store (no such wallet / account).
+  if (rng() % 10 == 0) (t.pg_to_redis ? t.wallet : t.account) = bank.cid() + "-missing";
+  return t;
 }
 
 // One round: clients and the fault schedule run concurrently; then quiesce and check.
 int RunRound(Bank& bank, int round, std::uint64_t seed, int& faults,
              std::vector<TransferRecord>& transfers) {
-  std::mt19937_64 rng(seed * 1000003ULL + static_cast<std::uint64_t>(round));
-  transfers = PlanTransfers(bank, round, rng);
+  const std::uint64_t round_seed = seed * 1000003ULL + static_cast<std::uint64_t>(round);
+  std::mt19937_64 rng(round_seed);
   const int nfaults = 1 + static_cast<int>(rng() % 2);
   std::vector<std::pair<int, std::chrono::milliseconds>> schedule;
   for (int f = 0; f < nfaults; ++f) {
-    schedule.emplace_back(static_cast<int>(rng() % 5),
-                          std::chrono::milliseconds(100 + rng() % 1200));
+    // The first fault of round r is kind (seed + r) % 5, so 5 rounds cover every kind.
+    const int kind = f == 0 ? static_cast<int>((seed + static_cast<std::uint64_t>(round)) % 5)
+                            : static_cast<int>(rng() % 5);
+    schedule.emplace_back(kind, std::chrono::milliseconds(100 + rng() % 1200));
   }
   const auto pause = std::chrono::milliseconds(800 + rng() % 1700);
   int violations = 0;
   const auto deadline = SteadyClock::now() + 90s;
+  // Each client sends at least kTransfersPerClient transfers and goes on until the faults of
+  // the round are over, so the faults hit transfers in flight.
+  std::atomic<bool> faults_over{false};
+  std::vector<std::vector<TransferRecord>> sent(kClients);
   std::vector<std::thread> clients;
   for (int c = 0; c < kClients; ++c) {
     clients.emplace_back([&, c] {
-      for (int k = 0; k < kTransfersPerClient; ++k) {
-        bank.Transfer(transfers[static_cast<std::size_t>(c * kTransfersPerClient + k)], deadline);
+      std::mt19937_64 client_rng(round_seed * 31 + static_cast<std::uint64_t>(c) + 1);
+      auto& mine = sent[static_cast<std::size_t>(c)];
+      for (int k = 0;
+           k < kMaxTransfersPerClient && (k < kTransfersPerClient || !faults_over.load()); ++k) {
+        mine.push_back(PlanTransfer(bank, round, c, k, client_rng));
+        bank.Transfer(mine.back(), deadline);
       }
     });
   }
@@ -107,7 +111,9 @@ int RunRound(Bank& bank, int round, std::uint64_t seed, int& faults,
       ++violations;
     }
   }
+  faults_over = true;
   for (auto& t : clients) t.join();
+  for (auto& mine : sent) transfers.insert(transfers.end(), mine.begin(), mine.end());
   // The WAL must replay cleanly: restart the coordinator on it, then wait for phase 2 to end.
   if (!bank.WaitQuiet(60s) || !bank.RestartCoordinatorOnWal() || !bank.WaitQuiet(60s)) {
     std::cerr << "chaos: VIOLATION not quiet / no clean WAL replay: " << bank.error() << "\n";
@@ -156,6 +162,10 @@ int Main(int argc, char** argv) {
       const int v = RunRound(bank, static_cast<int>(r), seed, faults, round_transfers);
       int committed = 0, aborted = 0, unknown = 0;
       for (const auto& t : round_transfers) {
+        if (t.outcome == Outcome::kUnknown) {
+          std::cerr << "chaos: no final answer for " << t.tid << ": " << t.note.substr(0, 200)
+                    << "\n";
+        }
         (t.outcome == Outcome::kCommitted ? committed
          : t.outcome == Outcome::kAborted ? aborted
                                           : unknown)++;

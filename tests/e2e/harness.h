@@ -55,7 +55,7 @@ class Daemon {
   void Kill();  // SIGKILL + reap; no-op when not running
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }  // -1 when not running (for SIGSTOP/SIGCONT faults)
-  std::string LogTail() const;  // the last lines of the daemon's stderr, for failure messages
+  std::string LogTail() const;        // the last lines of the daemon's stderr, for failure messages
 
  private:
   std::string binary_;
