@@ -5,7 +5,7 @@
 //   2pc-remote  txcoordd with bank-pg in-process, the wallet in a txparticipant process
 //   saga        txcoordd, the transfer as a two-step saga (in-process participants)
 //   noop        txcoordd with two participants of kind "noop" (WAL on, no store)
-// Starts its own servers (scripts/services with TXC_SERVICES_DIR under TXC_BENCH_DIR) and
+// Starts its own servers (scripts/services with TXC_SERVICES_DIR=/tmp/txbench-services-<pid>) and
 // daemons, stops them at the end. Options: --seconds S (per mode and client count, default 3).
 // Last line:
 //   txbench: clients=64 baseline_tps=B 2pc_tps=X 2pc_ratio=R1 saga_tps=Y saga_ratio=R2
@@ -251,7 +251,9 @@ int Main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
   Env env;
   env.services = TXC_SERVICES_SCRIPT;
-  ::setenv("TXC_SERVICES_DIR", (dir + "/services").c_str(), 1);
+  // Under /tmp: PostgreSQL runs as the postgres user, which may not reach TXC_BENCH_DIR.
+  const std::string services_dir = "/tmp/txbench-services-" + std::to_string(::getpid());
+  ::setenv("TXC_SERVICES_DIR", services_dir.c_str(), 1);
   const std::string svc = Quote(env.services);
   struct Stop {
     std::string cmd;
