@@ -6,7 +6,7 @@ BUILD_TYPE ?= RelWithDebInfo
 WERROR ?= $(if $(filter true,$(CI)),ON,OFF)
 export BUILD_DIR
 
-.PHONY: all deps configure build test demo bench services-start services-stop format clean
+.PHONY: all deps configure build test chaos demo bench services-start services-stop format clean
 
 all: build
 
@@ -21,6 +21,10 @@ build: configure
 
 test: build
 	scripts/run-tests
+
+# Long chaos run: make chaos ROUNDS=50 SEED=7 (fresh servers, started and stopped).
+chaos: build
+	ROUNDS=$(ROUNDS) SEED=$(SEED) scripts/run-chaos
 
 demo: build
 	scripts/demo

@@ -1,5 +1,7 @@
 #include "txcoord/adapters/factory.h"
 
+#include "noop.h"
+
 #include "txcoord/participant/remote.h"
 #include "txcoord/postgres/config.h"
 #include "txcoord/postgres/participant.h"
@@ -24,7 +26,7 @@ Result<std::shared_ptr<participant::Participant>> CreateParticipant(
   if (!config.has("kind")) return InvalidArgument(where + ": \"kind\" is required");
   const std::string kind = config.optValue<std::string>("kind", "");
   Result<std::shared_ptr<participant::Participant>> made =
-      InvalidArgument("unknown kind '" + kind + "' (postgres, redis, remote)");
+      InvalidArgument("unknown kind '" + kind + "' (postgres, redis, remote, noop)");
   if (kind == "postgres") {
     auto cfg = postgres::ParseConfig(config);
     made = cfg.ok() ? Shared(postgres::PostgresParticipant::Create(std::move(cfg).value()))
@@ -33,6 +35,9 @@ Result<std::shared_ptr<participant::Participant>> CreateParticipant(
     auto cfg = redis::ParseConfig(config);
     made = cfg.ok() ? Shared(redis::RedisParticipant::Create(std::move(cfg).value()))
                     : Result<std::shared_ptr<participant::Participant>>(cfg.status());
+  } else if (kind == "noop") {  // benchmark/testing aid: does nothing, always succeeds
+    if (name.empty()) return InvalidArgument(where + ": \"name\" is required");
+    made = std::shared_ptr<participant::Participant>(std::make_shared<NoopParticipant>(name));
   } else if (kind == "remote") {
     auto cfg = participant::ParseRemoteConfig(config);
     made = cfg.ok() ? Shared(participant::RemoteParticipant::Create(std::move(cfg).value()))

@@ -54,7 +54,8 @@ class Daemon {
   int WaitExit(std::chrono::milliseconds deadline);
   void Kill();  // SIGKILL + reap; no-op when not running
   bool running() const { return pid_ > 0; }
-  std::string LogTail() const;  // the last lines of the daemon's stderr, for failure messages
+  pid_t pid() const { return pid_; }  // -1 when not running (for SIGSTOP/SIGCONT faults)
+  std::string LogTail() const;        // the last lines of the daemon's stderr, for failure messages
 
  private:
   std::string binary_;

@@ -1,0 +1,151 @@
+#include "txbench_util.h"
+
+#include <Poco/Exception.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace txcoord::bench {
+
+using namespace std::chrono_literals;
+
+Child::~Child() {
+  Kill();
+}
+
+bool Child::Start(const std::vector<std::string>& argv, const std::string& log_path) {
+  Kill();
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) return false;
+  if (pid == 0) {  // child: only async-signal-safe calls until exec
+    const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  pid_ = pid;
+  return true;
+}
+
+void Child::Kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+HttpClient::HttpClient(std::uint16_t port) : port_(port) {}
+HttpClient::~HttpClient() = default;
+
+int HttpClient::Request(const std::string& method, const std::string& path, const std::string& body,
+                        std::string& out) {
+  out.clear();
+  try {
+    if (!session_) {
+      session_ = std::make_unique<Poco::Net::HTTPClientSession>("127.0.0.1", port_);
+      session_->setKeepAlive(true);
+      session_->setTimeout(Poco::Timespan(30, 0));
+    }
+    Poco::Net::HTTPRequest req(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+    req.setKeepAlive(true);
+    if (method == "POST") {
+      req.setContentType("application/json");
+      req.setContentLength64(static_cast<Poco::Int64>(body.size()));
+    }
+    session_->sendRequest(req) << body;
+    Poco::Net::HTTPResponse resp;
+    std::istream& in = session_->receiveResponse(resp);
+    Poco::StreamCopier::copyToString(in, out);
+    return static_cast<int>(resp.getStatus());
+  } catch (const Poco::Exception& e) {
+    out = e.displayText();
+  } catch (const std::exception& e) {
+    out = e.what();
+  }
+  session_.reset();
+  return -1;
+}
+
+bool WaitHttp(std::uint16_t port, const std::string& path, std::chrono::milliseconds deadline) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  HttpClient c(port);
+  std::string body;
+  while (std::chrono::steady_clock::now() < until) {
+    if (c.Request("GET", path, "", body) == 200) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+std::uint16_t FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  std::uint16_t port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+double CpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto paren = all.rfind(')');
+  if (paren == std::string::npos) return -1;
+  std::istringstream rest(all.substr(paren + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {  // fields 3.. after "pid (comm)"
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+long long RssBytes(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/statm");
+  long long size = 0, resident = -1;
+  if (!(in >> size >> resident)) return -1;
+  return resident * ::sysconf(_SC_PAGESIZE);
+}
+
+LatencyStats Summarize(std::vector<double>& ms) {
+  LatencyStats s;
+  if (ms.empty()) return s;
+  std::sort(ms.begin(), ms.end());
+  const auto at = [&](double q) {
+    return ms[std::min(ms.size() - 1,
+                       static_cast<std::size_t>(q * static_cast<double>(ms.size())))];
+  };
+  s.p50_ms = at(0.50);
+  s.p99_ms = at(0.99);
+  s.max_ms = ms.back();
+  return s;
+}
+
+}  // namespace txcoord::bench

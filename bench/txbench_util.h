@@ -1,0 +1,61 @@
+#pragma once
+// Helpers of txbench: child processes, a keep-alive HTTP client, /proc figures, latency stats.
+// Nothing throws; failures come back as false / status -1 with a message.
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace Poco::Net {
+class HTTPClientSession;
+}
+
+namespace txcoord::bench {
+
+// A child process `argv[0] argv[1..]` with stdout/stderr appended to log_path and `env` added.
+// The destructor SIGKILLs and reaps it.
+class Child {
+ public:
+  Child() = default;
+  ~Child();
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  bool Start(const std::vector<std::string>& argv, const std::string& log_path);
+  void Kill();
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// One persistent HTTP/1.1 connection to 127.0.0.1:port (reconnects after an error). One thread.
+class HttpClient {
+ public:
+  explicit HttpClient(std::uint16_t port);
+  ~HttpClient();
+  // The status (-1: no answer) and body of one request.
+  int Request(const std::string& method, const std::string& path, const std::string& body,
+              std::string& out);
+
+ private:
+  std::uint16_t port_;
+  std::unique_ptr<Poco::Net::HTTPClientSession> session_;
+};
+
+// Polls GET path until 200 or the deadline.
+bool WaitHttp(std::uint16_t port, const std::string& path, std::chrono::milliseconds deadline);
+std::uint16_t FreePort();
+// utime+stime of pid in seconds; resident set size in bytes (-1 when unreadable).
+double CpuSeconds(pid_t pid);
+long long RssBytes(pid_t pid);
+
+struct LatencyStats {
+  double p50_ms = 0, p99_ms = 0, max_ms = 0;
+};
+LatencyStats Summarize(std::vector<double>& ms);  // sorts ms
+
+}  // namespace txcoord::bench
