@@ -1,7 +1,5 @@
 #include "json_out.h"
 
-#include <cstdio>
-
 #include "txcoord/core/log.h"
 
 namespace txcoord::txctl {
