@@ -27,6 +27,8 @@ const std::set<std::string> kKeys = {"coordinator_id",
                                      "max_timeout_ms",
                                      "phase2_wait_ms",
                                      "worker_threads",
+                                     "max_concurrent_per_participant",
+                                     "max_queued_per_participant",
                                      "orphan_scan_interval_ms",
                                      "orphan_min_age_ms",
                                      "checkpoint_every_records",
@@ -119,6 +121,10 @@ Result<DaemonConfig> ParseDaemonConfig(const Object& o,
   c.server.phase2_wait = milliseconds(phase2_wait);
   TXC_ASSIGN_OR_RETURN(auto workers, Int(o, "worker_threads", 8, 1, 1024));
   c.engine.worker_threads = static_cast<std::size_t>(workers);
+  TXC_ASSIGN_OR_RETURN(auto per_participant, Int(o, "max_concurrent_per_participant", 4, 1, 1024));
+  c.engine.max_concurrent_per_participant = static_cast<std::size_t>(per_participant);
+  TXC_ASSIGN_OR_RETURN(auto queued, Int(o, "max_queued_per_participant", 1'000, 1, 1'000'000));
+  c.engine.max_queued_per_participant = static_cast<std::size_t>(queued);
   TXC_ASSIGN_OR_RETURN(auto step_attempts, Int(o, "saga_step_max_attempts", 5, 1, 1000));
   c.engine.saga_step_max_attempts = static_cast<std::uint32_t>(step_attempts);
   TXC_ASSIGN_OR_RETURN(auto stuck_after, Int(o, "saga_stuck_after", 10, 1, 1000000));

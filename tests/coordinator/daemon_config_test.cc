@@ -1,0 +1,91 @@
+// txcoordd's configuration: defaults, command-line overrides, and a clear error for every bad
+// value (the daemon turns these into exit code 2).
+#include "daemon_config.h"
+
+#include <gtest/gtest.h>
+
+#include "txcoord/adapters/config.h"
+
+namespace txcoord::daemon {
+namespace {
+
+constexpr const char* kMinimal =
+    R"({"coordinator_id":"c1","wal_dir":"/tmp/w","participants":[{"name":"p","kind":"noop"}]})";
+
+Result<DaemonConfig> Parse(const std::string& text,
+                           const std::map<std::string, std::string>& overrides = {}) {
+  auto obj = adapters::ParseJsonConfig(text);
+  if (!obj.ok()) return obj.status();
+  return ParseDaemonConfig(**obj, overrides);
+}
+
+std::string With(const std::string& extra) {
+  return std::string(kMinimal).substr(0, std::string(kMinimal).size() - 1) + "," + extra + "}";
+}
+
+TEST(DaemonConfig, MinimalConfigGetsDocumentedDefaults) {
+  auto c = Parse(kMinimal);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->engine.coordinator_id, "c1");
+  EXPECT_EQ(c->wal.dir, "/tmp/w");
+  EXPECT_EQ(c->server.host, "127.0.0.1");
+  EXPECT_EQ(c->server.port, 7000);
+  EXPECT_TRUE(c->server.token.empty());
+  EXPECT_EQ(c->engine.max_in_flight, 10'000u);
+  EXPECT_EQ(c->engine.max_concurrent_per_participant, 4u);
+  EXPECT_EQ(c->engine.max_queued_per_participant, 1'000u);
+  EXPECT_EQ(c->engine.worker_threads, 8u);
+  EXPECT_EQ(c->server.max_body_bytes, 1u << 20);
+  EXPECT_EQ(c->participants.size(), 1u);
+}
+
+TEST(DaemonConfig, KeysAndOverridesApply) {
+  auto c = Parse(With(R"("listen":"0.0.0.0:9000","token":"s","max_concurrent_per_participant":16,
+                         "max_queued_per_participant":50,"worker_threads":32,"log_level":"warn")"),
+                 {{"wal-dir", "/tmp/other"}, {"coordinator-id", "c2"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->server.host, "0.0.0.0");
+  EXPECT_EQ(c->server.port, 9000);
+  EXPECT_EQ(c->server.token, "s");
+  EXPECT_EQ(c->engine.max_concurrent_per_participant, 16u);
+  EXPECT_EQ(c->engine.max_queued_per_participant, 50u);
+  EXPECT_EQ(c->engine.worker_threads, 32u);
+  EXPECT_EQ(c->log_level, log::Level::kWarn);
+  EXPECT_EQ(c->wal.dir, "/tmp/other");
+  EXPECT_EQ(c->engine.coordinator_id, "c2");
+}
+
+TEST(DaemonConfig, BadValuesNameTheKey) {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {R"({"wal_dir":"/w","participants":[{}]})", "coordinator_id"},
+      {R"({"coordinator_id":"c:1","wal_dir":"/w","participants":[{}]})", "coordinator id"},
+      {R"({"coordinator_id":"c","participants":[{}]})", "wal_dir"},
+      {R"({"coordinator_id":"c","wal_dir":"/w"})", "participants"},
+      {R"({"coordinator_id":"c","wal_dir":"/w","participants":[]})", "participants"},
+      {R"({"coordinator_id":"c","wal_dir":"/w","participants":[3]})", "participants[0]"},
+      {With(R"("lisen":"x")"), "lisen"},
+      {With(R"("listen":"nohost")"), "listen"},
+      {With(R"("listen":"h:99999")"), "listen"},
+      {With(R"("max_in_flight":0)"), "max_in_flight"},
+      {With(R"("max_concurrent_per_participant":0)"), "max_concurrent_per_participant"},
+      {With(R"("max_queued_per_participant":"10")"), "max_queued_per_participant"},
+      {With(R"("default_timeout_ms":-1)"), "default_timeout_ms"},
+      {With(R"("log_level":"loud")"), "log level"},
+      {With(R"("token":5)"), "token"},
+  };
+  for (const auto& [text, needle] : bad) {
+    auto c = Parse(text);
+    ASSERT_FALSE(c.ok()) << text;
+    EXPECT_EQ(c.status().code(), Code::kInvalidArgument) << text;
+    EXPECT_NE(c.status().message().find(needle), std::string::npos) << text << " -> " << c.status();
+  }
+}
+
+TEST(DaemonConfig, LoadNeedsAConfigFile) {
+  EXPECT_EQ(LoadDaemonConfig({}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(LoadDaemonConfig({{"config", "/nonexistent/txcoordd.json"}}).status().code(),
+            Code::kNotFound);
+}
+
+}  // namespace
+}  // namespace txcoord::daemon
