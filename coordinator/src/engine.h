@@ -133,6 +133,10 @@ class Engine {
   // --- submit.cc ---
   Result<TxnPtr> BuildTxn(const TxnRequest& r) const;
   Result<std::optional<SubmitReply>> AdmitLocked(const TxnPtr& txn);
+  // Request validation of one branch before anything is logged: known participant, valid and
+  // unique branch id, and the participant accepts the action and payload. InvalidArgument
+  // prefixed with `where` otherwise.
+  Status CheckBranch(const Txn& txn, const Branch& branch, const std::string& where) const;
   // Admits `txn` and makes its BEGIN durable, then hits `fault_point`. A value = answered
   // without a new transaction (idempotent replay / in progress); nullopt = BEGIN is durable, go
   // on. Unavailable when the fault point halted the engine (`after_crash` says what recovery

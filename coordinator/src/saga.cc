@@ -71,18 +71,7 @@ Result<Engine::TxnPtr> Engine::BuildSaga(const SagaRequest& r) const {
     out.comp_payload = s.compensation_payload;
     out.group = s.group;
     const std::string where = "step " + std::to_string(i) + " (" + s.participant + ")";
-    auto p = parts_.find(s.participant);
-    if (p == parts_.end()) return InvalidArgument(where + ": unknown participant");
-    if (Status st = participant::ValidateBranch(out.branch); !st.ok()) {
-      return InvalidArgument(where + ": bad branch id: " + st.message());
-    }
-    for (const Branch& prev : txn->branches) {
-      if (prev.branch == out.branch) return InvalidArgument(where + ": duplicate branch id");
-    }
-    if (Status st = CallParticipant([&] { return p->second->Validate(s.action, s.payload); });
-        !st.ok()) {
-      return InvalidArgument(where + ": " + st.message());
-    }
+    TXC_RETURN_IF_ERROR(CheckBranch(*txn, out, where));
     if (s.compensation_action.empty()) {
       if (s.group != last_group || in_last_group != 1) {
         return InvalidArgument(where +
@@ -90,7 +79,9 @@ Result<Engine::TxnPtr> Engine::BuildSaga(const SagaRequest& r) const {
                                "group may go without one)");
       }
     } else if (Status st = CallParticipant([&] {
-                 return p->second->Validate(s.compensation_action, s.compensation_payload);
+                 // CheckBranch made sure the participant exists.
+                 return parts_.at(s.participant)
+                     ->Validate(s.compensation_action, s.compensation_payload);
                });
                !st.ok()) {
       return InvalidArgument(where + ": compensation: " + st.message());

@@ -45,18 +45,7 @@ Result<Engine::TxnPtr> Engine::BuildTxn(const TxnRequest& r) const {
     out.branch = b.branch;
     if (out.branch.empty()) out.branch = "b" + std::to_string(i);
     const std::string where = "branch " + std::to_string(i) + " (" + b.participant + ")";
-    auto p = parts_.find(b.participant);
-    if (p == parts_.end()) return InvalidArgument(where + ": unknown participant");
-    if (Status s = participant::ValidateBranch(out.branch); !s.ok()) {
-      return InvalidArgument(where + ": bad branch id: " + s.message());
-    }
-    for (const Branch& prev : txn->branches) {
-      if (prev.branch == out.branch) return InvalidArgument(where + ": duplicate branch id");
-    }
-    if (Status s = CallParticipant([&] { return p->second->Validate(b.action, b.payload); });
-        !s.ok()) {
-      return InvalidArgument(where + ": " + s.message());
-    }
+    TXC_RETURN_IF_ERROR(CheckBranch(*txn, out, where));
     txn->branches.push_back(std::move(out));
   }
   return txn;
@@ -137,6 +126,23 @@ internal::v1::Begin Engine::BeginOf(const Txn& t) {
     }
   }
   return b;
+}
+
+Status Engine::CheckBranch(const Txn& txn, const Branch& branch, const std::string& where) const {
+  auto p = parts_.find(branch.participant);
+  if (p == parts_.end()) return InvalidArgument(where + ": unknown participant");
+  if (Status s = participant::ValidateBranch(branch.branch); !s.ok()) {
+    return InvalidArgument(where + ": bad branch id: " + s.message());
+  }
+  for (const Branch& prev : txn.branches) {
+    if (prev.branch == branch.branch) return InvalidArgument(where + ": duplicate branch id");
+  }
+  if (Status s =
+          CallParticipant([&] { return p->second->Validate(branch.action, branch.payload); });
+      !s.ok()) {
+    return InvalidArgument(where + ": " + s.message());
+  }
+  return Status::Ok();
 }
 
 Result<std::optional<SubmitReply>> Engine::AdmitAndBegin(const TxnPtr& txn, const char* fault_point,
