@@ -6,13 +6,16 @@
 //   saga        txcoordd, the transfer as a two-step saga (in-process participants)
 //   noop        txcoordd with two participants of kind "noop" (WAL on, no store)
 // Starts its own servers (scripts/services with TXC_SERVICES_DIR=/tmp/txbench-services-<pid>) and
-// daemons, stops them at the end. Options: --seconds S (per mode and client count, default 3).
+// daemons, stops them at the end. Options: --seconds S (per mode and client count, default 3);
+// --modes a,b (default all, baseline always runs first) and --clients 1,8 (default 1,8,64) to
+// profile one figure; the last line needs 64 clients and every mode.
 // Last line:
 //   txbench: clients=64 baseline_tps=B 2pc_tps=X 2pc_ratio=R1 saga_tps=Y saga_ratio=R2
 //            noop_tps=Z p99_2pc_ms=L
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -233,16 +236,46 @@ void Print(const std::string& mode, int clients, const ModeResult& r, double bas
   std::cout << std::endl;
 }
 
+std::vector<std::string> SplitComma(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
+  return out;
+}
+
 int Main(int argc, char** argv) {
   double seconds = 3;
+  const std::vector<std::string> all_modes = {"baseline", "2pc", "2pc-remote", "saga", "noop"};
+  std::vector<std::string> modes = all_modes;
+  std::vector<int> client_counts = {1, 8, 64};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     char* end = nullptr;
+    bool ok = false;
     if (a == "--seconds" && i + 1 < argc) {
       seconds = std::strtod(argv[++i], &end);
-      if (*end == '\0' && seconds >= 0.5 && seconds <= 600) continue;
+      ok = *end == '\0' && seconds >= 0.5 && seconds <= 600;
+    } else if (a == "--modes" && i + 1 < argc) {
+      modes = {"baseline"};
+      ok = true;
+      for (const auto& m : SplitComma(argv[++i])) {
+        ok = ok && std::find(all_modes.begin(), all_modes.end(), m) != all_modes.end();
+        if (m != "baseline") modes.push_back(m);
+      }
+    } else if (a == "--clients" && i + 1 < argc) {
+      client_counts.clear();
+      ok = true;
+      for (const auto& c : SplitComma(argv[++i])) {
+        const long n = std::strtol(c.c_str(), &end, 10);
+        ok = ok && *end == '\0' && n >= 1 && n <= 1024;
+        client_counts.push_back(static_cast<int>(n));
+      }
+      ok = ok && !client_counts.empty();
     }
-    std::cerr << "txbench: bad argument \"" << a << "\"; usage: txbench [--seconds 0.5..600]\n";
+    if (ok) continue;
+    std::cerr << "txbench: bad argument \"" << a
+              << "\"; usage: txbench [--seconds 0.5..600] [--modes 2pc,saga,...] "
+                 "[--clients 1,8,64]\n";
     return 2;
   }
   const char* base = std::getenv("TXC_BENCH_DIR");
@@ -283,8 +316,9 @@ int Main(int argc, char** argv) {
   env.coord_pid = coordinator.pid();
   std::cout << "txbench: " << seconds << " s per mode and client count; 2 cores shared\n";
   std::map<std::pair<std::string, int>, ModeResult> res;
-  for (int clients : {1, 8, 64}) {
-    for (const std::string mode : {"baseline", "2pc", "2pc-remote", "saga", "noop"}) {
+  std::cout << "txbench: coordinator pid " << env.coord_pid << "\n" << std::flush;
+  for (int clients : client_counts) {
+    for (const std::string& mode : modes) {
       res[{mode, clients}] = RunMode(env, mode, clients, seconds);
       Print(mode, clients, res[{mode, clients}], res[{"baseline", clients}].tps);
     }
