@@ -40,7 +40,10 @@ Engine::~Engine() {
     life_->alive = false;
   }
   stopping_ = true;
-  cv_.notify_all();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    NotifyAllLocked();
+  }
   work_.reset();
   io_.stop();
   if (io_thread_.joinable()) io_thread_.join();
@@ -110,7 +113,12 @@ void Engine::FailStop(const Status& why) {
     }
   }
   halted_flag_ = true;
-  cv_.notify_all();
+  std::lock_guard<std::mutex> lock(mu_);
+  NotifyAllLocked();
+}
+
+void Engine::NotifyAllLocked() {
+  for (const auto& [gid, t] : txns_) t->cv.notify_all();
 }
 
 bool Engine::Fault(const char* name) {

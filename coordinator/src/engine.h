@@ -77,6 +77,9 @@ struct Txn {
   bool saga = false;
   bool stuck = false;
   bool stuck_missing = false;  // stuck because a step needing compensation has none
+  // Waiters on this transaction (Decide, Wait) block here under Engine::mu_; notified on its
+  // state changes and on engine stop. Per transaction, so one change wakes only its waiters.
+  std::condition_variable cv;
 };
 
 struct IdemRecord {
@@ -121,6 +124,7 @@ class Engine {
   void AppendLazy(const internal::v1::Record& rec, const std::function<bool()>& mutate);
   void AfterDurable();
   void FailStop(const Status& why);
+  void NotifyAllLocked();  // wakes every transaction's waiters (stop, fail-stop)
   bool Fault(const char* name);  // false = the point fired; the engine is halted
   bool Stopped() const { return stopping_.load() || halted_flag_.load(); }
   Status CheckReadyLocked() const;
@@ -205,7 +209,6 @@ class Engine {
 
   std::shared_mutex wal_gate_;
   mutable std::mutex mu_;
-  mutable std::condition_variable cv_;
   std::map<std::string, TxnPtr> txns_;
   std::deque<std::string> finished_;  // gids of final transactions, oldest first
   std::map<std::string, IdemRecord> idem_;

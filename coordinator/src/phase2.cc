@@ -164,7 +164,7 @@ void Engine::FinishLocked(Txn& t) {
     txns_.erase(finished_.front());
     finished_.pop_front();
   }
-  cv_.notify_all();
+  t.cv.notify_all();
 }
 
 Status Engine::RetryNow(const std::string& gid) {

@@ -116,7 +116,7 @@ Result<TxnView> Engine::Wait(const std::string& gid, std::chrono::milliseconds t
   auto it = txns_.find(gid);
   if (it == txns_.end()) return NotFound("no transaction " + gid);
   std::shared_ptr<Txn> txn = it->second;  // survives eviction from txns_
-  cv_.wait_for(lock, timeout, [&] { return IsFinal(txn->state) || Stopped(); });
+  txn->cv.wait_for(lock, timeout, [&] { return IsFinal(txn->state) || Stopped(); });
   return ViewLocked(*txn);
 }
 

@@ -135,7 +135,7 @@ void Engine::SagaAdvance(const TxnPtr& txn) {
           txn->reason = "stuck: step " + b.branch + " (" + b.participant +
                         ") must be compensated but has no compensation";
           txn->updated = clock_.WallNow();
-          cv_.notify_all();
+          txn->cv.notify_all();
           return;
         }
         if (plan.finished) txn->end_started = true;
@@ -174,7 +174,7 @@ void Engine::SagaTurnBack(const TxnPtr& txn) {
     txn->reason = why;
     txn->updated = clock_.WallNow();
     RecordLatencyLocked(*txn);
-    cv_.notify_all();
+    txn->cv.notify_all();
     return true;
   }).IgnoreError();  // a failed append fail-stops the engine; recovery turns back again
 }

@@ -25,7 +25,7 @@ void Engine::SagaStepRecord(const TxnPtr& txn, std::size_t i, int phase, int eve
     if (mutate) mutate(b);
     r->set_error(b.last_error);
     txn->updated = clock_.WallNow();
-    cv_.notify_all();
+    txn->cv.notify_all();
     return true;
   }).IgnoreError();  // a failed append fail-stops the engine (Stopped() turns true)
 }
@@ -181,7 +181,7 @@ void Engine::SagaCompensateResult(const TxnPtr& txn, std::size_t i, const Status
     txn->stuck = true;
     txn->reason = "stuck: compensation of step " + b.branch + " (" + b.participant + ") failed " +
                   std::to_string(b.attempts) + " times: " + b.last_error;
-    cv_.notify_all();
+    txn->cv.notify_all();
   }
   const auto delay = phase2_backoff_.Delay(++b.backoff_attempt);
   After(delay, [this, txn, i, gen = b.generation] {

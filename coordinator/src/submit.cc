@@ -261,14 +261,14 @@ void Engine::RecordPrepareLocked(Txn& t, std::size_t i, BranchState result,
   }
   ++t.replies;
   t.updated = clock_.WallNow();
-  cv_.notify_all();
+  t.cv.notify_all();
 }
 
 Result<SubmitReply> Engine::Decide(const TxnPtr& txn) {
   bool all_yes = false;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_until(lock, txn->prepare_deadline, [&] {
+    txn->cv.wait_until(lock, txn->prepare_deadline, [&] {
       return Stopped() || txn->prepare_failed || txn->replies == txn->branches.size();
     });
     if (Stopped()) {
