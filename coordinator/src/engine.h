@@ -124,7 +124,7 @@ class Engine {
   void AppendLazy(const internal::v1::Record& rec, const std::function<bool()>& mutate);
   void AfterDurable();
   void FailStop(const Status& why);
-  void NotifyAllLocked();  // wakes every transaction's waiters (stop, fail-stop)
+  void NotifyAllLocked();        // wakes every transaction's waiters (stop, fail-stop)
   bool Fault(const char* name);  // false = the point fired; the engine is halted
   bool Stopped() const { return stopping_.load() || halted_flag_.load(); }
   Status CheckReadyLocked() const;
@@ -187,6 +187,11 @@ class Engine {
   Status SagaRetryNowLocked(Txn& t, std::vector<std::size_t>& todo);
 
   // --- housekeeping.cc ---
+  struct ResumeWork {
+    std::vector<std::function<void()>> steps;
+    std::size_t next = 0;
+  };
+  void ResumeSlice(std::shared_ptr<ResumeWork> work);
   void StartTimers();
   void Every(std::chrono::milliseconds interval, std::function<void()> fn);
   void Tick();
@@ -212,6 +217,10 @@ class Engine {
   std::map<std::string, TxnPtr> txns_;
   std::deque<std::string> finished_;  // gids of final transactions, oldest first
   std::map<std::string, IdemRecord> idem_;
+  // Expiry order of idem_: (created, key), oldest first; entries whose record was replaced or
+  // erased are skipped. Keeps the periodic expiry from scanning every record.
+  std::deque<std::pair<Clock::WallTime, std::string>> idem_order_;
+  std::vector<TxnPtr> open_active_;  // open transactions that may still be active (timeouts)
   std::map<std::pair<std::string, participant::BranchId>, Clock::MonoTime> orphan_seen_;
   std::size_t in_flight_ = 0;
   Status halted_;

@@ -2,6 +2,9 @@
 // checkpoints).
 #include <boost/asio/post.hpp>
 #include <set>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "engine.h"
 
@@ -18,7 +21,9 @@ void Engine::Resume(internal::ReplayTables& tables) {
     for (const auto& [key, r] : tables.idem) {
       idem_[key] = IdemRecord{r.request_hash(), r.gid(), internal::FromUnixMs(r.created_unix_ms()),
                               r.final_state()};
+      idem_order_.emplace_back(idem_[key].created, key);
     }
+    std::sort(idem_order_.begin(), idem_order_.end());
     const Clock::WallTime now = clock_.WallNow();
     for (const auto& [gid, rt] : tables.live) {
       auto txn = std::make_shared<Txn>();
@@ -62,6 +67,7 @@ void Engine::Resume(internal::ReplayTables& tables) {
         default:
           if (txn->open && now < txn->created + txn->timeout) {
             txn->state = TxnState::kActive;
+            open_active_.push_back(txn);
           } else {
             to_abort.emplace_back(txn, txn->open ? "open transaction timed out"
                                                  : "recovered without a decision (presumed abort)");
@@ -73,10 +79,37 @@ void Engine::Resume(internal::ReplayTables& tables) {
     records_since_checkpoint_ = tables.records_after_checkpoint;
     replay_done_ = true;
   }
-  for (auto& [txn, why] : to_abort) DecideAbort(txn, why);
-  for (auto& [txn, op] : to_finish) StartPhase2(txn, op);
-  for (const TxnPtr& txn : sagas) SagaAdvance(txn);
+  // Finishing the recovered transactions is background work, in slices on the timer thread:
+  // readiness and new transactions do not wait for (say) 100k phase-2 dispatches.
+  auto work = std::make_shared<ResumeWork>();
+  for (auto& [txn, why] : to_abort) {
+    work->steps.push_back([this, txn, why] { DecideAbort(txn, why); });
+  }
+  for (auto& [txn, op] : to_finish) {
+    work->steps.push_back([this, txn, op] { StartPhase2(txn, op); });
+  }
+  for (const TxnPtr& txn : sagas) work->steps.push_back([this, txn] { SagaAdvance(txn); });
+  ResumeSlice(std::move(work));
   StartTimers();
+}
+
+void Engine::ResumeSlice(std::shared_ptr<ResumeWork> work) {
+  if (work->next == work->steps.size()) {
+    work->steps = {};
+#if defined(__GLIBC__)
+    ::malloc_trim(0);  // give the replay's freed memory back to the OS
+#endif
+    return;
+  }
+  boost::asio::post(io_, [this, work = std::move(work)]() mutable {
+    if (Stopped()) return;
+    const std::size_t end = std::min(work->steps.size(), work->next + 256);
+    for (; work->next < end; ++work->next) {
+      work->steps[work->next]();
+      work->steps[work->next] = nullptr;
+    }
+    ResumeSlice(std::move(work));
+  });
 }
 
 void Engine::Every(std::chrono::milliseconds interval, std::function<void()> fn) {
@@ -104,11 +137,12 @@ void Engine::Tick() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     const Clock::WallTime now = clock_.WallNow();
-    for (const auto& [gid, t] : txns_) {
-      if (t->open && t->state == TxnState::kActive && now >= t->created + t->timeout) {
-        expired.push_back(t);
-      }
-    }
+    std::erase_if(open_active_, [&](const TxnPtr& t) {
+      if (t->state != TxnState::kActive) return true;
+      if (now < t->created + t->timeout) return false;
+      expired.push_back(t);
+      return true;
+    });
     ExpireIdempotencyLocked();
   }
   for (const TxnPtr& t : expired) {
@@ -120,14 +154,19 @@ void Engine::Tick() {
 // A record goes once older than the horizon, unless its transaction is still undecided.
 void Engine::ExpireIdempotencyLocked() {
   const Clock::WallTime cutoff = clock_.WallNow() - cfg_.idempotency_horizon;
-  for (auto it = idem_.begin(); it != idem_.end();) {
+  // Each entry is looked at once per call: a live one goes to the back for a later tick.
+  for (std::size_t n = idem_order_.size(); n > 0 && !idem_order_.empty(); --n) {
+    if (idem_order_.front().first > cutoff) break;
+    auto [created, key] = std::move(idem_order_.front());
+    idem_order_.pop_front();
+    auto it = idem_.find(key);
+    if (it == idem_.end() || it->second.created != created) continue;  // replaced or gone
     auto t = txns_.find(it->second.gid);
-    const bool live = t != txns_.end() && !IsFinal(t->second->state);
-    if (it->second.created <= cutoff && !live) {
-      it = idem_.erase(it);
-    } else {
-      ++it;
+    if (t != txns_.end() && !IsFinal(t->second->state)) {
+      idem_order_.emplace_back(created, std::move(key));
+      continue;
     }
+    idem_.erase(it);
   }
 }
 

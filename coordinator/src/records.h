@@ -14,7 +14,7 @@ namespace v1 = ::txcoord::coordinator::v1;
 struct ReplayTxn {
   v1::Begin begin;
   std::vector<v1::Branch> registered;
-  v1::Decision decision;  // outcome OUTCOME_UNSPECIFIED = undecided
+  v1::Decision decision;                 // outcome OUTCOME_UNSPECIFIED = undecided
   std::vector<v1::SagaStep> saga_steps;  // in log order
 };
 

@@ -9,11 +9,7 @@ using internal::ReplayTables;
 using internal::ReplayTxn;
 namespace v1 = internal::v1;
 
-void ApplyBegin(ReplayTables& t, const v1::Begin& b) {
-  if (t.live.count(b.gid()) != 0) return;  // already known (snapshot + replay overlap)
-  ReplayTxn txn;
-  txn.begin = b;
-  t.live.emplace(b.gid(), std::move(txn));
+void ApplyBeginIdempotency(ReplayTables& t, const v1::Begin& b) {
   if (!b.idempotency_key().empty() && t.idem.count(b.idempotency_key()) == 0) {
     v1::IdempotencyRecord r;
     r.set_key(b.idempotency_key());
@@ -23,6 +19,15 @@ void ApplyBegin(ReplayTables& t, const v1::Begin& b) {
     t.idem.emplace(r.key(), r);
     t.key_of_gid[b.gid()] = r.key();
   }
+}
+
+// Takes the record's fields (swapped out of `b`, which is left empty).
+void ApplyBegin(ReplayTables& t, v1::Begin& b) {
+  if (t.live.count(b.gid()) != 0) return;  // already known (snapshot + replay overlap)
+  const std::string gid = b.gid();
+  ReplayTxn& txn = t.live[gid];
+  txn.begin.Swap(&b);
+  ApplyBeginIdempotency(t, txn.begin);
 }
 
 void ApplyRegister(ReplayTables& t, const v1::RegisterBranch& r) {
@@ -67,17 +72,20 @@ Status ApplyCheckpoint(ReplayTables& t, std::string_view body) {
     return DataLoss("coordinator checkpoint does not parse");
   }
   t = ReplayTables{};
-  for (const auto& s : c.transactions()) {
-    ReplayTxn txn;
-    txn.begin = s.begin();
-    txn.registered.assign(s.registered().begin(), s.registered().end());
-    txn.decision = s.decision();
-    txn.saga_steps.assign(s.saga_steps().begin(), s.saga_steps().end());
-    t.live.emplace(s.begin().gid(), std::move(txn));
+  // Swapped out of the parsed message, not copied: a checkpoint may hold 100k transactions.
+  for (v1::TxnSnapshot& s : *c.mutable_transactions()) {
+    ReplayTxn& txn = t.live[s.begin().gid()];
+    txn.begin.Swap(s.mutable_begin());
+    txn.registered.reserve(static_cast<std::size_t>(s.registered_size()));
+    for (v1::Branch& b : *s.mutable_registered()) txn.registered.emplace_back().Swap(&b);
+    txn.decision.Swap(s.mutable_decision());
+    txn.saga_steps.reserve(static_cast<std::size_t>(s.saga_steps_size()));
+    for (v1::SagaStep& st : *s.mutable_saga_steps()) txn.saga_steps.emplace_back().Swap(&st);
   }
-  for (const auto& r : c.idempotency()) {
-    t.idem.emplace(r.key(), r);
+  for (v1::IdempotencyRecord& r : *c.mutable_idempotency()) {
     t.key_of_gid[r.gid()] = r.key();
+    const std::string key = r.key();
+    t.idem[key].Swap(&r);
   }
   return Status::Ok();
 }
@@ -105,7 +113,7 @@ Status RecoveredState::Apply(const wal::ReplayedRecord& record) {
   ++t.records_after_checkpoint;
   switch (rec.kind_case()) {
     case v1::Record::kBegin:
-      ApplyBegin(t, rec.begin());
+      ApplyBegin(t, *rec.mutable_begin());
       break;
     case v1::Record::kRegisterBranch:
       ApplyRegister(t, rec.register_branch());
