@@ -8,7 +8,8 @@
 // Starts its own servers (scripts/services with TXC_SERVICES_DIR=/tmp/txbench-services-<pid>) and
 // daemons, stops them at the end. Options: --seconds S (per mode and client count, default 3);
 // --modes a,b (default all, baseline always runs first) and --clients 1,8 (default 1,8,64) to
-// profile one figure; the last line needs 64 clients and every mode.
+// profile one figure; the last line needs 64 clients and every mode. --coordinator-json adds raw
+// JSON members to txcoordd's config (e.g. '"max_concurrent_per_participant":16'), for experiments.
 // Last line:
 //   txbench: clients=64 baseline_tps=B 2pc_tps=X 2pc_ratio=R1 saga_tps=Y saga_ratio=R2
 //            noop_tps=Z p99_2pc_ms=L
@@ -44,8 +45,36 @@ struct Env {
   pid_t coord_pid = -1;
 };
 
+// Per participant from txcoordd's /metrics: calls run, seconds queued, seconds running.
+struct CallTimes {
+  double calls = 0, queued = 0, running = 0;
+};
+using CallTimeMap = std::map<std::string, CallTimes>;
+
+CallTimeMap ReadCallTimes(std::uint16_t port) {
+  CallTimeMap out;
+  HttpClient http(port);
+  std::string text;
+  if (http.Request("GET", "/metrics", "", text) != 200) return out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    const auto p = line.find("participant=\"");
+    if (p == std::string::npos) continue;
+    const auto q = line.find('"', p + 13);
+    const std::string name = line.substr(p + 13, q - p - 13);
+    const double v = std::atof(line.c_str() + line.rfind(' ') + 1);
+    if (line.rfind("txcoord_participant_calls_run_total", 0) == 0) out[name].calls = v;
+    if (line.rfind("txcoord_participant_call_seconds_total", 0) == 0) {
+      (line.find("phase=\"queued\"") != std::string::npos ? out[name].queued : out[name].running) =
+          v;
+    }
+  }
+  return out;
+}
+
 struct ModeResult {
   double tps = 0;
+  std::string call_times;  // "name: queued/running ms per call" of the participants used
   LatencyStats lat;
   long long errors = 0;
   double cpu_per_1k = 0;  // coordinator CPU seconds per 1,000 transactions
@@ -123,6 +152,7 @@ ModeResult RunMode(const Env& env, const std::string& mode, int clients, double 
   std::vector<std::vector<double>> lat(static_cast<std::size_t>(clients));
   std::vector<long long> errors(static_cast<std::size_t>(clients), 0);
   const double cpu0 = CpuSeconds(env.coord_pid);
+  const CallTimeMap times0 = mode == "baseline" ? CallTimeMap{} : ReadCallTimes(env.coord_port);
   const auto start = SteadyClock::now();
   const auto until = start + std::chrono::duration_cast<SteadyClock::duration>(
                                  std::chrono::duration<double>(seconds));
@@ -166,6 +196,19 @@ ModeResult RunMode(const Env& env, const std::string& mode, int clients, double 
     r.cpu_per_1k = (CpuSeconds(env.coord_pid) - cpu0) * 1000.0 / static_cast<double>(all.size());
   }
   r.rss = RssBytes(env.coord_pid);
+  if (mode != "baseline") {
+    std::ostringstream os;
+    os << std::fixed << std::setprecision(2);
+    for (const auto& [name, t] : ReadCallTimes(env.coord_port)) {
+      const auto it = times0.find(name);
+      const CallTimes before = it == times0.end() ? CallTimes{} : it->second;
+      const double n = t.calls - before.calls;
+      if (n <= 0) continue;
+      os << " " << name << "_queued_ms=" << (t.queued - before.queued) * 1000 / n << " " << name
+         << "_running_ms=" << (t.running - before.running) * 1000 / n;
+    }
+    r.call_times = os.str();
+  }
   r.lat = Summarize(all);
   return r;
 }
@@ -206,9 +249,11 @@ bool Seed(const Env& env) {
   return ok;
 }
 
-void WriteConfigs(const std::string& dir, const Env& env, std::uint16_t part_port) {
+void WriteConfigs(const std::string& dir, const Env& env, std::uint16_t part_port,
+                  const std::string& extra) {
   std::ofstream c(dir + "/txcoordd.json", std::ios::trunc);
-  c << "{\"coordinator_id\":\"bench-1\",\"listen\":\"127.0.0.1:" << env.coord_port
+  c << "{" << (extra.empty() ? "" : extra + ",")
+    << "\"coordinator_id\":\"bench-1\",\"listen\":\"127.0.0.1:" << env.coord_port
     << "\",\"wal_dir\":" << Quote(dir + "/wal") << ",\"http_threads\":80,\"participants\":["
     << "{\"name\":\"bank-pg\",\"kind\":\"postgres\",\"dsn\":" << Quote(env.pg_dsn)
     << ",\"pool_size\":16," << Actions(true) << "},"
@@ -231,7 +276,8 @@ void Print(const std::string& mode, int clients, const ModeResult& r, double bas
   if (mode != "baseline") {
     std::cout << " cpu_s_per_1k=" << std::setprecision(3) << r.cpu_per_1k
               << " rss_mb=" << std::setprecision(1) << static_cast<double>(r.rss) / 1048576.0
-              << " ratio=" << std::setprecision(2) << (baseline_tps > 0 ? r.tps / baseline_tps : 0);
+              << " ratio=" << std::setprecision(2) << (baseline_tps > 0 ? r.tps / baseline_tps : 0)
+              << r.call_times;
   }
   std::cout << std::endl;
 }
@@ -248,6 +294,7 @@ int Main(int argc, char** argv) {
   const std::vector<std::string> all_modes = {"baseline", "2pc", "2pc-remote", "saga", "noop"};
   std::vector<std::string> modes = all_modes;
   std::vector<int> client_counts = {1, 8, 64};
+  std::string coordinator_extra;  // raw JSON members added to txcoordd.json (experiments)
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     char* end = nullptr;
@@ -262,6 +309,9 @@ int Main(int argc, char** argv) {
         ok = ok && std::find(all_modes.begin(), all_modes.end(), m) != all_modes.end();
         if (m != "baseline") modes.push_back(m);
       }
+    } else if (a == "--coordinator-json" && i + 1 < argc) {
+      coordinator_extra = argv[++i];
+      ok = true;
     } else if (a == "--clients" && i + 1 < argc) {
       client_counts.clear();
       ok = true;
@@ -275,7 +325,7 @@ int Main(int argc, char** argv) {
     if (ok) continue;
     std::cerr << "txbench: bad argument \"" << a
               << "\"; usage: txbench [--seconds 0.5..600] [--modes 2pc,saga,...] "
-                 "[--clients 1,8,64]\n";
+                 "[--clients 1,8,64] [--coordinator-json '\"worker_threads\":32,...']\n";
     return 2;
   }
   const char* base = std::getenv("TXC_BENCH_DIR");
@@ -299,7 +349,7 @@ int Main(int argc, char** argv) {
   }
   env.coord_port = FreePort();
   const std::uint16_t part_port = FreePort();
-  WriteConfigs(dir, env, part_port);
+  WriteConfigs(dir, env, part_port, coordinator_extra);
   Child participant, coordinator;
   participant.Start({TXC_TXPARTICIPANT_PATH, "--config=" + dir + "/txparticipant.json"},
                     dir + "/txparticipant.log");

@@ -45,28 +45,39 @@ bool CircuitBreaker::open() const {
 }
 
 bool ParticipantChannel::TrySubmit(std::function<void()> call) {
+  Queued q{std::move(call), Steady::now()};
   std::lock_guard<std::mutex> lock(mu_);
   if (active_ < max_concurrent_) {
     ++active_;
-    boost::asio::post(pool_, [this, c = std::move(call)]() mutable { Run(std::move(c)); });
+    boost::asio::post(pool_, [this, q = std::move(q)]() mutable { Run(std::move(q)); });
     return true;
   }
   if (queue_.size() >= max_queued_) return false;
-  queue_.push_back(std::move(call));
+  queue_.push_back(std::move(q));
   return true;
 }
 
-void ParticipantChannel::Run(std::function<void()> call) {
+void ParticipantChannel::Run(Queued q) {
   for (;;) {
-    call();
+    const Steady::time_point start = Steady::now();
+    q.call();
+    const Steady::time_point end = Steady::now();
     std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.calls;
+    stats_.queued_seconds += std::chrono::duration<double>(start - q.at).count();
+    stats_.running_seconds += std::chrono::duration<double>(end - start).count();
     if (queue_.empty()) {
       --active_;
       return;
     }
-    call = std::move(queue_.front());
+    q = std::move(queue_.front());
     queue_.pop_front();
   }
+}
+
+ParticipantChannel::Stats ParticipantChannel::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
 }
 
 std::size_t ParticipantChannel::queued() const {

@@ -54,12 +54,25 @@ class ParticipantChannel {
         pool_(pool) {}
 
   bool TrySubmit(std::function<void()> call);
+  // Calls run so far, and the real time they waited for a slot and ran (participant call plus
+  // the engine's bookkeeping around it).
+  struct Stats {
+    std::uint64_t calls = 0;
+    double queued_seconds = 0;
+    double running_seconds = 0;
+  };
+  Stats stats() const;
   participant::Participant& participant() { return *participant_; }
   CircuitBreaker& breaker() { return breaker_; }
   std::size_t queued() const;
 
  private:
-  void Run(std::function<void()> call);
+  using Steady = std::chrono::steady_clock;
+  struct Queued {
+    std::function<void()> call;
+    Steady::time_point at;
+  };
+  void Run(Queued q);
 
   std::shared_ptr<participant::Participant> participant_;
   const std::size_t max_concurrent_;
@@ -68,7 +81,8 @@ class ParticipantChannel {
   boost::asio::thread_pool& pool_;
   mutable std::mutex mu_;
   std::size_t active_ = 0;
-  std::deque<std::function<void()>> queue_;
+  std::deque<Queued> queue_;
+  Stats stats_;
 };
 
 }  // namespace txcoord::coordinator::internal

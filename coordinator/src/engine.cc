@@ -80,7 +80,8 @@ void Engine::AppendLazy(const Record& rec, const std::function<bool()>& mutate) 
     std::lock_guard<std::mutex> lock(mu_);
     if (!mutate() || !halted_.ok()) return;
   }
-  log_->AppendAsync(internal::Serialize(rec), [this, life = life_](Result<wal::Lsn> lsn) {
+  // Not fdatasync'd on its own: durable with the next forced record (wal::Log::AppendLazy).
+  log_->AppendLazy(internal::Serialize(rec), [this, life = life_](Result<wal::Lsn> lsn) {
     std::lock_guard<std::mutex> alive(life->mu);
     if (!life->alive) return;
     if (!lsn.ok()) {

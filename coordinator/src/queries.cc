@@ -126,7 +126,11 @@ Metrics Engine::metrics() const {
   m.in_flight = in_flight_;
   m.stuck = 0;
   for (const auto& [gid, t] : txns_) m.stuck += t->stuck ? 1 : 0;
-  for (const auto& [name, ch] : channels_) m.breaker_open[name] = ch->breaker().open();
+  for (const auto& [name, ch] : channels_) {
+    m.breaker_open[name] = ch->breaker().open();
+    const internal::ParticipantChannel::Stats s = ch->stats();
+    m.call_timing[name] = {s.calls, s.queued_seconds, s.running_seconds};
+  }
   return m;
 }
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <future>
 #include <map>
 #include <thread>
 
@@ -116,6 +117,48 @@ TEST(WalLog, AsyncAppendsCompleteInLsnOrder) {
   ASSERT_EQ(done.size(), 500u);
   for (std::size_t i = 0; i < done.size(); ++i) EXPECT_EQ(done[i], i + 1);
   EXPECT_LE((*log)->stats().batches, 501u);
+}
+
+// AppendLazy: written in LSN order, not fdatasync'd on its own; the next durable batch (or a
+// segment roll) covers it; replayed like any other record.
+TEST(WalLog, LazyAppendsAreWrittenInOrderWithoutTheirOwnSync) {
+  ScratchDir dir;
+  {
+    auto log = Log::Open(SmallOptions(dir.path(), 4 << 10), nullptr);
+    ASSERT_TRUE(log.ok()) << log.status();
+    const std::uint64_t batches0 = (*log)->stats().batches;
+    std::promise<Result<Lsn>> written;
+    (*log)->AppendLazy("lazy-1", [&](Result<Lsn> r) { written.set_value(std::move(r)); });
+    Result<Lsn> lsn = written.get_future().get();
+    ASSERT_TRUE(lsn.ok()) << lsn.status();
+    EXPECT_EQ(*lsn, 1u);
+    EXPECT_EQ((*log)->stats().batches, batches0) << "a lazy-only batch must not fdatasync";
+    ASSERT_TRUE((*log)->Append("durable-2").get().ok());
+    EXPECT_GT((*log)->stats().batches, batches0);
+    // Lazy records that fill several 4 KiB segments: each roll syncs what it leaves behind.
+    std::atomic<int> left{40};
+    std::promise<void> all;
+    for (int i = 0; i < 40; ++i) {
+      (*log)->AppendLazy("lazy-" + std::to_string(i + 3) + std::string(500, '#'),
+                         [&](Result<Lsn> r) {
+                           EXPECT_TRUE(r.ok()) << r.status();
+                           if (--left == 0) all.set_value();
+                         });
+    }
+    all.get_future().get();
+    EXPECT_GE((*log)->stats().segments, 3u);
+  }
+  Replayed r;
+  auto log = OpenCollect(SmallOptions(dir.path(), 4 << 10), &r);
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_EQ(r.entries.size(), 42u);
+  EXPECT_EQ(r.entries[0].second, "lazy-1");
+  EXPECT_EQ(r.entries[1].second, "durable-2");
+  for (std::size_t i = 2; i < r.entries.size(); ++i) {
+    EXPECT_EQ(r.entries[i].first, i + 1);
+    EXPECT_EQ(r.entries[i].second.substr(0, r.entries[i].second.find('#')),
+              "lazy-" + std::to_string(i + 1));
+  }
 }
 
 TEST(WalLog, RecordLargerThanASegment) {

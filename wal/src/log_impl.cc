@@ -1,6 +1,7 @@
 // Log::Open and the append path of LogImpl (group commit on the sync thread).
 #include <fcntl.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <cstdio>
 
@@ -24,6 +25,7 @@ LogImpl::~LogImpl() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (cur_fd_ >= 0 && unsynced_ && opts_.sync == SyncMode::kFsync) ::fdatasync(cur_fd_);
   if (cur_fd_ >= 0) ::close(cur_fd_);
   ::close(lock_fd_);
 }
@@ -76,6 +78,14 @@ std::future<Result<Lsn>> LogImpl::Append(std::string body) {
 }
 
 void LogImpl::AppendAsync(std::string body, std::function<void(Result<Lsn>)> done) {
+  Enqueue(std::move(body), std::move(done), true);
+}
+
+void LogImpl::AppendLazy(std::string body, std::function<void(Result<Lsn>)> done) {
+  Enqueue(std::move(body), std::move(done), false);
+}
+
+void LogImpl::Enqueue(std::string body, std::function<void(Result<Lsn>)> done, bool sync) {
   if (!done) done = [](Result<Lsn>) {};
   if (body.size() > format::kMaxBodyBytes) {
     done(InvalidArgument("wal: record body of " + std::to_string(body.size()) +
@@ -92,7 +102,7 @@ void LogImpl::AppendAsync(std::string body, std::function<void(Result<Lsn>)> don
       refused = FailedPrecondition("wal: the log is closing");
     } else {
       const Lsn lsn = next_lsn_++;
-      queue_.push_back({lsn, EncodeFrame(lsn, RecordKind::kEntry, body), std::move(done)});
+      queue_.push_back({lsn, EncodeFrame(lsn, RecordKind::kEntry, body), std::move(done), sync});
       wake = sync_idle_;  // a busy sync thread looks at the queue again before it waits
       sync_idle_ = false;
     }
@@ -165,6 +175,8 @@ std::deque<Pending> LogImpl::FailLocked(const Status& cause) {
 }
 
 Status LogImpl::WriteBatch(const std::vector<Pending>& batch, std::uint64_t* syncs) {
+  const bool sync =
+      std::any_of(batch.begin(), batch.end(), [](const Pending& p) { return p.sync; });
   std::string buf;
   std::size_t i = 0;
   while (i < batch.size()) {
@@ -180,17 +192,23 @@ Status LogImpl::WriteBatch(const std::vector<Pending>& batch, std::uint64_t* syn
       buf += batch[j].frame;
       ++j;
     }
-    TXC_RETURN_IF_ERROR(WriteAndSync(buf));
-    ++*syncs;
+    // Unsynced lazy writes of a run are synced by RollSegment before the next run.
+    TXC_RETURN_IF_ERROR(WriteAndSync(buf, sync));
+    if (sync) ++*syncs;
     i = j;
   }
   return Status::Ok();
 }
 
-Status LogImpl::WriteAndSync(const std::string& buf) {
+Status LogImpl::WriteAndSync(const std::string& buf, bool sync) {
   TXC_RETURN_IF_ERROR(TXC_FAULT("wal.before_write"));
   TXC_RETURN_IF_ERROR(files::WriteAll(cur_fd_, buf.data(), buf.size(), cur_off_, cur_path_));
   cur_off_ += buf.size();
+  if (!sync) {
+    unsynced_ = true;
+    return Status::Ok();
+  }
+  unsynced_ = false;
   TXC_RETURN_IF_ERROR(TXC_FAULT("wal.before_fsync"));
   if (opts_.sync == SyncMode::kFsync && ::fdatasync(cur_fd_) != 0)
     return files::ErrnoStatus(Code::kDataLoss, "fdatasync", cur_path_);
@@ -199,6 +217,12 @@ Status LogImpl::WriteAndSync(const std::string& buf) {
 
 Status LogImpl::RollSegment(Lsn first_lsn) {
   TXC_RETURN_IF_ERROR(TXC_FAULT("wal.before_roll"));
+  // Lazy records left unsynced in the old segment must not be lost behind durable records in
+  // the new one: that would be a hole in the middle of the log, not a torn tail.
+  if (unsynced_ && opts_.sync == SyncMode::kFsync && ::fdatasync(cur_fd_) != 0) {
+    return files::ErrnoStatus(Code::kDataLoss, "fdatasync", cur_path_);
+  }
+  unsynced_ = false;
   const std::string name = files::SegmentName(first_lsn);
   const std::string path = files::Join(opts_.dir, name);
   TXC_ASSIGN_OR_RETURN(int fd, files::CreatePreallocated(path, opts_.segment_bytes));

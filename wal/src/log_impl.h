@@ -23,6 +23,7 @@ struct Pending {
   Lsn lsn = 0;
   std::string frame;
   std::function<void(Result<Lsn>)> done;
+  bool sync = true;  // false: AppendLazy (no fdatasync for a batch of only such records)
 };
 
 class LogImpl final : public Log {
@@ -35,6 +36,7 @@ class LogImpl final : public Log {
 
   std::future<Result<Lsn>> Append(std::string body) override;
   void AppendAsync(std::string body, std::function<void(Result<Lsn>)> done) override;
+  void AppendLazy(std::string body, std::function<void(Result<Lsn>)> done) override;
   Status Checkpoint(std::string snapshot) override;
   Status health() const override {
     std::lock_guard lk(mu_);
@@ -46,7 +48,8 @@ class LogImpl final : public Log {
  private:
   void SyncLoop();
   Status WriteBatch(const std::vector<Pending>& batch, std::uint64_t* syncs);
-  Status WriteAndSync(const std::string& buf);
+  Status WriteAndSync(const std::string& buf, bool sync);  // sync=false: lazy records only
+  void Enqueue(std::string body, std::function<void(Result<Lsn>)> done, bool sync);
   Status RollSegment(Lsn first_lsn);
   Status WriteCheckpointFile(Lsn cut, const std::string& snapshot);
   Status DeleteCovered(Lsn cut);
@@ -72,6 +75,7 @@ class LogImpl final : public Log {
   // Sync-thread state (also touched by Start before the thread runs).
   int cur_fd_ = -1;
   std::uint64_t cur_off_ = 0;
+  bool unsynced_ = false;  // the current segment has lazy writes not yet fdatasync'd
   std::string cur_path_;
 
   std::mutex ckpt_mu_;  // one Checkpoint at a time

@@ -69,6 +69,21 @@ std::string RenderMetrics(const coordinator::Metrics& m, const std::optional<wal
          << Label(call) << "\",outcome=\"" << Label(outcome) << "\"} " << n << '\n';
     }
   }
+  Header(os, "txcoord_participant_calls_run_total", "counter",
+         "Participant calls run (each prepare, commit, abort, execute or compensate attempt).");
+  for (const auto& [participant, t] : m.call_timing) {
+    os << "txcoord_participant_calls_run_total{participant=\"" << Label(participant) << "\"} "
+       << t.calls << '\n';
+  }
+  Header(os, "txcoord_participant_call_seconds_total", "counter",
+         "Real time participant calls spent waiting for a slot (phase=\"queued\", the "
+         "max_concurrent_per_participant cap) and running (phase=\"running\").");
+  for (const auto& [participant, t] : m.call_timing) {
+    os << "txcoord_participant_call_seconds_total{participant=\"" << Label(participant)
+       << "\",phase=\"queued\"} " << t.queued_seconds << '\n';
+    os << "txcoord_participant_call_seconds_total{participant=\"" << Label(participant)
+       << "\",phase=\"running\"} " << t.running_seconds << '\n';
+  }
   Header(os, "txcoord_participant_breaker_open", "gauge",
          "1 while a participant's circuit breaker is open.");
   for (const auto& [participant, open] : m.breaker_open) {

@@ -176,6 +176,14 @@ struct Metrics {
   // participant -> "prepare.yes", "prepare.no", "prepare.error", "commit.ok", "commit.error", ...
   std::map<std::string, std::map<std::string, std::uint64_t>> branch_calls;
   std::map<std::string, bool> breaker_open;  // participant -> open now
+  // Per participant: calls run, and the real time they waited for a slot (the per-participant
+  // concurrency cap) and ran. Averages = seconds / calls.
+  struct CallTiming {
+    std::uint64_t calls = 0;
+    double queued_seconds = 0;
+    double running_seconds = 0;
+  };
+  std::map<std::string, CallTiming> call_timing;
   // Begin → decision latency, milliseconds; bucket upper bounds 1,2,5,10,...,10000, +inf.
   std::vector<double> latency_bounds_ms;
   std::vector<std::uint64_t> latency_counts;  // one more than bounds (+inf)

@@ -83,6 +83,14 @@ class Log {
   // Same, with a callback run on the log's sync thread (keep it short; do not call Append
   // synchronously waiting on it).
   virtual void AppendAsync(std::string body, std::function<void(Result<Lsn>)> done) = 0;
+  // A record that need not be durable on its own (e.g. a presumed-abort END): written in LSN
+  // order like any other, but a batch of only such records is not fdatasync'd — it becomes
+  // durable with the next Append's batch (or a segment roll). `done` runs once it is written
+  // (or with the error). A crash may lose it, and only it and later lazy records: never a
+  // record before a durable one. The default is AppendAsync (durable: stronger).
+  virtual void AppendLazy(std::string body, std::function<void(Result<Lsn>)> done) {
+    AppendAsync(std::move(body), std::move(done));
+  }
 
   // Writes a checkpoint and then deletes every whole segment it makes unnecessary.
   // Contract: `snapshot` must reflect every record whose Append was *called* before Checkpoint
