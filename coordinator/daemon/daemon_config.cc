@@ -119,9 +119,9 @@ Result<DaemonConfig> ParseDaemonConfig(const Object& o,
   c.server.limits.max_timeout_ms = max_timeout;
   TXC_ASSIGN_OR_RETURN(auto phase2_wait, Int(o, "phase2_wait_ms", 5'000, 0, kDay));
   c.server.phase2_wait = milliseconds(phase2_wait);
-  TXC_ASSIGN_OR_RETURN(auto workers, Int(o, "worker_threads", 8, 1, 1024));
+  TXC_ASSIGN_OR_RETURN(auto workers, Int(o, "worker_threads", 16, 1, 1024));
   c.engine.worker_threads = static_cast<std::size_t>(workers);
-  TXC_ASSIGN_OR_RETURN(auto per_participant, Int(o, "max_concurrent_per_participant", 4, 1, 1024));
+  TXC_ASSIGN_OR_RETURN(auto per_participant, Int(o, "max_concurrent_per_participant", 8, 1, 1024));
   c.engine.max_concurrent_per_participant = static_cast<std::size_t>(per_participant);
   TXC_ASSIGN_OR_RETURN(auto queued, Int(o, "max_queued_per_participant", 1'000, 1, 1'000'000));
   c.engine.max_queued_per_participant = static_cast<std::size_t>(queued);

@@ -162,8 +162,8 @@ std::string Engine::NewGidLocked() {
 }
 
 void Engine::CountCall(const std::string& participant, const std::string& what) {
-  std::lock_guard<std::mutex> lock(mu_);
-  ++metrics_.branch_calls[participant][what];
+  std::lock_guard<std::mutex> lock(calls_mu_);
+  ++branch_calls_[participant][what];
 }
 
 bool Engine::ready() const {

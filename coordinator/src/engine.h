@@ -228,6 +228,9 @@ class Engine {
   std::uint64_t records_since_checkpoint_ = 0;
   bool checkpoint_pending_ = false;
   Metrics metrics_;
+  // Call counters live apart from mu_ (a leaf lock): every participant call bumps one.
+  mutable std::mutex calls_mu_;
+  std::map<std::string, std::map<std::string, std::uint64_t>> branch_calls_;
 
   // Guards AppendAsync callbacks that the log may run after the engine is gone.
   struct Life {

@@ -121,8 +121,15 @@ Result<TxnView> Engine::Wait(const std::string& gid, std::chrono::milliseconds t
 }
 
 Metrics Engine::metrics() const {
+  Metrics m;
+  {
+    std::lock_guard<std::mutex> calls(calls_mu_);
+    m.branch_calls = branch_calls_;
+  }
   std::lock_guard<std::mutex> lock(mu_);
-  Metrics m = metrics_;
+  auto calls = std::move(m.branch_calls);
+  m = metrics_;
+  m.branch_calls = std::move(calls);
   m.in_flight = in_flight_;
   m.stuck = 0;
   for (const auto& [gid, t] : txns_) m.stuck += t->stuck ? 1 : 0;

@@ -32,9 +32,9 @@ TEST(DaemonConfig, MinimalConfigGetsDocumentedDefaults) {
   EXPECT_EQ(c->server.port, 7000);
   EXPECT_TRUE(c->server.token.empty());
   EXPECT_EQ(c->engine.max_in_flight, 10'000u);
-  EXPECT_EQ(c->engine.max_concurrent_per_participant, 4u);
+  EXPECT_EQ(c->engine.max_concurrent_per_participant, 8u);
   EXPECT_EQ(c->engine.max_queued_per_participant, 1'000u);
-  EXPECT_EQ(c->engine.worker_threads, 8u);
+  EXPECT_EQ(c->engine.worker_threads, 16u);
   EXPECT_EQ(c->server.max_body_bytes, 1u << 20);
   EXPECT_EQ(c->participants.size(), 1u);
 }

@@ -145,8 +145,9 @@ struct Config {
   std::size_t max_branches = 64;       // per transaction
   std::chrono::milliseconds default_timeout{10'000};
   std::chrono::milliseconds max_timeout{24 * 3600 * 1000};
-  std::size_t worker_threads = 8;  // blocking participant calls run here
-  std::size_t max_concurrent_per_participant = 4;
+  std::size_t worker_threads = 16;  // blocking participant calls run here
+  // Keep ≤ the participant's connection pool (the adapters default to 8) and ≤ worker_threads.
+  std::size_t max_concurrent_per_participant = 8;
   std::size_t max_queued_per_participant = 1'000;
   BackoffPolicy prepare_backoff{std::chrono::milliseconds(10), std::chrono::milliseconds(200)};
   BackoffPolicy phase2_backoff{std::chrono::milliseconds(50), std::chrono::milliseconds(5'000)};
