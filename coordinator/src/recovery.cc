@@ -13,6 +13,9 @@ void ApplyBegin(ReplayTables& t, const v1::Begin& b) {
   if (t.live.count(b.gid()) != 0) return;  // already known (snapshot + replay overlap)
   ReplayTxn txn;
   txn.begin = b;
+  v1::Record rec;
+  *rec.mutable_begin() = b;
+  internal::AppendTimeline(txn.timeline, internal::TimelineOf(rec));
   t.live.emplace(b.gid(), std::move(txn));
   if (!b.idempotency_key().empty() && t.idem.count(b.idempotency_key()) == 0) {
     v1::IdempotencyRecord r;
@@ -32,19 +35,46 @@ void ApplyRegister(ReplayTables& t, const v1::RegisterBranch& r) {
     if (b.branch() == r.branch().branch()) return;
   }
   it->second.registered.push_back(r.branch());
+  v1::Record rec;
+  *rec.mutable_register_branch() = r;
+  internal::AppendTimeline(it->second.timeline, internal::TimelineOf(rec));
 }
 
 void ApplyDecision(ReplayTables& t, const v1::Decision& d) {
   auto it = t.live.find(d.gid());
   if (it == t.live.end()) return;
-  if (it->second.decision.outcome() != v1::Decision::OUTCOME_UNSPECIFIED) return;
+  // The first decision stands, except that an operator's heuristic decision replaces it
+  // (docs/coordinator.md, "Operator decisions").
+  if (it->second.decision.outcome() != v1::Decision::OUTCOME_UNSPECIFIED && !d.heuristic()) {
+    return;
+  }
+  if (it->second.decision.heuristic()) return;
   it->second.decision = d;
+  v1::Record rec;
+  *rec.mutable_decision() = d;
+  internal::AppendTimeline(it->second.timeline, internal::TimelineOf(rec));
 }
 
 void ApplySagaStep(ReplayTables& t, const v1::SagaStep& s) {
   auto it = t.live.find(s.gid());
   if (it == t.live.end()) return;
   it->second.saga_steps.push_back(s);
+  v1::Record rec;
+  *rec.mutable_saga_step() = s;
+  internal::AppendTimeline(it->second.timeline, internal::TimelineOf(rec));
+}
+
+// Keeps an ENDed heuristic transaction (the newest kMaxHeuristicKept).
+void KeepHeuristic(ReplayTables& t, ReplayTxn txn) {
+  const std::string gid = txn.begin.gid();
+  t.finished_heuristic[gid] = std::move(txn);
+  while (t.finished_heuristic.size() > internal::kMaxHeuristicKept) {
+    auto oldest = t.finished_heuristic.begin();
+    for (auto it = t.finished_heuristic.begin(); it != t.finished_heuristic.end(); ++it) {
+      if (it->second.end.at_unix_ms() < oldest->second.end.at_unix_ms()) oldest = it;
+    }
+    t.finished_heuristic.erase(oldest);
+  }
 }
 
 void ApplyEnd(ReplayTables& t, const v1::End& e) {
@@ -57,6 +87,16 @@ void ApplyEnd(ReplayTables& t, const v1::End& e) {
     if (auto r = t.idem.find(k->second); r != t.idem.end()) {
       r->second.set_final_state(final_state);
     }
+  }
+  if (it->second.decision.heuristic()) {
+    ReplayTxn done = std::move(it->second);
+    done.end = e;
+    v1::Record rec;
+    *rec.mutable_end() = e;
+    internal::AppendTimeline(done.timeline, internal::TimelineOf(rec, final_state));
+    t.live.erase(it);
+    KeepHeuristic(t, std::move(done));
+    return;
   }
   t.live.erase(it);
 }
@@ -73,7 +113,22 @@ Status ApplyCheckpoint(ReplayTables& t, std::string_view body) {
     txn.registered.assign(s.registered().begin(), s.registered().end());
     txn.decision = s.decision();
     txn.saga_steps.assign(s.saga_steps().begin(), s.saga_steps().end());
+    txn.timeline.assign(s.timeline().begin(), s.timeline().end());
+    if (txn.timeline.empty()) {  // a checkpoint written before timelines existed
+      v1::Record rec;
+      *rec.mutable_begin() = s.begin();
+      internal::AppendTimeline(txn.timeline, internal::TimelineOf(rec));
+    }
     t.live.emplace(s.begin().gid(), std::move(txn));
+  }
+  for (const auto& s : c.finished_heuristic()) {
+    ReplayTxn txn;
+    txn.begin = s.begin();
+    txn.registered.assign(s.registered().begin(), s.registered().end());
+    txn.decision = s.decision();
+    txn.end = s.end();
+    txn.timeline.assign(s.timeline().begin(), s.timeline().end());
+    KeepHeuristic(t, std::move(txn));
   }
   for (const auto& r : c.idempotency()) {
     t.idem.emplace(r.key(), r);
