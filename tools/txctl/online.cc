@@ -26,6 +26,8 @@ namespace {
 using Poco::JSON::Array;
 using Poco::JSON::Object;
 
+constexpr int kResolveTimeoutS = 120;
+
 // Exit code for a failed call: 1 for "not found" (the answer is a finding), else 2.
 int Fail(const std::string& what, const Reply& r) {
   std::cerr << "txctl: " << what << ": " << ErrorText(r) << '\n';
@@ -249,7 +251,9 @@ int Resolve(const Endpoint& ep, const std::string& gid, bool commit, bool force,
                            ",\"force\":" + (force ? "true" : "false") +
                            ",\"reason\":" + JsonString(reason) +
                            ",\"operator\":" + JsonString(operator_id) + "}";
-  Reply r = Call(ep, "POST", "/v1/transactions/" + gid + "/resolve", body);
+  // A forced resolve waits for phase-2 calls in flight (up to 30 s) and makes one call per
+  // unacknowledged branch: allow it more than the usual 15 s.
+  Reply r = Call(ep, "POST", "/v1/transactions/" + gid + "/resolve", body, kResolveTimeoutS);
   if (r.status == 409) {
     // Refused: the decision would break atomicity, or there is nothing to decide. A finding
     // (exit 1), with the reason; --json prints the API error as is.
