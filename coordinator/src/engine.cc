@@ -161,6 +161,12 @@ std::string Engine::NewGidLocked() {
   }
 }
 
+void Engine::NoteLocked(Txn& t, const Record& rec) {
+  std::string_view end_state;
+  if (rec.has_end()) end_state = t.state == TxnState::kCommitting ? "committed" : "aborted";
+  internal::AppendTimeline(t.timeline, internal::TimelineOf(rec, end_state));
+}
+
 void Engine::CountCall(const std::string& participant, const std::string& what) {
   std::lock_guard<std::mutex> lock(calls_mu_);
   ++branch_calls_[participant][what];

@@ -80,6 +80,12 @@ struct Txn {
   // Waiters on this transaction (Decide, Wait) block here under Engine::mu_; notified on its
   // state changes and on engine stop. Per transaction, so one change wakes only its waiters.
   std::condition_variable cv;
+  // Operator decisions (resolve.cc).
+  bool heuristic = false;
+  bool heuristic_mixed = false;
+  std::string operator_id;
+  std::string operator_reason;  // the operator's words, as in the DECISION record
+  std::vector<internal::v1::TimelineEntry> timeline;  // internal::AppendTimeline bounds it
 };
 
 struct IdemRecord {
@@ -108,6 +114,7 @@ class Engine {
   std::vector<TxnView> List(std::optional<TxnState> state, std::size_t limit) const;
   Result<TxnView> Wait(const std::string& gid, std::chrono::milliseconds timeout) const;
   Status RetryNow(const std::string& gid);
+  Result<TxnView> Resolve(const std::string& gid, const ResolveRequest& request);
   Status RunOrphanScan();
   Status CheckpointNow();
   bool ready() const;
@@ -133,6 +140,8 @@ class Engine {
   std::string NewGidLocked();
   TxnView ViewLocked(const Txn& t) const;
   void CountCall(const std::string& participant, const std::string& what);
+  // Adds the timeline line of `rec` (written or replayed for t), bounded.
+  void NoteLocked(Txn& t, const internal::v1::Record& rec);
 
   // --- submit.cc ---
   Result<TxnPtr> BuildTxn(const TxnRequest& r) const;
@@ -157,8 +166,11 @@ class Engine {
                         std::optional<std::chrono::milliseconds> timeout) const;
   static internal::v1::Begin BeginOf(const Txn& t);
   Result<SubmitReply> Decide(const TxnPtr& txn);
-  Result<TxnView> DecideCommit(const TxnPtr& txn);
+  // `op`: an operator's (non-forced) resolve: every branch must be prepared; the record carries
+  // the reason and operator.
+  Result<TxnView> DecideCommit(const TxnPtr& txn, const ResolveRequest* op = nullptr);
   bool DecideAbort(const TxnPtr& txn, const std::string& reason);  // false: already decided
+  void MarkAbortingLocked(Txn& t, const std::string& reason);
   void RecordLatencyLocked(const Txn& t);
 
   // --- phase2.cc ---
@@ -168,6 +180,21 @@ class Engine {
   void ScheduleRetryLocked(Txn& t, std::size_t i);
   void MaybeFinish(const TxnPtr& txn);
   void FinishLocked(Txn& t);
+
+  // --- resolve.cc ---
+  Result<TxnView> ResolveConsistent(const TxnPtr& txn, const ResolveRequest& r);
+  Result<TxnView> ResolveHeuristic(const TxnPtr& txn, const ResolveRequest& r);
+  // After a durable heuristic DECISION: best-effort calls, kHeuristic marks, forced END.
+  void SettleHeuristic(const TxnPtr& txn);
+  // Recovery: a transaction whose heuristic END is durable, kept for Get/List.
+  void RestoreHeuristicLocked(const internal::ReplayTxn& rt);
+  // Snapshot of a finished heuristic transaction (Checkpoint.finished_heuristic).
+  void HeuristicSnapshotLocked(const Txn& t, internal::v1::TxnSnapshot& s) const;
+  // The operator fields of t's decision (heuristic, operator, reason) into a snapshot.
+  static void OperatorFieldsOf(const Txn& t, internal::v1::Decision& d);
+  // Txn::reason after an operator's decision.
+  static std::string OperatorReason(bool commit, bool heuristic, bool mixed,
+                                    const std::string& operator_id, const std::string& reason);
 
   // --- saga.cc / saga_steps.cc ---
   Result<TxnPtr> BuildSaga(const SagaRequest& r) const;

@@ -16,6 +16,7 @@ void Engine::Resume(internal::ReplayTables& tables) {
   std::vector<std::pair<TxnPtr, std::string>> to_abort;
   std::vector<std::pair<TxnPtr, Phase2Op>> to_finish;
   std::vector<TxnPtr> sagas;
+  std::vector<TxnPtr> to_settle;  // a heuristic DECISION without its END
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [key, r] : tables.idem) {
@@ -35,9 +36,26 @@ void Engine::Resume(internal::ReplayTables& tables) {
       txn->timeout = std::chrono::milliseconds(b.timeout_ms());
       txn->idem_key = b.idempotency_key();
       txn->request_hash = b.request_hash();
+      txn->timeline = rt.timeline;
+      const Decision& d = rt.decision;
+      const bool commit = d.outcome() == Decision::COMMIT;
+      if (d.heuristic() || !d.operator_id().empty()) {
+        txn->heuristic = d.heuristic();
+        txn->heuristic_mixed = d.heuristic_mixed();
+        txn->operator_id = d.operator_id();
+        txn->operator_reason = d.reason();
+      }
       if (b.mode() == "saga") {
         SagaResumeLocked(rt, *txn);
-        sagas.push_back(txn);
+        if (d.heuristic()) {
+          txn->state = commit ? TxnState::kRunning : TxnState::kCompensating;
+          txn->reason =
+              OperatorReason(commit, true, d.heuristic_mixed(), d.operator_id(), d.reason());
+          txn->end_started = true;
+          to_settle.push_back(txn);
+        } else {
+          sagas.push_back(txn);
+        }
         txns_[gid] = txn;
         ++in_flight_;
         continue;
@@ -56,13 +74,24 @@ void Engine::Resume(internal::ReplayTables& tables) {
       txn->state = TxnState::kPreparing;
       switch (rt.decision.outcome()) {
         case Decision::COMMIT:
-          txn->state = TxnState::kCommitting;
-          to_finish.emplace_back(txn, Phase2Op::kCommit);
-          break;
         case Decision::ABORT:
-          txn->state = TxnState::kAborting;
-          txn->reason = rt.decision.reason();
-          to_finish.emplace_back(txn, Phase2Op::kAbort);
+          txn->state = commit ? TxnState::kCommitting : TxnState::kAborting;
+          txn->reason = d.reason();
+          if (d.heuristic() || !d.operator_id().empty()) {
+            txn->reason = OperatorReason(commit, d.heuristic(), d.heuristic_mixed(),
+                                         d.operator_id(), d.reason());
+          }
+          if (d.heuristic()) {
+            // Settled again: which branches acknowledged is not in the log, so each gets one
+            // more best-effort call (idempotent) before the END.
+            for (Branch& br : txn->branches) {
+              br.state = commit ? BranchState::kCommitting : BranchState::kAborting;
+            }
+            txn->end_started = true;
+            to_settle.push_back(txn);
+          } else {
+            to_finish.emplace_back(txn, commit ? Phase2Op::kCommit : Phase2Op::kAbort);
+          }
           break;
         default:
           if (txn->open && now < txn->created + txn->timeout) {
@@ -76,8 +105,14 @@ void Engine::Resume(internal::ReplayTables& tables) {
       txns_[gid] = txn;
       ++in_flight_;
     }
+    for (const auto& [gid, rt] : tables.finished_heuristic) RestoreHeuristicLocked(rt);
     records_since_checkpoint_ = tables.records_after_checkpoint;
     replay_done_ = true;
+  }
+  for (const TxnPtr& txn : to_settle) {
+    boost::asio::post(pool_, [this, txn] {
+      if (!Stopped()) SettleHeuristic(txn);
+    });
   }
   // Finishing the recovered transactions is background work, in slices on the timer thread:
   // readiness and new transactions do not wait for (say) 100k phase-2 dispatches.
@@ -174,24 +209,36 @@ internal::v1::Checkpoint Engine::SnapshotLocked() const {
   internal::v1::Checkpoint c;
   c.set_at_unix_ms(internal::ToUnixMs(clock_.WallNow()));
   for (const auto& [gid, t] : txns_) {
-    if (IsFinal(t->state)) continue;  // END was appended
-    internal::v1::TxnSnapshot* s = c.add_transactions();
-    *s->mutable_begin() = BeginOf(*t);
-    if (t->saga) {
-      SagaSnapshotLocked(*t, *s);
+    if (IsFinal(t->state)) {  // END was appended; heuristic outcomes are kept
+      if (t->heuristic) HeuristicSnapshotLocked(*t, *c.add_finished_heuristic());
       continue;
     }
-    if (t->open) {
-      for (const Branch& b : t->branches) {
-        *s->add_registered() =
-            internal::ToProto(BranchRequest{b.participant, b.action, b.payload, b.branch});
+    internal::v1::TxnSnapshot* s = c.add_transactions();
+    *s->mutable_begin() = BeginOf(*t);
+    for (const auto& line : t->timeline) *s->add_timeline() = line;
+    if (t->saga) {
+      SagaSnapshotLocked(*t, *s);
+    } else {
+      if (t->open) {
+        for (const Branch& b : t->branches) {
+          *s->add_registered() =
+              internal::ToProto(BranchRequest{b.participant, b.action, b.payload, b.branch});
+        }
+      }
+      if (t->state == TxnState::kCommitting || t->state == TxnState::kAborting) {
+        Decision* d = s->mutable_decision();
+        d->set_gid(gid);
+        d->set_outcome(t->state == TxnState::kCommitting ? Decision::COMMIT : Decision::ABORT);
+        d->set_reason(t->reason);
       }
     }
-    if (t->state == TxnState::kCommitting || t->state == TxnState::kAborting) {
+    if (t->heuristic || !t->operator_id.empty()) {
       Decision* d = s->mutable_decision();
-      d->set_gid(gid);
-      d->set_outcome(t->state == TxnState::kCommitting ? Decision::COMMIT : Decision::ABORT);
-      d->set_reason(t->reason);
+      if (d->outcome() == Decision::OUTCOME_UNSPECIFIED) {  // a saga settling a heuristic commit
+        d->set_gid(gid);
+        d->set_outcome(t->state == TxnState::kCompensating ? Decision::ABORT : Decision::COMMIT);
+      }
+      OperatorFieldsOf(*t, *d);
     }
   }
   for (const auto& [key, r] : idem_) {

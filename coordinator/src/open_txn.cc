@@ -70,6 +70,7 @@ Status Engine::RegisterBranch(const std::string& gid, const std::string& partici
     r->set_gid(gid);
     *r->mutable_branch() = internal::ToProto(BranchRequest{participant, "", {}, branch});
     r->set_at_unix_ms(internal::ToUnixMs(txn->updated));
+    NoteLocked(*txn, rec);
     return true;
   });
   if (!s.ok() || !rec.has_register_branch()) return s;

@@ -6,8 +6,9 @@
 namespace txcoord::coordinator {
 namespace {
 
+// Acknowledged phase 2, or settled by an operator (heuristic): never called again.
 bool Acked(BranchState s) {
-  return s == BranchState::kCommitted || s == BranchState::kAborted;
+  return s == BranchState::kCommitted || s == BranchState::kAborted || s == BranchState::kHeuristic;
 }
 
 }  // namespace
@@ -91,6 +92,18 @@ void Engine::RunPhase2(const TxnPtr& txn, std::size_t i, Phase2Op op) {
     std::lock_guard<std::mutex> lock(mu_);
     Branch& b = txn->branches[i];
     b.call_in_flight = false;
+    if (txn->heuristic) {
+      // An operator's forced resolve is settling the transaction and waits for this call: an
+      // acknowledgement counts, a failure is not retried (SettleHeuristic decides).
+      if (s.ok() && b.state != BranchState::kHeuristic) {
+        b.state = op == Phase2Op::kCommit ? BranchState::kCommitted : BranchState::kAborted;
+        b.last_error.clear();
+      } else if (!s.ok()) {
+        b.last_error = s.ToString();
+      }
+      txn->cv.notify_all();
+      return;
+    }
     if (!s.ok()) {
       b.last_error = s.ToString();
       ScheduleRetryLocked(*txn, i);
@@ -124,6 +137,7 @@ void Engine::MaybeFinish(const TxnPtr& txn) {
   rec.mutable_end()->set_gid(txn->gid);
   rec.mutable_end()->set_at_unix_ms(internal::ToUnixMs(clock_.WallNow()));
   AppendLazy(rec, [&] {
+    NoteLocked(*txn, rec);
     FinishLocked(*txn);
     return true;
   });
@@ -152,6 +166,10 @@ void Engine::FinishLocked(Txn& t) {
       final_state = "aborted";
       ++metrics_.aborted;
   }
+  if (t.heuristic) {
+    ++(t.state == TxnState::kCommitted ? metrics_.heuristic_commits : metrics_.heuristic_aborts);
+    if (t.heuristic_mixed) ++metrics_.heuristic_mixed;
+  }
   t.updated = clock_.WallNow();
   if (in_flight_ > 0) --in_flight_;
   if (!t.idem_key.empty()) {
@@ -176,6 +194,10 @@ Status Engine::RetryNow(const std::string& gid) {
     auto it = txns_.find(gid);
     if (it == txns_.end()) return NotFound("no transaction " + gid);
     Txn& t = *it->second;
+    if (t.heuristic) {
+      return FailedPrecondition("transaction " + gid + " was resolved heuristically by " +
+                                t.operator_id + "; nothing to retry");
+    }
     if (t.saga) {
       TXC_RETURN_IF_ERROR(SagaRetryNowLocked(t, steps));
       saga = it->second;

@@ -59,6 +59,8 @@ std::string_view BranchStateName(BranchState s) {
       return "compensating";
     case BranchState::kCompensated:
       return "compensated";
+    case BranchState::kHeuristic:
+      return "heuristic";
   }
   return "unknown";
 }
@@ -81,10 +83,15 @@ TxnView Engine::ViewLocked(const Txn& t) const {
   v.reason = t.reason;
   v.created = t.created;
   v.updated = t.updated;
+  v.heuristic = t.heuristic;
+  v.heuristic_mixed = t.heuristic_mixed;
+  v.operator_id = t.operator_id;
   for (const Branch& b : t.branches) {
     v.branches.push_back(
         BranchView{b.participant, b.action, b.branch, b.state, b.attempts, b.last_error});
   }
+  v.timeline.reserve(t.timeline.size());
+  for (const auto& e : t.timeline) v.timeline.push_back(internal::FromProto(e));
   return v;
 }
 

@@ -36,6 +36,105 @@ Clock::WallTime FromUnixMs(std::int64_t ms) {
       std::chrono::duration_cast<Clock::WallTime::duration>(std::chrono::milliseconds(ms)));
 }
 
+namespace {
+
+std::string DecisionDetail(const v1::Decision& d) {
+  std::string out = d.outcome() == v1::Decision::COMMIT ? "commit" : "abort";
+  if (d.heuristic() || !d.operator_id().empty()) {
+    out += " (";
+    if (d.heuristic()) out += d.heuristic_mixed() ? "heuristic, mixed, " : "heuristic, ";
+    out += "by " + (d.operator_id().empty() ? std::string("unknown") : d.operator_id());
+    out += ": " + d.reason() + ")";
+  } else if (!d.reason().empty()) {
+    out += ": " + d.reason();
+  }
+  return out;
+}
+
+std::string SagaStepDetail(const v1::SagaStep& s) {
+  static const char* kEvents[] = {"?", "started", "done", "refused", "failed"};
+  const int ev = s.event() >= 0 && s.event() <= 4 ? s.event() : 0;
+  std::string out = "step " + std::to_string(s.step()) +
+                    (s.phase() == v1::SagaStep::COMPENSATE ? " compensation " : " forward ") +
+                    kEvents[ev];
+  if (!s.error().empty() && s.event() != v1::SagaStep::STARTED) out += ": " + s.error();
+  return out;
+}
+
+}  // namespace
+
+v1::TimelineEntry TimelineOf(const v1::Record& rec, std::string_view end_state) {
+  v1::TimelineEntry e;
+  switch (rec.kind_case()) {
+    case v1::Record::kBegin: {
+      const v1::Begin& b = rec.begin();
+      e.set_at_unix_ms(b.created_unix_ms());
+      e.set_record("begin");
+      if (b.open()) {
+        e.set_detail("open, timeout " + std::to_string(b.timeout_ms()) + " ms");
+      } else {
+        const bool saga = b.mode() == "saga";
+        e.set_detail(b.mode() + ", " + std::to_string(b.branches_size()) +
+                     (saga ? " steps" : " branches"));
+      }
+      break;
+    }
+    case v1::Record::kRegisterBranch:
+      e.set_at_unix_ms(rec.register_branch().at_unix_ms());
+      e.set_record("register");
+      e.set_detail("branch " + rec.register_branch().branch().branch() + " on " +
+                   rec.register_branch().branch().participant());
+      break;
+    case v1::Record::kDecision:
+      e.set_at_unix_ms(rec.decision().at_unix_ms());
+      e.set_record("decision");
+      e.set_detail(DecisionDetail(rec.decision()));
+      break;
+    case v1::Record::kEnd: {
+      const v1::End& end = rec.end();
+      e.set_at_unix_ms(end.at_unix_ms());
+      e.set_record("end");
+      std::string detail = end.final_state().empty() ? std::string(end_state) : end.final_state();
+      if (end.heuristic()) {
+        detail += " (heuristic";
+        if (end.heuristic_branches_size() > 0) {
+          detail += "; not acknowledged:";
+          for (const auto& b : end.heuristic_branches()) detail += " " + b;
+        }
+        detail += ")";
+      }
+      e.set_detail(detail);
+      break;
+    }
+    case v1::Record::kSagaStep:
+      e.set_at_unix_ms(rec.saga_step().at_unix_ms());
+      e.set_record("saga_step");
+      e.set_detail(SagaStepDetail(rec.saga_step()));
+      break;
+    case v1::Record::KIND_NOT_SET:
+      break;
+  }
+  return e;
+}
+
+void AppendTimeline(std::vector<v1::TimelineEntry>& line, v1::TimelineEntry e) {
+  if (e.record().empty()) return;
+  if (line.size() >= kMaxTimelineEntries) line.erase(line.begin() + 1);  // keep "begin"
+  line.push_back(std::move(e));
+}
+
+TimelineEntry FromProto(const v1::TimelineEntry& e) {
+  return TimelineEntry{FromUnixMs(e.at_unix_ms()), e.record(), e.detail()};
+}
+
+v1::TimelineEntry ToProto(const TimelineEntry& e) {
+  v1::TimelineEntry p;
+  p.set_at_unix_ms(ToUnixMs(e.at));
+  p.set_record(e.record);
+  p.set_detail(e.detail);
+  return p;
+}
+
 std::string Serialize(const google::protobuf::MessageLite& m) {
   std::string out;
   m.SerializeToString(&out);

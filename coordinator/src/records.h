@@ -14,19 +14,34 @@ namespace v1 = ::txcoord::coordinator::v1;
 struct ReplayTxn {
   v1::Begin begin;
   std::vector<v1::Branch> registered;
-  v1::Decision decision;                 // outcome OUTCOME_UNSPECIFIED = undecided
-  std::vector<v1::SagaStep> saga_steps;  // in log order
+  v1::Decision decision;                    // outcome OUTCOME_UNSPECIFIED = undecided
+  std::vector<v1::SagaStep> saga_steps;     // in log order
+  std::vector<v1::TimelineEntry> timeline;  // bounded like Txn::timeline
+  v1::End end;                              // finished_heuristic only
 };
 
 struct ReplayTables {
   std::map<std::string, ReplayTxn> live;              // gid -> not-ENDed transaction
   std::map<std::string, v1::IdempotencyRecord> idem;  // key -> record
   std::map<std::string, std::string> key_of_gid;      // gid -> idempotency key
+  // ENDed transactions with a heuristic outcome, kept (newest kMaxHeuristicKept) for Get/List.
+  std::map<std::string, ReplayTxn> finished_heuristic;
   std::uint64_t records_after_checkpoint = 0;
 };
 
 std::int64_t ToUnixMs(Clock::WallTime t);
 Clock::WallTime FromUnixMs(std::int64_t ms);
+
+// Finished heuristic transactions kept across restarts (checkpoints carry them).
+inline constexpr std::size_t kMaxHeuristicKept = 1000;
+
+// The timeline line of a record; `end_state` names the final state of a 2PC END (its record
+// leaves final_state empty). Records of no interest give an entry with an empty `record`.
+v1::TimelineEntry TimelineOf(const v1::Record& rec, std::string_view end_state = "");
+// Appends keeping the first entry and the newest kMaxTimelineEntries-1.
+void AppendTimeline(std::vector<v1::TimelineEntry>& line, v1::TimelineEntry e);
+TimelineEntry FromProto(const v1::TimelineEntry& e);
+v1::TimelineEntry ToProto(const TimelineEntry& e);
 
 std::string Serialize(const google::protobuf::MessageLite& m);
 v1::Branch ToProto(const BranchRequest& b);

@@ -26,7 +26,10 @@ void ApplyBegin(ReplayTables& t, v1::Begin& b) {
   if (t.live.count(b.gid()) != 0) return;  // already known (snapshot + replay overlap)
   const std::string gid = b.gid();
   ReplayTxn& txn = t.live[gid];
-  txn.begin.Swap(&b);
+  v1::Record rec;  // for the timeline line, without copying the branches
+  rec.mutable_begin()->Swap(&b);
+  internal::AppendTimeline(txn.timeline, internal::TimelineOf(rec));
+  txn.begin.Swap(rec.mutable_begin());
   ApplyBeginIdempotency(t, txn.begin);
 }
 
@@ -37,19 +40,46 @@ void ApplyRegister(ReplayTables& t, const v1::RegisterBranch& r) {
     if (b.branch() == r.branch().branch()) return;
   }
   it->second.registered.push_back(r.branch());
+  v1::Record rec;
+  *rec.mutable_register_branch() = r;
+  internal::AppendTimeline(it->second.timeline, internal::TimelineOf(rec));
 }
 
 void ApplyDecision(ReplayTables& t, const v1::Decision& d) {
   auto it = t.live.find(d.gid());
   if (it == t.live.end()) return;
-  if (it->second.decision.outcome() != v1::Decision::OUTCOME_UNSPECIFIED) return;
+  // The first decision stands, except that an operator's heuristic decision replaces it
+  // (docs/coordinator.md, "Operator decisions").
+  if (it->second.decision.outcome() != v1::Decision::OUTCOME_UNSPECIFIED && !d.heuristic()) {
+    return;
+  }
+  if (it->second.decision.heuristic()) return;
   it->second.decision = d;
+  v1::Record rec;
+  *rec.mutable_decision() = d;
+  internal::AppendTimeline(it->second.timeline, internal::TimelineOf(rec));
 }
 
 void ApplySagaStep(ReplayTables& t, const v1::SagaStep& s) {
   auto it = t.live.find(s.gid());
   if (it == t.live.end()) return;
   it->second.saga_steps.push_back(s);
+  v1::Record rec;
+  *rec.mutable_saga_step() = s;
+  internal::AppendTimeline(it->second.timeline, internal::TimelineOf(rec));
+}
+
+// Keeps an ENDed heuristic transaction (the newest kMaxHeuristicKept).
+void KeepHeuristic(ReplayTables& t, ReplayTxn txn) {
+  const std::string gid = txn.begin.gid();
+  t.finished_heuristic[gid] = std::move(txn);
+  while (t.finished_heuristic.size() > internal::kMaxHeuristicKept) {
+    auto oldest = t.finished_heuristic.begin();
+    for (auto it = t.finished_heuristic.begin(); it != t.finished_heuristic.end(); ++it) {
+      if (it->second.end.at_unix_ms() < oldest->second.end.at_unix_ms()) oldest = it;
+    }
+    t.finished_heuristic.erase(oldest);
+  }
 }
 
 void ApplyEnd(ReplayTables& t, const v1::End& e) {
@@ -63,6 +93,16 @@ void ApplyEnd(ReplayTables& t, const v1::End& e) {
       r->second.set_final_state(final_state);
     }
   }
+  if (it->second.decision.heuristic()) {
+    ReplayTxn done = std::move(it->second);
+    done.end = e;
+    v1::Record rec;
+    *rec.mutable_end() = e;
+    internal::AppendTimeline(done.timeline, internal::TimelineOf(rec, final_state));
+    t.live.erase(it);
+    KeepHeuristic(t, std::move(done));
+    return;
+  }
   t.live.erase(it);
 }
 
@@ -75,12 +115,29 @@ Status ApplyCheckpoint(ReplayTables& t, std::string_view body) {
   // Swapped out of the parsed message, not copied: a checkpoint may hold 100k transactions.
   for (v1::TxnSnapshot& s : *c.mutable_transactions()) {
     ReplayTxn& txn = t.live[s.begin().gid()];
-    txn.begin.Swap(s.mutable_begin());
     txn.registered.reserve(static_cast<std::size_t>(s.registered_size()));
     for (v1::Branch& b : *s.mutable_registered()) txn.registered.emplace_back().Swap(&b);
     txn.decision.Swap(s.mutable_decision());
     txn.saga_steps.reserve(static_cast<std::size_t>(s.saga_steps_size()));
     for (v1::SagaStep& st : *s.mutable_saga_steps()) txn.saga_steps.emplace_back().Swap(&st);
+    txn.timeline.reserve(static_cast<std::size_t>(s.timeline_size()));
+    for (v1::TimelineEntry& e : *s.mutable_timeline()) txn.timeline.emplace_back().Swap(&e);
+    if (txn.timeline.empty()) {  // a checkpoint written before timelines existed
+      v1::Record rec;
+      rec.mutable_begin()->Swap(s.mutable_begin());
+      internal::AppendTimeline(txn.timeline, internal::TimelineOf(rec));
+      s.mutable_begin()->Swap(rec.mutable_begin());
+    }
+    txn.begin.Swap(s.mutable_begin());
+  }
+  for (const auto& s : c.finished_heuristic()) {
+    ReplayTxn txn;
+    txn.begin = s.begin();
+    txn.registered.assign(s.registered().begin(), s.registered().end());
+    txn.decision = s.decision();
+    txn.end = s.end();
+    txn.timeline.assign(s.timeline().begin(), s.timeline().end());
+    KeepHeuristic(t, std::move(txn));
   }
   for (v1::IdempotencyRecord& r : *c.mutable_idempotency()) {
     t.key_of_gid[r.gid()] = r.key();

@@ -167,9 +167,10 @@ void Engine::SagaTurnBack(const TxnPtr& txn) {
   d->set_outcome(Decision::ABORT);
   d->set_at_unix_ms(internal::ToUnixMs(clock_.WallNow()));
   AppendForced(rec, [&]() -> Result<bool> {
-    if (txn->state != TxnState::kRunning) return false;
+    if (txn->state != TxnState::kRunning || txn->heuristic) return false;
     std::string why = txn->fail_reason.empty() ? "a step failed" : txn->fail_reason;
     d->set_reason(why);
+    NoteLocked(*txn, rec);
     txn->state = TxnState::kCompensating;
     txn->reason = why;
     txn->updated = clock_.WallNow();
@@ -188,6 +189,7 @@ void Engine::SagaEnd(const TxnPtr& txn, bool compensated) {
   rec.mutable_end()->set_final_state(compensated ? "compensated" : "committed");
   Status s = AppendForced(rec, [&]() -> Result<bool> {
     if (!compensated) RecordLatencyLocked(*txn);
+    NoteLocked(*txn, rec);
     return true;
   });
   if (!s.ok()) return;  // fail-stopped; recovery writes END again

@@ -22,8 +22,15 @@ void Engine::SagaStepRecord(const TxnPtr& txn, std::size_t i, int phase, int eve
   r->set_at_unix_ms(internal::ToUnixMs(clock_.WallNow()));
   AppendForced(rec, [&]() -> Result<bool> {
     Branch& b = txn->branches[i];
+    // An operator's forced resolve ended the saga (or is ending it): late outcomes change
+    // nothing.
+    if (txn->heuristic) {
+      b.call_in_flight = false;
+      return false;
+    }
     if (mutate) mutate(b);
     r->set_error(b.last_error);
+    NoteLocked(*txn, rec);
     txn->updated = clock_.WallNow();
     txn->cv.notify_all();
     return true;
@@ -127,6 +134,7 @@ void Engine::SagaForwardResult(const TxnPtr& txn, std::size_t i,
     std::lock_guard<std::mutex> lock(mu_);
     Branch& b = txn->branches[i];
     b.call_in_flight = false;
+    if (txn->heuristic) return;  // ended by an operator's forced resolve
     b.last_error = r.status().ToString();
     const Reaction re = r.status().reaction();
     const auto delay = saga_backoff_.Delay(++b.backoff_attempt);
@@ -176,6 +184,7 @@ void Engine::SagaCompensateResult(const TxnPtr& txn, std::size_t i, const Status
   std::lock_guard<std::mutex> lock(mu_);
   Branch& b = txn->branches[i];
   b.call_in_flight = false;
+  if (txn->heuristic) return;  // ended by an operator's forced resolve
   b.last_error = s.ToString();
   if (b.attempts >= cfg_.saga_stuck_after && !txn->stuck) {
     txn->stuck = true;

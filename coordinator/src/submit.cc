@@ -162,6 +162,7 @@ Result<std::optional<SubmitReply>> Engine::AdmitAndBegin(const TxnPtr& txn, cons
       return false;
     }
     *rec.mutable_begin() = BeginOf(*txn);
+    NoteLocked(*txn, rec);
     return true;
   });
   if (!s.ok()) return s;
@@ -287,7 +288,17 @@ Result<SubmitReply> Engine::Decide(const TxnPtr& txn) {
   }
   SubmitReply reply;
   if (all_yes) {
-    TXC_ASSIGN_OR_RETURN(reply.txn, DecideCommit(txn));
+    Result<TxnView> committed = DecideCommit(txn);
+    if (committed.ok()) {
+      reply.txn = *committed;
+      return reply;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    // An operator's resolve decided first (txctl resolve): answer with that outcome.
+    if (committed.status().code() != Code::kConflict || txn->state == TxnState::kPreparing) {
+      return committed.status();
+    }
+    reply.txn = ViewLocked(*txn);
     return reply;
   }
   DecideAbort(txn, txn->fail_reason);  // false only if already decided
@@ -296,12 +307,16 @@ Result<SubmitReply> Engine::Decide(const TxnPtr& txn) {
   return reply;
 }
 
-Result<TxnView> Engine::DecideCommit(const TxnPtr& txn) {
+Result<TxnView> Engine::DecideCommit(const TxnPtr& txn, const ResolveRequest* op) {
   Record rec;
   Decision* d = rec.mutable_decision();
   d->set_gid(txn->gid);
   d->set_outcome(Decision::COMMIT);
   d->set_at_unix_ms(internal::ToUnixMs(clock_.WallNow()));
+  if (op != nullptr) {
+    d->set_reason(op->reason);
+    d->set_operator_id(op->operator_id);
+  }
   bool attempted = false;
   Status s = AppendForced(rec, [&]() -> Result<bool> {
     if (txn->state != TxnState::kPreparing && txn->state != TxnState::kActive) {
@@ -312,8 +327,20 @@ Result<TxnView> Engine::DecideCommit(const TxnPtr& txn) {
       if (b.state == BranchState::kRegistering) {
         return Unavailable("a branch registration of " + txn->gid + " is in flight; retry");
       }
+      if (op != nullptr && b.state != BranchState::kPrepared) {
+        return Conflict("branch " + b.branch + " (" + b.participant + ") of " + txn->gid + " is " +
+                        std::string(BranchStateName(b.state)) +
+                        ", not prepared: committing would break atomicity; --force makes it a "
+                        "heuristic commit");
+      }
     }
     attempted = true;
+    if (op != nullptr) {
+      txn->operator_id = op->operator_id;
+      txn->operator_reason = op->reason;
+      txn->reason = OperatorReason(true, false, false, op->operator_id, op->reason);
+    }
+    NoteLocked(*txn, rec);
     txn->state = TxnState::kCommitting;
     txn->updated = clock_.WallNow();
     for (Branch& b : txn->branches) {
@@ -349,18 +376,27 @@ bool Engine::DecideAbort(const TxnPtr& txn, const std::string& reason) {
   AppendLazy(rec, [&] {
     if (txn->state != TxnState::kPreparing && txn->state != TxnState::kActive) return false;
     decided = true;
-    txn->state = TxnState::kAborting;
-    txn->reason = reason;
-    txn->updated = clock_.WallNow();
-    for (Branch& b : txn->branches) {
-      b.state = BranchState::kAborting;
-      b.attempts = 0;
-    }
-    RecordLatencyLocked(*txn);
+    NoteLocked(*txn, rec);
+    MarkAbortingLocked(*txn, reason);
     return true;
   });
   if (decided) StartPhase2(txn, Phase2Op::kAbort);
   return decided;
+}
+
+void Engine::MarkAbortingLocked(Txn& t, const std::string& reason) {
+  t.state = TxnState::kAborting;
+  t.reason = reason;
+  t.updated = clock_.WallNow();
+  for (Branch& b : t.branches) {
+    b.state = BranchState::kAborting;
+    b.attempts = 0;
+  }
+  // A one-shot transaction's Decide() may still wait for prepare replies: wake it.
+  t.prepare_failed = true;
+  if (t.fail_reason.empty()) t.fail_reason = reason;
+  RecordLatencyLocked(t);
+  t.cv.notify_all();
 }
 
 void Engine::RecordLatencyLocked(const Txn& t) {

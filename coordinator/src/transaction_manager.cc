@@ -70,6 +70,9 @@ Result<TxnView> TransactionManager::Wait(const std::string& gid,
 Status TransactionManager::RetryNow(const std::string& gid) {
   return engine_->RetryNow(gid);
 }
+Result<TxnView> TransactionManager::Resolve(const std::string& gid, const ResolveRequest& r) {
+  return engine_->Resolve(gid, r);
+}
 Status TransactionManager::RunOrphanScan() {
   return engine_->RunOrphanScan();
 }

@@ -118,6 +118,28 @@ TEST(ParseRegisterBranchRequest, ValidatesFields) {
   EXPECT_FALSE(ParseRegisterBranchRequest(R"({"participant":"svc","branch":"a:b"})").ok());
 }
 
+TEST(ParseResolveRequest, ValidatesFields) {
+  auto ok = ParseResolveRequest(
+      R"({"outcome":"commit","force":true,"reason":"pg-2 gone","operator":"alice"})");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->outcome, "commit");
+  EXPECT_TRUE(ok->force);
+  EXPECT_EQ(ok->reason, "pg-2 gone");
+  EXPECT_EQ(ok->operator_id, "alice");
+  auto minimal = ParseResolveRequest(R"({"outcome":"abort","reason":"r"})");
+  ASSERT_TRUE(minimal.ok()) << minimal.status();
+  EXPECT_FALSE(minimal->force);
+  EXPECT_EQ(minimal->operator_id, "");
+  EXPECT_FALSE(ParseResolveRequest(R"({"outcome":"abort"})").ok());               // no reason
+  EXPECT_FALSE(ParseResolveRequest(R"({"outcome":"abort","reason":""})").ok());   // empty
+  EXPECT_FALSE(ParseResolveRequest(R"({"outcome":"maybe","reason":"r"})").ok());  // outcome
+  EXPECT_FALSE(ParseResolveRequest(R"({"reason":"r"})").ok());                    // no outcome
+  EXPECT_FALSE(ParseResolveRequest(R"({"outcome":"abort","reason":"r","force":"yes"})").ok());
+  EXPECT_FALSE(ParseResolveRequest(R"({"outcome":"abort","reason":"r","operator":1})").ok());
+  EXPECT_FALSE(ParseResolveRequest(R"({"outcome":"abort","reason":"r","forse":true})").ok());
+  EXPECT_FALSE(ParseResolveRequest("not json").ok());
+}
+
 TEST(ValidateIdempotencyKey, Bounds) {
   EXPECT_TRUE(ValidateIdempotencyKey("order-42").ok());
   EXPECT_TRUE(ValidateIdempotencyKey(std::string(255, 'k')).ok());

@@ -229,6 +229,44 @@ TEST_F(ApiTest, BadRequestsAreRejectedWithAReasonAndChangeNothing) {
   EXPECT_EQ(Get("/healthz").status, 200);  // the server survived all of it
 }
 
+// POST /v1/transactions/{gid}/resolve outside a stuck situation (those are in
+// tests/tools/txctl_online_test.cc): bad bodies, unknown gid, a finished transaction, methods.
+TEST_F(ApiTest, ResolveRouteRefusesBadBodiesUnknownAndFinishedTransactions) {
+  const auto acc = CreateAccount("a", 100);
+  const auto wal = CreateWallet("w", 0);
+  ASSERT_TRUE(StartDaemon());
+  const std::string gid = Gid("t1");
+  ASSERT_EQ(Post("/v1/transactions", TransferBody(gid, acc, wal, 10)).status, 200);
+  ASSERT_EQ(WaitFinal(gid), "committed");
+  const std::string path = "/v1/transactions/" + gid + "/resolve";
+  for (const char* body : {"{\"outcome\":\"abort\"}", "{\"outcome\":\"undo\",\"reason\":\"r\"}",
+                           "{\"outcome\":\"abort\",\"reason\":\"\"}",
+                           "{\"outcome\":\"abort\",\"reason\":\"r\",\"force\":1}", "nope"}) {
+    HttpReply r = Post(path, body);
+    EXPECT_EQ(r.status, 400) << body << ": " << r.body;
+    EXPECT_EQ(JsonField(r.body, "error.code"), "INVALID_ARGUMENT") << r.body;
+  }
+  HttpReply type =
+      Post(path, "{\"outcome\":\"abort\",\"reason\":\"r\"}", {{"Content-Type", "text/plain"}});
+  EXPECT_EQ(type.status, 415) << type.body;
+  HttpReply unknown = Post("/v1/transactions/" + Gid("none") + "/resolve",
+                           "{\"outcome\":\"abort\",\"reason\":\"r\"}");
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+  HttpReply finished =
+      Post(path, "{\"outcome\":\"abort\",\"force\":true,\"reason\":\"r\",\"operator\":\"bob\"}");
+  EXPECT_EQ(finished.status, 409) << finished.body;
+  EXPECT_NE(JsonField(finished.body, "error.message").find("already committed"), std::string::npos)
+      << finished.body;
+  EXPECT_EQ(Get(path).status, 405);
+  HttpReply view = Get("/v1/transactions/" + gid);
+  EXPECT_EQ(JsonField(view.body, "state"), "committed");
+  EXPECT_NE(view.body.find("\"heuristic\":false"), std::string::npos) << view.body;
+  EXPECT_NE(view.body.find("\"record\":\"decision\",\"detail\":\"commit\""), std::string::npos)
+      << view.body;
+  EXPECT_EQ(Balance(acc), 90);
+  EXPECT_EQ(Wallet(wal), 10);
+}
+
 TEST_F(ApiTest, TokenIsRequiredWhenConfigured) {
   extra_config_ = "\"token\":\"s3cret\",";
   const auto acc = CreateAccount("a", 100);
@@ -238,6 +276,10 @@ TEST_F(ApiTest, TokenIsRequiredWhenConfigured) {
   EXPECT_EQ(Post("/v1/transactions", body).status, 401);
   EXPECT_EQ(Post("/v1/transactions", body, {{"Authorization", "Bearer wrong"}}).status, 403);
   EXPECT_EQ(Http(port_, "GET", "/v1/transactions").status, 401);
+  EXPECT_EQ(
+      Post("/v1/transactions/" + Gid("t1") + "/resolve", "{\"outcome\":\"abort\",\"reason\":\"r\"}")
+          .status,
+      401);
   EXPECT_EQ(Balance(acc), 100);
   HttpReply ok = Post("/v1/transactions", body, {{"Authorization", "Bearer s3cret"}});
   EXPECT_EQ(ok.status, 200) << ok.body;

@@ -48,6 +48,41 @@ class TxctlOnlineTest : public E2eTest {
     return false;
   }
 
+  static bool HasTimeline(const Object::Ptr& v, const std::string& record,
+                          const std::string& detail_part) {
+    auto line = v ? v->getArray("timeline") : nullptr;
+    for (std::size_t i = 0; line && i < line->size(); ++i) {
+      auto e = line->getObject(static_cast<unsigned>(i));
+      if (e->getValue<std::string>("record") == record &&
+          e->getValue<std::string>("detail").find(detail_part) != std::string::npos)
+        return true;
+    }
+    return false;
+  }
+
+  static Object::Ptr BranchOn(const Object::Ptr& v, const std::string& participant) {
+    auto bs = v ? v->getArray("branches") : nullptr;
+    for (std::size_t i = 0; bs && i < bs->size(); ++i)
+      if (bs->getObject(static_cast<unsigned>(i))->getValue<std::string>("participant") ==
+          participant)
+        return bs->getObject(static_cast<unsigned>(i));
+    return nullptr;
+  }
+
+  // The value of one /metrics sample ("name{labels}" as written), -1 when absent.
+  double Metric(const std::string& sample) {
+    HttpReply m = Get("/metrics");
+    std::istringstream in(m.body);
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind(sample + " ", 0) == 0) return std::stod(line.substr(sample.size() + 1));
+    return -1;
+  }
+
+  std::map<std::string, std::string> Auth() const {
+    return {{"Authorization", std::string("Bearer ") + kToken}};
+  }
+
   static bool BranchError(const Object::Ptr& v) {
     auto bs = v->getArray("branches");
     for (std::size_t i = 0; bs && i < bs->size(); ++i)
@@ -189,6 +224,173 @@ TEST_F(TxctlOnlineTest, ParticipantsScanRefusesAnotherCoordinatorsConfig) {
   EXPECT_NE(r.err.find("someone-else"), std::string::npos) << r.err;
   EXPECT_EQ(Txctl("participants scan --config " + dir_ + "/missing.json").exit_code, 2);
   EXPECT_EQ(Txctl("participants scan").exit_code, 2);
+}
+
+// A participant gone for good: the wallet-redis txparticipant crashes after applying commit and
+// stays down, so the transfer stays committing. resolve without --force is refused (the COMMIT
+// is durable); --commit --force settles it heuristically: final committed, the wallet branch
+// "heuristic", the decision with its reason in the timeline and the WAL, the metric counted, and
+// after a restart of txcoordd the outcome is still reported and the branch not called again.
+TEST_F(TxctlOnlineTest, ResolveSettlesAStuckCommitHeuristically) {
+  wallet_remote_ = true;
+  extra_config_ = std::string("\"token\":\"") + kToken + "\",";
+  const auto acc = CreateAccount("a", 100);
+  const auto wal = CreateWallet("w", 50);
+  ASSERT_TRUE(StartParticipant("participant.server.after_apply=crash@2"));
+  ASSERT_TRUE(StartDaemon());
+  const auto gid = Gid("gone");
+  HttpReply reply = Post("/v1/transactions?wait=false", TransferBody(gid, acc, wal, 30), Auth());
+  ASSERT_EQ(reply.status, 202) << reply.body;
+  ASSERT_EQ(participant_->WaitExit(10s), kCrashExit) << participant_->LogTail();
+  ASSERT_TRUE(ShowUntil(gid, BranchError, 20s)) << "no branch error shown";
+
+  // Usage errors: exit 2, nothing sent.
+  EXPECT_EQ(Txctl("resolve " + gid + " --abort").exit_code, 2);     // no --reason
+  EXPECT_EQ(Txctl("resolve " + gid + " --reason x").exit_code, 2);  // no outcome
+  EXPECT_EQ(Txctl("resolve " + gid + " --commit --abort --reason x").exit_code, 2);
+  EXPECT_EQ(Txctl("show " + gid + " --force").exit_code, 2);
+
+  // Refused: aborting after a durable COMMIT would break atomicity (409 → exit 1).
+  TxctlRun refused = Txctl("--json resolve " + gid + " --abort --reason 'wallet host lost'");
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  auto rj = refused.Json();
+  ASSERT_TRUE(rj) << refused.out;
+  EXPECT_EQ(rj->getObject("error")->getValue<std::string>("code"), "CONFLICT");
+  EXPECT_NE(rj->getObject("error")->getValue<std::string>("message").find("--force"),
+            std::string::npos);
+  EXPECT_NE(refused.err.find("refused"), std::string::npos) << refused.err;
+  TxctlRun again = Txctl("resolve " + gid + " --commit --reason 'wallet host lost'");
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("already decided commit"), std::string::npos) << again.err;
+
+  TxctlRun forced = Txctl("--json resolve " + gid +
+                          " --commit --force --operator alice --reason 'wallet host lost'");
+  ASSERT_EQ(forced.exit_code, 0) << forced.err << forced.out;
+  auto v = forced.Json();
+  ASSERT_TRUE(v) << forced.out;
+  EXPECT_EQ(v->getValue<std::string>("state"), "committed");
+  EXPECT_EQ(v->getValue<std::string>("detail"), "committed");
+  EXPECT_TRUE(v->getValue<bool>("phase2_complete"));
+  EXPECT_TRUE(v->getValue<bool>("heuristic"));
+  EXPECT_FALSE(v->getValue<bool>("heuristic_mixed"));
+  EXPECT_EQ(v->getValue<std::string>("operator"), "alice");
+  ASSERT_TRUE(BranchOn(v, "wallet-redis"));
+  EXPECT_EQ(BranchOn(v, "wallet-redis")->getValue<std::string>("state"), "heuristic");
+  EXPECT_EQ(BranchOn(v, "bank-pg")->getValue<std::string>("state"), "committed");
+  EXPECT_TRUE(HasTimeline(v, "begin", "2pc, 2 branches"));
+  EXPECT_TRUE(HasTimeline(v, "decision", "commit (heuristic, by alice: wallet host lost)"));
+  EXPECT_TRUE(HasTimeline(v, "end", "committed (heuristic"));
+
+  TxctlRun shown = Txctl("--json show " + gid);
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_TRUE(HasTimeline(shown.Json(), "decision", "heuristic, by alice"));
+  TxctlRun text = Txctl("show " + gid);
+  EXPECT_NE(text.out.find("HEURISTIC"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("timeline"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("wallet host lost"), std::string::npos) << text.out;
+  EXPECT_EQ(Metric("txcoord_heuristic_decisions_total{outcome=\"commit\"}"), 1);
+  EXPECT_EQ(Metric("txcoord_heuristic_decisions_total{outcome=\"abort\"}"), 0);
+  EXPECT_EQ(Metric("txcoord_heuristic_mixed_total"), 0);
+  // Finished: nothing more to resolve (409, exit 1).
+  EXPECT_EQ(Txctl("resolve " + gid + " --abort --force --reason again").exit_code, 1);
+  // The participant applied its commit before crashing: both sides moved.
+  EXPECT_EQ(Balance(acc), 70);
+  EXPECT_EQ(Wallet(wal), 80);
+
+  // kill -9 and restart: the heuristic outcome is kept (WAL), the branch not called again.
+  ASSERT_TRUE(StartParticipant());
+  ASSERT_TRUE(RestartDaemon());
+  TxctlRun after = Txctl("--json show " + gid);
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  auto a = after.Json();
+  ASSERT_TRUE(a) << after.out;
+  EXPECT_EQ(a->getValue<std::string>("state"), "committed");
+  EXPECT_TRUE(a->getValue<bool>("heuristic"));
+  EXPECT_EQ(BranchOn(a, "wallet-redis")->getValue<std::string>("state"), "heuristic");
+  EXPECT_TRUE(HasTimeline(a, "decision", "wallet host lost"));
+  EXPECT_EQ(Metric("txcoord_branch_calls_total{participant=\"wallet-redis\",call=\"commit\","
+                   "outcome=\"ok\"}"),
+            -1);
+  ExpectNoLeftovers();
+}
+
+// An open transaction with a branch prepared in PostgreSQL and registered: scan --stale 0s
+// reports it stale (the default 10m does not); txctl resolve --commit without --force (every
+// registered branch is prepared: a normal commit decision with the operator's reason) commits it.
+TEST_F(TxctlOnlineTest, ParticipantsScanReportsStaleAndResolveCommitsAnOpenTransaction) {
+  extra_config_ = std::string("\"token\":\"") + kToken + "\",\"orphan_scan_interval_ms\":0,";
+  ASSERT_TRUE(StartDaemon());
+  const std::string gid = Gid("open");
+  HttpReply begun = Post(
+      "/v1/transactions",
+      "{\"mode\":\"2pc\",\"open\":true,\"gid\":\"" + gid + "\",\"timeout_ms\":600000}", Auth());
+  ASSERT_EQ(begun.status, 201) << begun.body;
+  ASSERT_TRUE(pg_->Exec("BEGIN"));
+  ASSERT_TRUE(pg_->Exec("PREPARE TRANSACTION '" + PreparedName(gid, "b0") + "'"));
+  HttpReply reg = Post("/v1/transactions/" + gid + "/branches",
+                       "{\"participant\":\"bank-pg\",\"branch\":\"b0\"}", Auth());
+  ASSERT_EQ(reg.status, 200) << reg.body;
+  const std::string config = "--config " + dir_ + "/txcoordd.json";
+
+  TxctlRun stale = Txctl("--json participants scan --stale 0s " + config);
+  EXPECT_EQ(stale.exit_code, 1) << stale.err << stale.out;
+  auto sj = stale.Json();
+  ASSERT_TRUE(sj) << stale.out;
+  auto findings = sj->getArray("findings");
+  ASSERT_EQ(findings->size(), 1u) << stale.out;
+  EXPECT_EQ(findings->getObject(0)->getValue<std::string>("kind"), "stale");
+  EXPECT_EQ(findings->getObject(0)->getValue<std::string>("gid"), gid);
+  EXPECT_NE(findings->getObject(0)->getValue<std::string>("detail").find("active"),
+            std::string::npos);
+  // --fix leaves stale branches alone.
+  TxctlRun fix = Txctl("--json participants scan --fix --stale 0s " + config);
+  EXPECT_EQ(fix.exit_code, 1);
+  EXPECT_EQ(PreparedCount(cid_), 1);
+  TxctlRun fresh = Txctl("--json participants scan " + config);  // default --stale 10m
+  EXPECT_EQ(fresh.exit_code, 0) << fresh.out;
+  EXPECT_EQ(fresh.Json()->getArray("findings")->size(), 0u);
+
+  TxctlRun commit = Txctl("resolve " + gid + " --commit --reason 'not all branches known'");
+  EXPECT_EQ(commit.exit_code, 0) << commit.err;  // every registered branch is prepared
+  auto done = ShowUntil(
+      gid, [](const Object::Ptr& v) { return v->getValue<bool>("phase2_complete"); }, 20s);
+  ASSERT_TRUE(done) << "phase 2 did not finish";
+  EXPECT_EQ(done->getValue<std::string>("state"), "committed");
+  EXPECT_FALSE(done->getValue<bool>("heuristic"));
+  EXPECT_TRUE(HasTimeline(done, "register", "branch b0 on bank-pg"));
+  EXPECT_TRUE(HasTimeline(done, "decision", "commit (by "));
+  EXPECT_EQ(PreparedCount(cid_), 0);
+}
+
+// A transaction the log says finished, yet a branch of its gid is still prepared in PostgreSQL
+// (made by hand here): scan reports a mismatch, which --fix does not touch.
+TEST_F(TxctlOnlineTest, ParticipantsScanReportsAMismatch) {
+  extra_config_ = std::string("\"token\":\"") + kToken + "\",\"orphan_scan_interval_ms\":0,";
+  const auto acc = CreateAccount("a", 100);
+  const auto wal = CreateWallet("w", 50);
+  ASSERT_TRUE(StartDaemon());
+  const auto gid = Gid("done");
+  HttpReply reply = Post("/v1/transactions", TransferBody(gid, acc, wal, 10), Auth());
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  ASSERT_TRUE(ShowUntil(
+      gid, [](const Object::Ptr& v) { return v->getValue<bool>("phase2_complete"); }, 20s));
+  ASSERT_TRUE(pg_->Exec("BEGIN"));
+  ASSERT_TRUE(pg_->Exec("PREPARE TRANSACTION '" + PreparedName(gid, "extra") + "'"));
+  const std::string config = "--config " + dir_ + "/txcoordd.json";
+  TxctlRun scan = Txctl("--json participants scan --fix " + config);
+  EXPECT_EQ(scan.exit_code, 1) << scan.err << scan.out;
+  auto sj = scan.Json();
+  ASSERT_TRUE(sj) << scan.out;
+  auto findings = sj->getArray("findings");
+  ASSERT_EQ(findings->size(), 1u) << scan.out;
+  auto f = findings->getObject(0);
+  EXPECT_EQ(f->getValue<std::string>("kind"), "mismatch");
+  EXPECT_EQ(f->getValue<std::string>("gid"), gid);
+  EXPECT_EQ(f->getValue<std::string>("branch"), "extra");
+  EXPECT_NE(f->getValue<std::string>("detail").find("committed"), std::string::npos);
+  EXPECT_FALSE(f->getValue<bool>("fixed"));
+  EXPECT_EQ(PreparedCount(cid_), 1);
+  ASSERT_TRUE(pg_->Exec("ROLLBACK PREPARED '" + PreparedName(gid, "extra") + "'"));
 }
 
 }  // namespace

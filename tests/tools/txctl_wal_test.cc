@@ -116,6 +116,42 @@ TEST_F(TxctlWalTest, DumpGidIsOneTransactionsTimeline) {
   EXPECT_EQ(Txctl("status --gid g1").exit_code, 2);
 }
 
+// A checkpoint that keeps a finished heuristic transaction (Checkpoint.finished_heuristic) is
+// part of that transaction's timeline.
+TEST_F(TxctlWalTest, DumpGidKeepsACheckpointHoldingAHeuristicOutcome) {
+  {
+    auto log = wal::Log::Open(Opts(), [](const wal::ReplayedRecord&) { return Status::Ok(); });
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    v1::Record begin;
+    begin.mutable_begin()->set_gid("h1");
+    ASSERT_TRUE((*log)->Append(begin.SerializeAsString()).get().ok());
+    v1::Checkpoint cp;
+    v1::TxnSnapshot* s = cp.add_finished_heuristic();
+    s->mutable_begin()->set_gid("h1");
+    s->mutable_decision()->set_gid("h1");
+    s->mutable_decision()->set_heuristic(true);
+    s->mutable_decision()->set_operator_id("alice");
+    s->mutable_end()->add_heuristic_branches("b1");
+    ASSERT_TRUE((*log)->Checkpoint(cp.SerializeAsString()).ok());
+  }
+  TxctlRun r = Txctl("--json wal dump " + dir_ + " --gid h1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto records = r.Json()->getArray("records");
+  bool checkpoint = false;
+  for (std::size_t i = 0; i < records->size(); ++i) {
+    auto rec = records->getObject(static_cast<unsigned>(i));
+    if (rec->getValue<std::string>("kind") != "checkpoint") continue;
+    checkpoint = true;
+    auto fh = rec->getObject("record")->getArray("finished_heuristic");
+    ASSERT_TRUE(fh) << r.out;
+    EXPECT_EQ(fh->getObject(0)->getObject("decision")->getValue<std::string>("operator_id"),
+              "alice");
+  }
+  EXPECT_TRUE(checkpoint) << r.out;
+  TxctlRun text = Txctl("wal dump " + dir_ + " --gid h1");
+  EXPECT_NE(text.out.find("1 finished heuristic"), std::string::npos) << text.out;
+}
+
 TEST_F(TxctlWalTest, VerifyReportsFirstBadOffsetAndRepairCutsThere) {
   WriteLog(3);
   TxctlRun ok = Txctl("--json wal verify " + dir_);

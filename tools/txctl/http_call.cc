@@ -13,16 +13,18 @@ namespace txcoord::txctl {
 
 using Poco::JSON::Object;
 
-Reply Call(const Endpoint& ep, const std::string& method, const std::string& path) {
+Reply Call(const Endpoint& ep, const std::string& method, const std::string& path,
+           const std::string& body, int timeout_s) {
   Reply r;
   try {
     Poco::URI uri(ep.url);
     Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
-    session.setTimeout(Poco::Timespan(15, 0));
+    session.setTimeout(Poco::Timespan(timeout_s, 0));
     Poco::Net::HTTPRequest req(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
     if (!ep.token.empty()) req.set("Authorization", "Bearer " + ep.token);
-    req.setContentLength(0);
-    session.sendRequest(req);
+    req.setContentLength(static_cast<std::streamsize>(body.size()));
+    if (!body.empty()) req.setContentType("application/json");
+    session.sendRequest(req) << body;
     Poco::Net::HTTPResponse resp;
     std::istream& in = session.receiveResponse(resp);
     Poco::StreamCopier::copyToString(in, r.body);

@@ -20,8 +20,9 @@ struct Reply {
   std::string error;
 };
 
-// One request with an empty body and a 15 s timeout.
-Reply Call(const Endpoint& ep, const std::string& method, const std::string& path);
+// One request with a `timeout_s` timeout; `body` empty = none, else sent as application/json.
+Reply Call(const Endpoint& ep, const std::string& method, const std::string& path,
+           const std::string& body = "", int timeout_s = 15);
 // "CODE: message" of an API error body, "no answer: ..." or the raw body.
 std::string ErrorText(const Reply& r);
 // The body as a JSON object; nullptr when it is not one.

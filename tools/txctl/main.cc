@@ -20,8 +20,12 @@ online (through txcoordd's HTTP API; --url default $TXC_URL or http://127.0.0.1:
         --token default $TXC_TOKEN):
   status                                  health, WAL, transactions by state, oldest in flight
   list [--state S] [--older-than 5m] [--participant P]
-  show GID                                one transaction: branches, attempts, last errors
+  show GID                                one transaction: branches, attempts, last errors,
+                                          timeline of its WAL records
   retry GID                               resend phase 2 now, backoff reset
+  resolve GID --commit|--abort --reason TEXT [--force] [--operator NAME]
+                                          an operator's decision; --force = heuristic:
+                                          settles unreachable branches (docs/txctl.md)
   participants scan --config txcoordd.json [--stale 10m] [--fix]
                                           prepared branches in the stores vs the log:
                                           orphans, stale, mismatches; --fix aborts orphans
@@ -31,7 +35,7 @@ offline (the coordinator must be down):
   wal verify DIR                          check every CRC; report the first bad offset
   wal repair DIR                          truncate at the last good record (cut bytes kept)
 
-exit codes: 0 ok, 1 problems found, 2 usage or connection error
+exit codes: 0 ok, 1 problems found (incl. resolve refused: 409), 2 usage or connection error
 )";
 
 int Usage(const std::string& error) {
@@ -56,9 +60,9 @@ std::string Env(const char* name, const std::string& fallback) {
 }
 
 int Run(const std::vector<std::string>& argv) {
-  auto parsed =
-      ParseArgs(argv, {"json", "help", "fix"},
-                {"url", "token", "state", "older-than", "participant", "config", "stale", "gid"});
+  auto parsed = ParseArgs(argv, {"json", "help", "fix", "commit", "abort", "force"},
+                          {"url", "token", "state", "older-than", "participant", "config", "stale",
+                           "gid", "reason", "operator"});
   if (!parsed.ok()) return Usage(parsed.status().message());
   const Args& a = *parsed;
   const auto& p = a.positional;
@@ -84,6 +88,22 @@ int Run(const std::vector<std::string>& argv) {
   if (list_flags && cmd != "list") return Usage("--state/--older-than/--participant are for list");
   const bool scan_flags = a.Has("config") || a.Has("stale") || a.Has("fix");
   if (scan_flags && cmd != "participants") return Usage("--config/--stale/--fix are for scan");
+  const bool resolve_flags =
+      a.Has("commit") || a.Has("abort") || a.Has("force") || a.Has("reason") || a.Has("operator");
+  if (resolve_flags && cmd != "resolve") {
+    return Usage("--commit/--abort/--force/--reason/--operator are for resolve");
+  }
+  if (cmd == "resolve") {
+    if (p.size() != 2) return Usage("usage: resolve GID --commit|--abort --reason TEXT");
+    if (!ValidGid(p[1])) return Usage("bad gid '" + p[1] + "' (1..128 of [A-Za-z0-9._:-])");
+    if (a.Has("commit") == a.Has("abort"))
+      return Usage("resolve needs exactly one of --commit, --abort");
+    if (a.Get("reason").empty())
+      return Usage("resolve needs --reason TEXT (it is written to the WAL)");
+    std::string op = a.Get("operator", Env("USER", "unknown"));
+    if (op.empty()) op = "unknown";
+    return Resolve(ep, p[1], a.Has("commit"), a.Has("force"), a.Get("reason"), op);
+  }
   if (cmd == "participants") {
     if (p.size() != 2 || p[1] != "scan") return Usage("usage: participants scan --config FILE");
     return ParticipantsScan(ep, a);

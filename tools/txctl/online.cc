@@ -26,6 +26,8 @@ namespace {
 using Poco::JSON::Array;
 using Poco::JSON::Object;
 
+constexpr int kResolveTimeoutS = 120;
+
 // Exit code for a failed call: 1 for "not found" (the answer is a finding), else 2.
 int Fail(const std::string& what, const Reply& r) {
   std::cerr << "txctl: " << what << ": " << ErrorText(r) << '\n';
@@ -98,8 +100,25 @@ void PrintTxn(const Object::Ptr& txn) {
             << Str(txn, "created") << " (" << Age(AgeMs(txn)) << " ago)\nupdated    "
             << Str(txn, "updated") << '\n';
   if (!Str(txn, "reason").empty()) std::cout << "reason     " << Str(txn, "reason") << '\n';
+  if (Str(txn, "heuristic") == "true") {
+    std::cout << "HEURISTIC  settled by " << Str(txn, "operator")
+              << (Str(txn, "heuristic_mixed") == "true"
+                      ? " against an earlier decision (mixed outcome possible)"
+                      : "")
+              << '\n';
+  } else if (!Str(txn, "operator").empty()) {
+    std::cout << "operator   " << Str(txn, "operator") << '\n';
+  }
   std::cout << "branches\n";
   PrintBranches(txn);
+  auto timeline = txn->getArray("timeline");
+  if (!timeline || timeline->size() == 0) return;
+  std::cout << "timeline (WAL records; full history: txctl wal dump DIR --gid GID)\n";
+  for (std::size_t i = 0; i < timeline->size(); ++i) {
+    auto e = timeline->getObject(static_cast<unsigned>(i));
+    std::printf("  %-24s %-9s %s\n", Str(e, "at").c_str(), Str(e, "record").c_str(),
+                Str(e, "detail").c_str());
+  }
 }
 
 }  // namespace
@@ -223,6 +242,35 @@ int Show(const Endpoint& ep, const std::string& gid) {
     std::cout << r.body << '\n';
   else
     PrintTxn(txn);
+  return kExitOk;
+}
+
+int Resolve(const Endpoint& ep, const std::string& gid, bool commit, bool force,
+            const std::string& reason, const std::string& operator_id) {
+  const std::string body = std::string("{\"outcome\":") + (commit ? "\"commit\"" : "\"abort\"") +
+                           ",\"force\":" + (force ? "true" : "false") +
+                           ",\"reason\":" + JsonString(reason) +
+                           ",\"operator\":" + JsonString(operator_id) + "}";
+  // A forced resolve waits for phase-2 calls in flight (up to 30 s) and makes one call per
+  // unacknowledged branch: allow it more than the usual 15 s.
+  Reply r = Call(ep, "POST", "/v1/transactions/" + gid + "/resolve", body, kResolveTimeoutS);
+  if (r.status == 409) {
+    // Refused: the decision would break atomicity, or there is nothing to decide. A finding
+    // (exit 1), with the reason; --json prints the API error as is.
+    if (ep.json) std::cout << r.body << '\n';
+    std::cerr << "txctl: resolve " << gid << " refused: " << ErrorText(r) << '\n';
+    return kExitProblems;
+  }
+  if (r.status != 200) return Fail("resolve " + gid, r);
+  auto txn = ParseObject(r.body);
+  if (!txn) return Fail("resolve " + gid + ": unexpected body", r);
+  if (ep.json) {
+    std::cout << r.body << '\n';
+  } else {
+    std::cout << (force ? "heuristic " : "") << (commit ? "commit" : "abort") << " recorded for "
+              << gid << '\n';
+    PrintTxn(txn);
+  }
   return kExitOk;
 }
 

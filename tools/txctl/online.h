@@ -13,5 +13,9 @@ int Status(const Endpoint& ep);
 int List(const Endpoint& ep, const Args& args);  // --state, --older-than, --participant
 int Show(const Endpoint& ep, const std::string& gid);
 int Retry(const Endpoint& ep, const std::string& gid);
+// resolve GID --commit|--abort --reason TEXT [--force] [--operator NAME]; the flags were
+// checked by the caller.
+int Resolve(const Endpoint& ep, const std::string& gid, bool commit, bool force,
+            const std::string& reason, const std::string& operator_id);
 
 }  // namespace txcoord::txctl

@@ -115,8 +115,10 @@ void DecodeBody(DumpedRecord& r) {
     }
     (void)google::protobuf::util::MessageToJsonString(cp, &r.json, opts);
     for (const auto& t : cp.transactions()) r.gids.push_back(t.begin().gid());
+    for (const auto& t : cp.finished_heuristic()) r.gids.push_back(t.begin().gid());
     r.human = "checkpoint: " + std::to_string(cp.transactions_size()) + " live transactions, " +
-              std::to_string(cp.idempotency_size()) + " idempotency keys";
+              std::to_string(cp.idempotency_size()) + " idempotency keys, " +
+              std::to_string(cp.finished_heuristic_size()) + " finished heuristic";
     return;
   }
   v1::Record rec;

@@ -265,6 +265,28 @@ Result<RegisterBranchRequest> ParseRegisterBranchRequest(std::string_view body) 
   return r;
 }
 
+Result<ResolveRequest> ParseResolveRequest(std::string_view body) {
+  TXC_ASSIGN_OR_RETURN(Object::Ptr obj, ParseObject(body));
+  TXC_RETURN_IF_ERROR(CheckKeys(*obj, {"outcome", "force", "reason", "operator"}, "the request"));
+  ResolveRequest r;
+  TXC_ASSIGN_OR_RETURN(r.outcome, RequiredString(*obj, "outcome", "the request"));
+  if (r.outcome != "commit" && r.outcome != "abort") {
+    return InvalidArgument("\"outcome\" must be \"commit\" or \"abort\"");
+  }
+  TXC_ASSIGN_OR_RETURN(r.reason, RequiredString(*obj, "reason", "the request"));
+  if (obj->has("force")) {
+    const Var& v = obj->get("force");
+    if (v.type() != typeid(bool)) return InvalidArgument("\"force\" must be true or false");
+    r.force = v.extract<bool>();
+  }
+  if (obj->has("operator")) {
+    const Var& v = obj->get("operator");
+    if (!v.isString()) return InvalidArgument("\"operator\" must be a string");
+    r.operator_id = v.extract<std::string>();
+  }
+  return r;
+}
+
 Status ValidateIdempotencyKey(std::string_view key) {
   if (key.empty() || key.size() > kMaxIdempotencyKeyLen) {
     return InvalidArgument("Idempotency-Key must be 1.." + std::to_string(kMaxIdempotencyKeyLen) +

@@ -61,6 +61,7 @@ class Exchange {
   void RegisterBranch(const std::string& gid);
   void EndOpen(const std::string& gid, bool commit);
   void RetryNow(const std::string& gid);
+  void Resolve(const std::string& gid);
   void Health();
   void Ready();
   void Metrics();
@@ -153,6 +154,7 @@ void Exchange::Route() {
     if (op == "commit" && method_is("POST")) return EndOpen(gid, true);
     if (op == "abort" && method_is("POST")) return EndOpen(gid, false);
     if (op == "retry" && method_is("POST")) return RetryNow(gid);
+    if (op == "resolve" && method_is("POST")) return Resolve(gid);
     if (resp_.sent()) return;
   }
   route_ = "other";
@@ -349,6 +351,33 @@ void Exchange::EndOpen(const std::string& gid, bool commit) {
 void Exchange::RetryNow(const std::string& gid) {
   if (Status s = ctx_.manager.RetryNow(gid); !s.ok()) return SendError(s);
   GetTransaction(gid);
+}
+
+// An operator's decision (txctl resolve). 409 = refused: the message says why and what --force
+// would do.
+void Exchange::Resolve(const std::string& gid) {
+  auto body = Body();
+  if (!body.ok()) return SendErrorWith(413, body.status());
+  const std::string content_type = req_.getContentType();
+  if (!content_type.empty() && content_type.compare(0, 16, "application/json") != 0) {
+    return SendErrorWith(415, InvalidArgument("Content-Type must be application/json"));
+  }
+  auto parsed = api::ParseResolveRequest(*body);
+  if (!parsed.ok()) return SendError(parsed.status());
+  coordinator::ResolveRequest r;
+  r.outcome = parsed->outcome == "commit" ? coordinator::ResolveOutcome::kCommit
+                                          : coordinator::ResolveOutcome::kAbort;
+  r.force = parsed->force;
+  r.reason = std::move(parsed->reason);
+  r.operator_id = std::move(parsed->operator_id);
+  auto v = ctx_.manager.Resolve(gid, r);
+  if (!v.ok()) return SendError(v.status());
+  TxnView view = *v;
+  if (!coordinator::IsFinal(view.state)) {  // a non-forced decision: wait a little for phase 2
+    auto waited = ctx_.manager.Wait(gid, ctx_.options.phase2_wait);
+    if (waited.ok()) view = *waited;
+  }
+  SendTxn(200, view);
 }
 
 void Exchange::Health() {

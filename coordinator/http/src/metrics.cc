@@ -52,6 +52,13 @@ std::string RenderMetrics(const coordinator::Metrics& m, const std::optional<wal
   Header(os, "txcoord_sagas_stuck", "gauge",
          "Sagas whose compensation keeps failing or is missing (a person must look).");
   os << "txcoord_sagas_stuck " << m.stuck << '\n';
+  Header(os, "txcoord_heuristic_decisions_total", "counter",
+         "Transactions ended by an operator's forced resolve (txctl resolve --force), by outcome.");
+  os << "txcoord_heuristic_decisions_total{outcome=\"commit\"} " << m.heuristic_commits << '\n';
+  os << "txcoord_heuristic_decisions_total{outcome=\"abort\"} " << m.heuristic_aborts << '\n';
+  Header(os, "txcoord_heuristic_mixed_total", "counter",
+         "Heuristic decisions against an earlier durable decision (e.g. abort after COMMIT).");
+  os << "txcoord_heuristic_mixed_total " << m.heuristic_mixed << '\n';
   Header(os, "txcoord_transactions_rejected_total", "counter",
          "Requests refused before anything was logged (bad input, limits).");
   os << "txcoord_transactions_rejected_total " << m.rejected << '\n';

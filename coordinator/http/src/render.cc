@@ -32,6 +32,9 @@ void AppendTxnJson(std::string& out, const coordinator::TxnView& v) {
   if (!v.reason.empty()) Field(out, "reason", v.reason);
   if (v.mode == "saga") RawField(out, "stuck", v.stuck ? "true" : "false");
   RawField(out, "open", v.open ? "true" : "false");
+  RawField(out, "heuristic", v.heuristic ? "true" : "false");
+  if (v.heuristic) RawField(out, "heuristic_mixed", v.heuristic_mixed ? "true" : "false");
+  if (!v.operator_id.empty()) Field(out, "operator", v.operator_id);
   Field(out, "created", log::FormatUtc(v.created));
   Field(out, "updated", log::FormatUtc(v.updated));
   out += ",\"branches\":[";
@@ -45,6 +48,16 @@ void AppendTxnJson(std::string& out, const coordinator::TxnView& v) {
     Field(out, "state", coordinator::BranchStateName(b.state));
     RawField(out, "attempts", std::to_string(b.attempts));
     if (!b.last_error.empty()) Field(out, "error", b.last_error);
+    out += '}';
+  }
+  out += "],\"timeline\":[";
+  for (std::size_t i = 0; i < v.timeline.size(); ++i) {
+    const auto& e = v.timeline[i];
+    if (i) out += ',';
+    out += '{';
+    Field(out, "at", log::FormatUtc(e.at), false);
+    Field(out, "record", e.record);
+    Field(out, "detail", e.detail);
     out += '}';
   }
   out += "]}";
@@ -86,6 +99,15 @@ api::v1::TransactionResponse ToProto(const coordinator::TxnView& v) {
   r.set_created(log::FormatUtc(v.created));
   r.set_updated(log::FormatUtc(v.updated));
   r.set_stuck(v.stuck);
+  r.set_heuristic(v.heuristic);
+  r.set_heuristic_mixed(v.heuristic_mixed);
+  r.set_operator_(v.operator_id);
+  for (const auto& e : v.timeline) {
+    auto* out = r.add_timeline();
+    out->set_at(log::FormatUtc(e.at));
+    out->set_record(e.record);
+    out->set_detail(e.detail);
+  }
   for (const auto& b : v.branches) {
     auto* out = r.add_branches();
     out->set_participant(b.participant);

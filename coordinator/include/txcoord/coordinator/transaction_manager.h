@@ -68,6 +68,14 @@ class TransactionManager {
   Result<TxnView> Wait(const std::string& gid, std::chrono::milliseconds timeout) const;
   // Operator: resend phase 2 of `gid` now, with its backoff reset.
   Status RetryNow(const std::string& gid);
+  // Operator: decide a stuck transaction (docs/coordinator.md, "Operator decisions").
+  // Without force only protocol-consistent decisions: abort of an undecided transaction (a
+  // forced ABORT record with the reason), commit of an undecided one whose branches all voted
+  // yes. With force a heuristic decision: a forced heuristic DECISION, one best-effort phase-2
+  // call per unacknowledged branch, the rest marked BranchState::kHeuristic, a forced END;
+  // returns the final view. InvalidArgument (bad reason/operator), NotFound, Conflict (finished,
+  // or refused without force: the message says why), Unavailable (not ready).
+  Result<TxnView> Resolve(const std::string& gid, const ResolveRequest& request);
 
   // One orphan scan now (also runs every Config::orphan_scan_interval).
   Status RunOrphanScan();

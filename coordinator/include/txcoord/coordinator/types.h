@@ -46,6 +46,9 @@ enum class BranchState {
   kDone,
   kCompensating,
   kCompensated,
+  // Settled by an operator's forced resolve (heuristic) without an acknowledgement from the
+  // participant: its real state is unknown to the coordinator, which never calls it again.
+  kHeuristic,
 };
 
 std::string_view TxnStateName(TxnState s);  // "active", "preparing", ...
@@ -100,6 +103,28 @@ struct OpenRequest {
   std::string request_hash;
 };
 
+// An operator's decision about a stuck transaction (TransactionManager::Resolve, txctl resolve).
+enum class ResolveOutcome { kCommit, kAbort };
+struct ResolveRequest {
+  ResolveOutcome outcome = ResolveOutcome::kAbort;
+  // false: only protocol-consistent decisions (abort of an undecided transaction, commit of an
+  // undecided one whose branches all voted yes); true: a heuristic decision (docs/coordinator.md).
+  bool force = false;
+  std::string reason;       // required, 1..kMaxResolveReasonLen bytes
+  std::string operator_id;  // who; empty = "unknown"; <= kMaxOperatorIdLen bytes
+};
+inline constexpr std::size_t kMaxResolveReasonLen = 512;
+inline constexpr std::size_t kMaxOperatorIdLen = 128;
+
+// One line of a transaction's timeline: a WAL record written (or replayed) for it.
+struct TimelineEntry {
+  Clock::WallTime at{};
+  std::string record;  // "begin", "register", "decision", "end", "saga_step"
+  std::string detail;  // e.g. "commit", "abort (heuristic, by alice: pg-2 decommissioned)"
+};
+// Entries kept per transaction: the first (begin) and the newest kMaxTimelineEntries-1.
+inline constexpr std::size_t kMaxTimelineEntries = 32;
+
 struct BranchView {
   std::string participant;
   std::string action;
@@ -114,9 +139,14 @@ struct TxnView {
   std::string mode = "2pc";
   bool open = false;
   TxnState state = TxnState::kActive;
-  std::string reason;  // why aborted / compensating / stuck, when known
-  bool stuck = false;  // saga: a compensation keeps failing or is missing; a person must look
+  std::string reason;      // why aborted / compensating / stuck, when known
+  bool stuck = false;      // saga: a compensation keeps failing or is missing; a person must look
+  bool heuristic = false;  // settled by an operator's forced resolve
+  bool heuristic_mixed =
+      false;                // ... against an earlier durable decision (e.g. abort after COMMIT)
+  std::string operator_id;  // who resolved it (txctl resolve), when someone did
   std::vector<BranchView> branches;
+  std::vector<TimelineEntry> timeline;  // oldest first, bounded (kMaxTimelineEntries)
   Clock::WallTime created{};
   Clock::WallTime updated{};
 };
@@ -174,6 +204,11 @@ struct Metrics {
   std::uint64_t compensated = 0;  // sagas that ended compensated
   std::uint64_t stuck = 0;        // sagas flagged stuck now
   std::uint64_t in_flight = 0;
+  // Transactions ended by an operator's forced resolve, by outcome (sagas: abort = compensated),
+  // and those among them whose outcome contradicts an earlier durable decision.
+  std::uint64_t heuristic_commits = 0;
+  std::uint64_t heuristic_aborts = 0;
+  std::uint64_t heuristic_mixed = 0;
   // participant -> "prepare.yes", "prepare.no", "prepare.error", "commit.ok", "commit.error", ...
   std::map<std::string, std::map<std::string, std::uint64_t>> branch_calls;
   std::map<std::string, bool> breaker_open;  // participant -> open now

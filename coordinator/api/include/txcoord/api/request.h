@@ -70,6 +70,18 @@ struct RegisterBranchRequest {
 };
 Result<RegisterBranchRequest> ParseRegisterBranchRequest(std::string_view body);
 
+// POST /v1/transactions/{gid}/resolve:
+//   {"outcome":"commit"|"abort","force":false,"reason":"TEXT","operator":"NAME"}
+// outcome and reason are required (reason non-empty); force defaults to false, operator to "".
+// Lengths are checked by the engine (TransactionManager::Resolve).
+struct ResolveRequest {
+  std::string outcome;  // "commit" or "abort"
+  bool force = false;
+  std::string reason;
+  std::string operator_id;
+};
+Result<ResolveRequest> ParseResolveRequest(std::string_view body);
+
 // Checks the Idempotency-Key header value: 1..255 visible ASCII characters.
 Status ValidateIdempotencyKey(std::string_view key);
 
