@@ -252,9 +252,12 @@ bool Seed(const Env& env) {
 void WriteConfigs(const std::string& dir, const Env& env, std::uint16_t part_port,
                   const std::string& extra) {
   std::ofstream c(dir + "/txcoordd.json", std::ios::trunc);
-  c << "{" << (extra.empty() ? "" : extra + ",")
-    << "\"coordinator_id\":\"bench-1\",\"listen\":\"127.0.0.1:" << env.coord_port
-    << "\",\"wal_dir\":" << Quote(dir + "/wal") << ",\"http_threads\":80,\"participants\":["
+  // Store pools of 16 (below): let 16 calls per participant run (default 8, for pools of 8).
+  // `extra` (--coordinator-json) comes last, so it overrides these.
+  c << "{\"coordinator_id\":\"bench-1\",\"listen\":\"127.0.0.1:" << env.coord_port
+    << "\",\"wal_dir\":" << Quote(dir + "/wal")
+    << ",\"http_threads\":80,\"max_concurrent_per_participant\":16,\"worker_threads\":48,"
+    << (extra.empty() ? "" : extra + ",") << "\"participants\":["
     << "{\"name\":\"bank-pg\",\"kind\":\"postgres\",\"dsn\":" << Quote(env.pg_dsn)
     << ",\"pool_size\":16," << Actions(true) << "},"
     << "{\"name\":\"wallet-redis\",\"kind\":\"redis\",\"url\":\"redis://" << env.redis_host << ":"
