@@ -93,11 +93,9 @@ void Engine::AppendLazy(const Record& rec, const std::function<bool()>& mutate) 
 }
 
 void Engine::AfterDurable() {
-  std::lock_guard<std::mutex> lock(mu_);
-  ++records_since_checkpoint_;
-  if (cfg_.checkpoint_every_records == 0 || checkpoint_pending_ || stopping_) return;
-  if (records_since_checkpoint_ < cfg_.checkpoint_every_records) return;
-  checkpoint_pending_ = true;
+  const std::uint64_t n = ++records_since_checkpoint_;
+  if (cfg_.checkpoint_every_records == 0 || n < cfg_.checkpoint_every_records || stopping_) return;
+  if (checkpoint_pending_.exchange(true)) return;  // one checkpoint requested at a time
   // Elsewhere: a checkpoint takes the gate exclusively, which our caller may hold shared.
   // A failed checkpoint fail-stops the engine (CheckpointNow), so its Status is not lost.
   boost::asio::post(pool_, [this] {

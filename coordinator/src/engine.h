@@ -252,8 +252,9 @@ class Engine {
   std::size_t in_flight_ = 0;
   Status halted_;
   bool replay_done_ = false;
-  std::uint64_t records_since_checkpoint_ = 0;
-  bool checkpoint_pending_ = false;
+  // Atomics: AfterDurable runs once per record and must not take mu_.
+  std::atomic<std::uint64_t> records_since_checkpoint_{0};
+  std::atomic<bool> checkpoint_pending_{false};
   Metrics metrics_;
   // Call counters live apart from mu_ (a leaf lock): every participant call bumps one.
   mutable std::mutex calls_mu_;
