@@ -177,6 +177,9 @@ class Engine {
   void StartPhase2(const TxnPtr& txn, Phase2Op op);
   void DispatchPhase2(const std::string& gid, std::size_t i, std::uint64_t generation);
   void RunPhase2(const TxnPtr& txn, std::size_t i, Phase2Op op);
+  // One commit/abort call of branch i through its channel's breaker, counted in the metrics.
+  // Runs on the caller's thread; takes mu_ only briefly.
+  Status CallPhase2(const TxnPtr& txn, std::size_t i, Phase2Op op);
   void ScheduleRetryLocked(Txn& t, std::size_t i);
   void MaybeFinish(const TxnPtr& txn);
   void FinishLocked(Txn& t);

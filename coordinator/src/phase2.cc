@@ -59,8 +59,7 @@ void Engine::DispatchPhase2(const std::string& gid, std::size_t i, std::uint64_t
   ScheduleRetryLocked(*txn, i);
 }
 
-void Engine::RunPhase2(const TxnPtr& txn, std::size_t i, Phase2Op op) {
-  if (Stopped()) return;
+Status Engine::CallPhase2(const TxnPtr& txn, std::size_t i, Phase2Op op) {
   participant::BranchId id;
   std::string name;
   {
@@ -72,21 +71,22 @@ void Engine::RunPhase2(const TxnPtr& txn, std::size_t i, Phase2Op op) {
   }
   const std::string what = op == Phase2Op::kCommit ? "commit" : "abort";
   internal::ParticipantChannel* ch = ChannelFor(name);
-  Status s;
+  if (ch == nullptr) return Unavailable("participant " + name + " is not configured");
   if (!ch->breaker().Allow()) {
-    s = Unavailable("circuit breaker open for " + name);
     CountCall(name, what + ".fast_fail");
-  } else {
-    s = CallParticipant([&] {
-      return op == Phase2Op::kCommit ? ch->participant().Commit(id) : ch->participant().Abort(id);
-    });
-    if (s.ok()) {
-      ch->breaker().OnSuccess();
-    } else {
-      ch->breaker().OnFailure();
-    }
-    CountCall(name, what + (s.ok() ? ".ok" : ".error"));
+    return Unavailable("circuit breaker open for " + name);
   }
+  Status s = CallParticipant([&] {
+    return op == Phase2Op::kCommit ? ch->participant().Commit(id) : ch->participant().Abort(id);
+  });
+  s.ok() ? ch->breaker().OnSuccess() : ch->breaker().OnFailure();
+  CountCall(name, what + (s.ok() ? ".ok" : ".error"));
+  return s;
+}
+
+void Engine::RunPhase2(const TxnPtr& txn, std::size_t i, Phase2Op op) {
+  if (Stopped()) return;
+  const Status s = CallPhase2(txn, i, op);
   if (s.ok() && !Fault("coordinator.after_commit_ack")) return;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -248,30 +248,8 @@ void Engine::SettleHeuristic(const TxnPtr& txn) {
       todo.push_back(i);
     }
   }
-  const std::string what = commit ? "commit" : "abort";
   for (std::size_t i : todo) {  // one best-effort call each; a failure is not retried
-    participant::BranchId id;
-    std::string name;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      Branch& b = txn->branches[i];
-      id = participant::BranchId{cfg_.coordinator_id, txn->gid, b.branch};
-      name = b.participant;
-      ++b.attempts;
-    }
-    internal::ParticipantChannel* ch = ChannelFor(name);
-    Status s;
-    if (ch == nullptr) {
-      s = Unavailable("participant " + name + " is not configured");
-    } else if (!ch->breaker().Allow()) {
-      s = Unavailable("circuit breaker open for " + name);
-      CountCall(name, what + ".fast_fail");
-    } else {
-      s = CallParticipant(
-          [&] { return commit ? ch->participant().Commit(id) : ch->participant().Abort(id); });
-      s.ok() ? ch->breaker().OnSuccess() : ch->breaker().OnFailure();
-      CountCall(name, what + (s.ok() ? ".ok" : ".error"));
-    }
+    const Status s = CallPhase2(txn, i, commit ? Phase2Op::kCommit : Phase2Op::kAbort);
     std::lock_guard<std::mutex> lock(mu_);
     Branch& b = txn->branches[i];
     b.call_in_flight = false;

@@ -83,6 +83,36 @@ class TxctlOnlineTest : public E2eTest {
     return {{"Authorization", std::string("Bearer ") + kToken}};
   }
 
+  struct Stuck {
+    std::string gid, acc, wal;
+  };
+  // A transfer (30 from account a to wallet w) whose wallet participant, a txparticipant, crashes
+  // after applying its commit and stays down: the transfer stays committing. On failure the
+  // test has failed and `gid` is empty.
+  Stuck StartStuckTransfer(const std::string& name) {
+    wallet_remote_ = true;
+    extra_config_ = std::string("\"token\":\"") + kToken + "\",";
+    Stuck s{"", CreateAccount("a", 100), CreateWallet("w", 50)};
+    if (!StartParticipant("participant.server.after_apply=crash@2") || !StartDaemon()) {
+      ADD_FAILURE() << "the stack did not start";
+      return s;
+    }
+    const std::string gid = Gid(name);
+    HttpReply reply =
+        Post("/v1/transactions?wait=false", TransferBody(gid, s.acc, s.wal, 30), Auth());
+    if (reply.status != 202) {
+      ADD_FAILURE() << reply.status << " " << reply.body;
+      return s;
+    }
+    const int exit = participant_->WaitExit(10s);
+    if (exit != kCrashExit) {
+      ADD_FAILURE() << "participant exit " << exit << ": " << participant_->LogTail();
+      return s;
+    }
+    s.gid = gid;
+    return s;
+  }
+
   static bool BranchError(const Object::Ptr& v) {
     auto bs = v->getArray("branches");
     for (std::size_t i = 0; bs && i < bs->size(); ++i)
@@ -92,17 +122,8 @@ class TxctlOnlineTest : public E2eTest {
 };
 
 TEST_F(TxctlOnlineTest, StuckCommitIsListedShownAndRetried) {
-  wallet_remote_ = true;
-  extra_config_ = std::string("\"token\":\"") + kToken + "\",";
-  const auto acc = CreateAccount("a", 100);
-  const auto wal = CreateWallet("w", 50);
-  ASSERT_TRUE(StartParticipant("participant.server.after_apply=crash@2"));
-  ASSERT_TRUE(StartDaemon());
-  const auto gid = Gid("stuck");
-  HttpReply reply = Post("/v1/transactions?wait=false", TransferBody(gid, acc, wal, 30),
-                         {{"Authorization", std::string("Bearer ") + kToken}});
-  ASSERT_EQ(reply.status, 202) << reply.body;
-  ASSERT_EQ(participant_->WaitExit(10s), kCrashExit) << participant_->LogTail();
+  const auto [gid, acc, wal] = StartStuckTransfer("stuck");
+  ASSERT_FALSE(gid.empty());
 
   auto stuck = ShowUntil(gid, BranchError, 20s);
   ASSERT_TRUE(stuck) << "no branch error shown";
@@ -232,16 +253,8 @@ TEST_F(TxctlOnlineTest, ParticipantsScanRefusesAnotherCoordinatorsConfig) {
 // "heuristic", the decision with its reason in the timeline and the WAL, the metric counted, and
 // after a restart of txcoordd the outcome is still reported and the branch not called again.
 TEST_F(TxctlOnlineTest, ResolveSettlesAStuckCommitHeuristically) {
-  wallet_remote_ = true;
-  extra_config_ = std::string("\"token\":\"") + kToken + "\",";
-  const auto acc = CreateAccount("a", 100);
-  const auto wal = CreateWallet("w", 50);
-  ASSERT_TRUE(StartParticipant("participant.server.after_apply=crash@2"));
-  ASSERT_TRUE(StartDaemon());
-  const auto gid = Gid("gone");
-  HttpReply reply = Post("/v1/transactions?wait=false", TransferBody(gid, acc, wal, 30), Auth());
-  ASSERT_EQ(reply.status, 202) << reply.body;
-  ASSERT_EQ(participant_->WaitExit(10s), kCrashExit) << participant_->LogTail();
+  const auto [gid, acc, wal] = StartStuckTransfer("gone");
+  ASSERT_FALSE(gid.empty());
   ASSERT_TRUE(ShowUntil(gid, BranchError, 20s)) << "no branch error shown";
 
   // Usage errors: exit 2, nothing sent.
