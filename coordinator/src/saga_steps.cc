@@ -20,7 +20,7 @@ void Engine::SagaStepRecord(const TxnPtr& txn, std::size_t i, int phase, int eve
   r->set_phase(static_cast<SagaStep::Phase>(phase));
   r->set_event(static_cast<SagaStep::Event>(event));
   r->set_at_unix_ms(internal::ToUnixMs(clock_.WallNow()));
-  AppendForced(rec, [&]() -> Result<bool> {
+  auto apply = [&] {
     Branch& b = txn->branches[i];
     // An operator's forced resolve ended the saga (or is ending it): late outcomes change
     // nothing.
@@ -34,7 +34,18 @@ void Engine::SagaStepRecord(const TxnPtr& txn, std::size_t i, int phase, int eve
     txn->updated = clock_.WallNow();
     txn->cv.notify_all();
     return true;
-  }).IgnoreError();  // a failed append fail-stops the engine (Stopped() turns true)
+  };
+  if (event == SagaStep::STARTED) {
+    // Forced: recovery must know the call may have happened before it happens.
+    AppendForced(rec, [&]() -> Result<bool> { return apply(); })
+        .IgnoreError();  // a failed append fail-stops the engine (Stopped() turns true)
+    return;
+  }
+  // Outcomes are lazy: everything the engine does because of one (the next STARTED, the
+  // ABORT decision, END) is itself forced first, and its durability covers this earlier record.
+  // Lost in a crash, the step is recovered as started: re-executed (or re-compensated), which
+  // the participant's barrier makes idempotent.
+  AppendLazy(rec, apply);
 }
 
 void Engine::SagaStartStep(const TxnPtr& txn, std::size_t i, bool backward) {
