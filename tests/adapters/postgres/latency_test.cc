@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "pg_fixture.h"
+#include "txcoord/core/fault.h"
 
 namespace txcoord::postgres::testing {
 namespace {
@@ -34,7 +35,11 @@ TEST_F(PgTest, LatencyPrepareCommitAtOneThread) {
   auto p = Make();
   ASSERT_NE(p, nullptr);
   const int n = Iterations();
-  std::vector<double> prepare, commit, both;
+  std::vector<double> prepare, commit, both, until_prepare_transaction;
+  // Reached after everything but PREPARE TRANSACTION: the part without an fsync.
+  Clock_::time_point reached;
+  fault::ScopedFault mark("pg.prepare.before_prepare_transaction",
+                          fault::Spec::Callback([&] { reached = Clock_::now(); }));
   for (int i = 0; i < n; ++i) {
     const std::string gid = "lat-" + std::to_string(i);
     const auto t0 = Clock_::now();
@@ -45,10 +50,12 @@ TEST_F(PgTest, LatencyPrepareCommitAtOneThread) {
     const auto t2 = Clock_::now();
     ASSERT_TRUE(s.ok()) << s;
     prepare.push_back(Micros(t1 - t0));
+    until_prepare_transaction.push_back(Micros(reached - t0));
     commit.push_back(Micros(t2 - t1));
     both.push_back(Micros(t2 - t0));
   }
   EXPECT_EQ(Balance("bob"), std::to_string(50 + n));
+  Print("before PREPARE", until_prepare_transaction);
   Print("prepare", prepare);
   Print("commit", commit);
   Print("prepare+commit", both);
