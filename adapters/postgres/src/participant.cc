@@ -51,6 +51,18 @@ PostgresParticipant::PostgresParticipant(Config config) : config_(std::move(conf
                         "$5, $6) ON CONFLICT DO NOTHING";
   sql_read_ = "SELECT state, reason FROM " + t +
               " WHERE coordinator = $1 AND gid = $2 AND branch = $3 AND op = $4";
+  // Prepare's barrier insert, guarded (twopc.cc): skipped when the branch is already prepared —
+  // the insert would wait for the prepared transaction's row lock — and failing with 22012
+  // (division by zero) whenever no row was inserted, so that the action statements pipelined
+  // behind it are skipped by the server.
+  sql_prepare_barrier_ =
+      "WITH listed AS (SELECT 1 FROM pg_prepared_xacts WHERE gid = $4::text AND database = "
+      "current_database()), ins AS (INSERT INTO " +
+      t +
+      " (coordinator, gid, branch, op, state) SELECT $1::text, $2::text, $3::text, 'prepare', "
+      "'prepared' WHERE NOT "
+      "EXISTS (SELECT 1 FROM listed) ON CONFLICT DO NOTHING RETURNING 1) SELECT 1 / (SELECT "
+      "count(*)::int FROM ins)";
   internal::PoolOptions po;
   po.dsn = config_.dsn;
   po.size = config_.pool_size;
@@ -151,6 +163,28 @@ Status PostgresParticipant::ValidateCall(const BranchCall& call) const {
   return Validate(call.action, call.payload);
 }
 
+std::optional<PostgresParticipant::Verdict> PostgresParticipant::CheckStatement(
+    const std::string& action, std::size_t i, const Statement& st, const internal::Outcome& o) {
+  const std::string where = "action \"" + action + "\" statement " + std::to_string(i + 1) + ": ";
+  Verdict v;
+  if (o.failure == Failure::kBusiness) {
+    v.refusal = where + o.message;
+    return v;
+  }
+  if (!o.ok()) {
+    v.contention = o.failure == Failure::kContention;
+    v.error = o.failure == Failure::kOther ? FailedPrecondition(where + o.message)
+                                           : Unavailable(where + o.message);
+    return v;
+  }
+  if (st.expect_rows && *st.expect_rows != o.affected) {
+    v.refusal = where + std::to_string(o.affected) + " rows affected, expected " +
+                std::to_string(*st.expect_rows);
+    return v;
+  }
+  return std::nullopt;
+}
+
 PostgresParticipant::Verdict PostgresParticipant::RunAction(PGconn* conn, const BranchCall& call) {
   Verdict v;
   if (auto it = config_.actions.find(call.action); it != config_.actions.end()) {
@@ -159,23 +193,8 @@ PostgresParticipant::Verdict PostgresParticipant::RunAction(PGconn* conn, const 
       const Statement& st = statements[i];
       std::vector<std::string> values;
       for (const std::string& p : st.params) values.push_back(call.payload.find(p)->second);
-      const std::string where =
-          "action \"" + call.action + "\" statement " + std::to_string(i + 1) + ": ";
-      internal::Outcome o = Exec(conn, st.sql, values);
-      if (o.failure == Failure::kBusiness) {
-        v.refusal = where + o.message;
-        return v;
-      }
-      if (!o.ok()) {
-        v.contention = o.failure == Failure::kContention;
-        v.error = o.failure == Failure::kOther ? FailedPrecondition(where + o.message)
-                                               : Unavailable(where + o.message);
-        return v;
-      }
-      if (st.expect_rows && *st.expect_rows != o.affected) {
-        v.refusal = where + std::to_string(o.affected) + " rows affected, expected " +
-                    std::to_string(*st.expect_rows);
-        return v;
+      if (auto failed = CheckStatement(call.action, i, st, Exec(conn, st.sql, values))) {
+        return *std::move(failed);
       }
     }
     return v;

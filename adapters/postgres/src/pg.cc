@@ -12,39 +12,33 @@ Failure Classify(std::string_view state) {
   return Failure::kOther;
 }
 
-}  // namespace
-
-Outcome Exec(PGconn* conn, const std::string& sql, const std::vector<std::string>& params) {
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const auto& p : params) values.push_back(p.c_str());
-  PgResult res(PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                            values.data(), nullptr, nullptr, 0));
+// The Outcome of one result (null = the connection failed before a result came).
+Outcome FromResult(PGconn* conn, const PGresult* res) {
   Outcome out;
-  const ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
+  const ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
     if (st == PGRES_TUPLES_OK) {
-      const int n = PQntuples(res.get()), f = PQnfields(res.get());
+      const int n = PQntuples(res), f = PQnfields(res);
       out.affected = n;
       for (int r = 0; r < n; ++r) {
         auto& row = out.rows.emplace_back();
         for (int c = 0; c < f; ++c) {
-          if (PQgetisnull(res.get(), r, c)) {
+          if (PQgetisnull(res, r, c)) {
             row.emplace_back(std::nullopt);
           } else {
-            row.emplace_back(std::string(PQgetvalue(res.get(), r, c)));
+            row.emplace_back(std::string(PQgetvalue(res, r, c)));
           }
         }
       }
     } else {
-      const char* tuples = PQcmdTuples(res.get());
+      const char* tuples = PQcmdTuples(const_cast<PGresult*>(res));
       out.affected = (tuples != nullptr && *tuples != '\0') ? std::stoll(tuples) : 0;
     }
     return out;
   }
-  const char* state = res ? PQresultErrorField(res.get(), PG_DIAG_SQLSTATE) : nullptr;
+  const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
   out.sqlstate = state != nullptr ? state : "";
-  const char* primary = res ? PQresultErrorField(res.get(), PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  const char* primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
   std::string msg = primary != nullptr ? primary : PQerrorMessage(conn);
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
   if (st != PGRES_FATAL_ERROR && st != PGRES_NONFATAL_ERROR) {
@@ -55,6 +49,66 @@ Outcome Exec(PGconn* conn, const std::string& sql, const std::vector<std::string
   out.message =
       (out.sqlstate.empty() ? std::string("connection: ") : "SQLSTATE " + out.sqlstate + ": ") +
       msg;
+  return out;
+}
+
+Outcome Failed(Failure failure, std::string message) {
+  Outcome out;
+  out.failure = failure;
+  out.message = std::move(message);
+  return out;
+}
+
+}  // namespace
+
+Outcome Exec(PGconn* conn, const std::string& sql, const std::vector<std::string>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p.c_str());
+  PgResult res(PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                            values.data(), nullptr, nullptr, 0));
+  return FromResult(conn, res.get());
+}
+
+std::vector<Outcome> ExecPipeline(PGconn* conn, const std::vector<Query>& queries) {
+  std::vector<Outcome> out;
+  const auto lost = [&](std::string_view what) {
+    std::string msg = PQerrorMessage(conn);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    while (out.size() < queries.size()) {
+      out.push_back(Failed(Failure::kConnection,
+                           "connection: " + std::string(what) + (msg.empty() ? "" : ": ") + msg));
+    }
+    return out;
+  };
+  if (PQenterPipelineMode(conn) != 1) return lost("cannot enter pipeline mode");
+  for (const Query& q : queries) {
+    std::vector<const char*> values;
+    values.reserve(q.params.size());
+    for (const auto& p : q.params) values.push_back(p.c_str());
+    if (PQsendQueryParams(conn, q.sql.c_str(), static_cast<int>(values.size()), nullptr,
+                          values.data(), nullptr, nullptr, 0) != 1) {
+      return lost("cannot send");
+    }
+  }
+  if (PQpipelineSync(conn) != 1) return lost("cannot send");
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    PgResult first(PQgetResult(conn));
+    if (!first) return lost("no result");
+    if (PQresultStatus(first.get()) == PGRES_PIPELINE_ABORTED) {
+      out.push_back(Failed(Failure::kOther, "skipped after an earlier error in the pipeline"));
+    } else {
+      out.push_back(FromResult(conn, first.get()));
+    }
+    // Each query's results end with a null; a broken connection may never send it.
+    while (PgResult more{PQgetResult(conn)}) {
+      if (Broken(conn)) break;
+    }
+    if (Broken(conn)) return lost("lost");
+  }
+  PgResult sync(PQgetResult(conn));
+  if (!sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) return lost("no sync");
+  PQexitPipelineMode(conn);  // fails only while results are pending; the pool checks
   return out;
 }
 

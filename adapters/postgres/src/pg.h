@@ -42,6 +42,21 @@ struct Outcome {
 // Runs one statement with $n text parameters (never spliced into the SQL text).
 Outcome Exec(PGconn* conn, const std::string& sql, const std::vector<std::string>& params = {});
 
+// One statement of a pipeline.
+struct Query {
+  std::string sql;
+  std::vector<std::string> params;
+};
+
+// Sends every query in libpq pipeline mode followed by one Sync — one round trip — and returns
+// one Outcome per query, in order. As in a script, the server skips every query after the first
+// that fails (up to the Sync); a skipped query's Outcome is kOther "skipped". Queries inside an
+// explicit transaction (a BEGIN among them) leave it open: INTRANS if all succeeded, INERROR
+// otherwise (the caller rolls back). A lost connection → kConnection for every query not
+// answered. On any failure to leave pipeline mode the connection stays in it, and the pool
+// closes it instead of reusing it.
+std::vector<Outcome> ExecPipeline(PGconn* conn, const std::vector<Query>& queries);
+
 // True when the connection can no longer be used (dropped by the pool).
 bool Broken(PGconn* conn);
 

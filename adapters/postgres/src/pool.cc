@@ -90,8 +90,9 @@ Result<Lease> Pool::Acquire() {
 }
 
 void Pool::Release(PGconn* conn) {
-  const bool reusable =
-      PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE;
+  const bool reusable = PQstatus(conn) == CONNECTION_OK &&
+                        PQtransactionStatus(conn) == PQTRANS_IDLE &&
+                        PQpipelineStatus(conn) == PQ_PIPELINE_OFF;
   if (!reusable) PQfinish(conn);
   std::lock_guard lock(mu_);
   if (reusable) {

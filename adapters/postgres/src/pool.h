@@ -5,7 +5,8 @@
 // socket means EOF or the server's goodbye, e.g. after a restart, and such connections
 // are dropped and replaced), opens a new one while fewer
 // than `size` exist, or waits up to `wait` for a release — then Unavailable. A lease returned
-// broken or inside a transaction is closed, never reused, so session state cannot leak.
+// broken, inside a transaction or still in pipeline mode is closed, never reused, so session
+// state cannot leak.
 // Per-connection settings (statement_timeout, lock_timeout, application_name) are passed as
 // startup options, never as session SETs.
 // Thread-safety: Acquire/release are safe from any thread; a Lease is used by one thread.

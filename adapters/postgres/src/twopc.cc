@@ -30,33 +30,52 @@ constexpr const char* kNoSuchPrepared = "42704";
 
 }  // namespace
 
+// Two round trips: (1) one pipeline — BEGIN, the guarded barrier insert, and a declared action's
+// statements — then (2) PREPARE TRANSACTION. A C++ action runs its own statements in between.
 Result<PrepareResult> PostgresParticipant::Prepare(const BranchCall& call) {
   TXC_RETURN_IF_ERROR(ValidateCall(call));
   TXC_ASSIGN_OR_RETURN(internal::Lease lease, pool_->Acquire());
   PGconn* c = lease.get();
   const std::string name = participant::PreparedName(call.id);
-  // A duplicate delivery finds its transaction already prepared.
-  auto listed = Exec(c,
-                     "SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = "
-                     "current_database()",
-                     {name});
-  if (!listed.ok()) return internal::NothingApplied(listed, "postgres: prepare");
-  if (!listed.rows.empty()) return Yes();
-
-  auto begin = Exec(c, "BEGIN");
-  if (!begin.ok()) return internal::NothingApplied(begin, "postgres: prepare");
-  auto inserted = InsertBarrier(c, call.id, "prepare", "prepared");
-  if (!inserted.ok() || !*inserted) internal::RollbackQuietly(c);
-  if (!inserted.ok()) return inserted.status();
-  if (!*inserted) {
-    TXC_ASSIGN_OR_RETURN(auto row, ReadBarrier(c, call.id, "prepare"));
-    if (!row) return Unavailable("postgres: barrier row of " + name + " vanished; retry");
-    if (row->state == "prepared") return Yes();  // committed already: a very late duplicate
-    return No("branch " + participant::ToString(call.id) +
-              " was already aborted (late prepare fenced out)");
+  std::vector<internal::Query> queries = {
+      {"BEGIN", {}},
+      {sql_prepare_barrier_, {call.id.coordinator, call.id.gid, call.id.branch, name}}};
+  const auto declared = config_.actions.find(call.action);
+  if (declared != config_.actions.end()) {
+    for (const Statement& st : declared->second.statements) {
+      std::vector<std::string> values;
+      for (const std::string& p : st.params) values.push_back(call.payload.find(p)->second);
+      queries.push_back({st.sql, std::move(values)});
+    }
+  }
+  const std::vector<internal::Outcome> out = internal::ExecPipeline(c, queries);
+  if (!out[0].ok()) {
+    internal::RollbackQuietly(c);
+    return internal::NothingApplied(out[0], "postgres: prepare");
+  }
+  if (const internal::Outcome& barrier = out[1]; !barrier.ok()) {
+    internal::RollbackQuietly(c);
+    // 22012: no row inserted (the guard's division by zero): a duplicate or a fenced branch.
+    if (barrier.sqlstate == "22012") return PrepareTaken(c, call.id);
+    if (barrier.failure == Failure::kContention) {
+      return Unavailable("postgres: branch " + participant::ToString(call.id) +
+                         " is held by a call in flight (" + barrier.message + "); retry");
+    }
+    return internal::NothingApplied(barrier, "postgres: barrier insert");
   }
 
-  Verdict v = RunAction(c, call);
+  Verdict v;
+  if (declared != config_.actions.end()) {
+    const auto& statements = declared->second.statements;
+    for (std::size_t i = 0; i < statements.size(); ++i) {
+      if (auto failed = CheckStatement(call.action, i, statements[i], out[2 + i])) {
+        v = *std::move(failed);
+        break;
+      }
+    }
+  } else {
+    v = RunAction(c, call);
+  }
   if (v.refusal || !v.error.ok()) internal::RollbackQuietly(c);
   if (v.refusal) return No(*v.refusal);
   if (!v.error.ok()) {
@@ -77,6 +96,22 @@ Result<PrepareResult> PostgresParticipant::Prepare(const BranchCall& call) {
     return No("PREPARE TRANSACTION failed: " + prep.message);
   }
   return Yes();
+}
+
+Result<PrepareResult> PostgresParticipant::PrepareTaken(PGconn* c, const BranchId& id) {
+  const std::string name = participant::PreparedName(id);
+  // A duplicate delivery finds its transaction already prepared.
+  auto listed = Exec(c,
+                     "SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = "
+                     "current_database()",
+                     {name});
+  if (!listed.ok()) return internal::NothingApplied(listed, "postgres: prepare");
+  if (!listed.rows.empty()) return Yes();
+  TXC_ASSIGN_OR_RETURN(auto row, ReadBarrier(c, id, "prepare"));
+  if (!row) return Unavailable("postgres: barrier row of " + name + " vanished; retry");
+  if (row->state == "prepared") return Yes();  // committed already: a very late duplicate
+  return No("branch " + participant::ToString(id) +
+            " was already aborted (late prepare fenced out)");
 }
 
 Status PostgresParticipant::Commit(const BranchId& id) {

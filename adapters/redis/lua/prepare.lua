@@ -1,5 +1,6 @@
 -- prepare: barrier, locks, guards and write types checked; then staged writes + locks + the
--- prepared-set entry are stored. Replies: {'yes'} | {'no', reason} | {'locked', holder, key}
+-- prepared-set entry are stored. Replies: {'yes', 'staged'} (this call staged the branch) |
+-- {'yes'} (already prepared or committed) | {'no', reason} | {'locked', holder, key}
 -- (not last attempt: nothing written) | {'conflict', reason}.
 local barrier, prepared = KEYS[1], KEYS[2]
 local member, now, ttl, last, lockp = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1', ARGV[5]
@@ -34,4 +35,4 @@ redis.call('HSET', barrier, 'state', 'prepared', 'at', now, 'writes', cmsgpack.p
            'locks', cmsgpack.pack(locks))
 redis.call('RPUSH', KEYS[3], unpack(keys))
 redis.call('ZADD', prepared, now, member)
-return {'yes'}
+return {'yes', 'staged'}

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "branch_cache.h"
 #include "plan.h"
 #include "pool.h"
 #include "scripts.h"
@@ -31,6 +32,14 @@ struct RedisParticipant::Resolved {
 
 namespace {
 
+// Staged branches remembered for Commit/Abort (branch_cache.h); beyond this, the oldest go.
+constexpr std::size_t kStagedCacheSize = 16384;
+// Deferred index EXPIREs: at most this many ride in one pipeline; beyond kMaxPendingExpiries
+// queued (no traffic to carry them, or Redis unreachable), the oldest are dropped: a dropped
+// EXPIRE leaks one small index key of a finished branch, nothing more.
+constexpr std::size_t kExpiriesPerCall = 64;
+constexpr std::size_t kMaxPendingExpiries = 16384;
+
 std::string Reason(const std::vector<std::string>& reply) {
   return reply.size() > 1 ? reply[1] : std::string();
 }
@@ -48,10 +57,17 @@ void LogWriteErrors(const std::string& name, const BranchId& id,
 RedisParticipant::RedisParticipant(Config config, Clock& clock)
     : config_(std::move(config)),
       clock_(clock),
-      pool_(
-          std::make_unique<internal::Pool>(config_.endpoint, config_.pool_size, config_.timeout)) {}
+      pool_(std::make_unique<internal::Pool>(config_.endpoint, config_.pool_size, config_.timeout)),
+      staged_(std::make_unique<internal::BranchCache>(kStagedCacheSize, config_.barrier_ttl)) {}
 
-RedisParticipant::~RedisParticipant() = default;
+RedisParticipant::~RedisParticipant() {
+  // Best effort: send the EXPIREs still queued (one pipelined round trip per batch).
+  for (int batch = 0; batch < 16; ++batch) {
+    std::vector<std::vector<std::string>> expiries = TakeExpiries(1024);
+    if (expiries.empty()) break;
+    if (!pool_->Run({"PING"}, Effect::kRead, expiries).ok()) break;
+  }
+}
 
 Result<std::unique_ptr<RedisParticipant>> RedisParticipant::Create(Config config, Clock& clock) {
   if (config.name.empty()) return InvalidArgument("config: name must not be empty");
@@ -147,11 +163,41 @@ Result<RedisParticipant::Resolved> RedisParticipant::Resolve(const BranchCall& c
   return r;
 }
 
+void RedisParticipant::DeferExpire(const BranchId& id) {
+  if (config_.barrier_ttl.count() == 0) return;
+  std::lock_guard lock(expire_mu_);
+  expire_.push_back(internal::IndexKey(id));
+  while (expire_.size() > kMaxPendingExpiries) expire_.pop_front();
+}
+
+std::vector<std::vector<std::string>> RedisParticipant::TakeExpiries(std::size_t at_most) {
+  std::vector<std::vector<std::string>> out;
+  if (config_.barrier_ttl.count() == 0) return out;
+  const std::string ttl = std::to_string(config_.barrier_ttl.count());
+  std::lock_guard lock(expire_mu_);
+  while (!expire_.empty() && out.size() < at_most) {
+    out.push_back({"EXPIRE", std::move(expire_.front()), ttl});
+    expire_.pop_front();
+  }
+  return out;
+}
+
+// After a failed call the EXPIREs may not have run: queue them again (EXPIRE twice is harmless).
+void RedisParticipant::Requeue(std::vector<std::vector<std::string>> expiries) {
+  std::lock_guard lock(expire_mu_);
+  for (auto& e : expiries) {
+    if (expire_.size() >= kMaxPendingExpiries) break;
+    expire_.push_back(std::move(e[1]));
+  }
+}
+
 // Binds the branch to `tag` (first call wins) and returns the earlier binding ("" if none).
 Result<std::string> RedisParticipant::BindTag(const BranchId& id, const std::string& tag) {
-  TXC_ASSIGN_OR_RETURN(
-      internal::Reply r,
-      pool_->Run({"SET", internal::IndexKey(id), tag, "NX", "GET"}, Effect::kMutating));
+  std::vector<std::vector<std::string>> expiries = TakeExpiries(kExpiriesPerCall);
+  Result<internal::Reply> bound =
+      pool_->Run({"SET", internal::IndexKey(id), tag, "NX", "GET"}, Effect::kMutating, expiries);
+  if (!bound.ok()) Requeue(std::move(expiries));
+  TXC_ASSIGN_OR_RETURN(internal::Reply r, std::move(bound));
   if (r->type == REDIS_REPLY_NIL) return std::string();
   if (r->type != REDIS_REPLY_STRING) {
     return Internal("redis SET NX GET: unexpected reply " + std::to_string(r->type));
@@ -222,86 +268,108 @@ Result<PrepareResult> RedisParticipant::Prepare(const BranchCall& call) {
   TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply,
                        RunWithLockWait(internal::PrepareScript(), r));
   TXC_RETURN_IF_ERROR(TXC_FAULT("redis.prepare.after_script"));
-  if (reply[0] == "yes") return PrepareResult{Vote::kYes, ""};
+  if (reply[0] == "yes") {
+    if (reply.size() > 1 && reply[1] == "staged") {  // this call staged it: remember for phase 2
+      staged_->Put(participant::PreparedName(r.id), {r.tag, internal::TouchedKeys(r.plan)},
+                   clock_.Now());
+    }
+    return PrepareResult{Vote::kYes, ""};
+  }
   if (reply[0] == "no") {
-    ExpireIndex(r.id);  // the "no" is final: the records may go after the horizon
+    DeferExpire(r.id);  // the "no" is final: the records may go after the horizon
     return PrepareResult{Vote::kNo, Reason(reply)};
   }
   if (reply[0] == "conflict") return Conflict(participant::ToString(r.id) + ": " + Reason(reply));
   return Internal("prepare script answered " + reply[0]);
 }
 
-void RedisParticipant::ExpireIndex(const BranchId& id) {
-  if (config_.barrier_ttl.count() == 0) return;
-  // The index only points at a finished barrier: a lost EXPIRE leaks one small key, no more.
-  pool_
-      ->Run({"EXPIRE", internal::IndexKey(id), std::to_string(config_.barrier_ttl.count())},
-            Effect::kMutating)
-      .status()
-      .IgnoreError();
-}
-
 Status RedisParticipant::Finish(const internal::Script& script, const BranchId& id,
-                                const std::string& tag) {
-  // The staged keys are read first so the script can declare every key it touches.
+                                const std::string& tag,
+                                const std::vector<std::string>* staged_keys) {
+  // The script declares every key it touches: the staged keys come from the cache or are read
+  // from the branch's key list first.
   const std::string list = internal::KeyListKey(tag, id);
-  TXC_ASSIGN_OR_RETURN(internal::Reply staged,
-                       pool_->Run({"LRANGE", list, "0", "-1"}, Effect::kRead));
   std::vector<std::string> keys = {internal::BarrierKey(tag, id), internal::PreparedSetKey(tag),
                                    list};
-  std::vector<std::string> locks;
-  for (size_t i = 0; staged->type == REDIS_REPLY_ARRAY && i < staged->elements; ++i) {
-    keys.emplace_back(staged->element[i]->str, staged->element[i]->len);
-    locks.push_back(internal::LockPrefix(tag) + keys.back());
+  if (staged_keys != nullptr) {
+    keys.insert(keys.end(), staged_keys->begin(), staged_keys->end());
+  } else {
+    TXC_ASSIGN_OR_RETURN(internal::Reply staged,
+                         pool_->Run({"LRANGE", list, "0", "-1"}, Effect::kRead));
+    for (size_t i = 0; staged->type == REDIS_REPLY_ARRAY && i < staged->elements; ++i) {
+      keys.emplace_back(staged->element[i]->str, staged->element[i]->len);
+    }
   }
-  keys.insert(keys.end(), locks.begin(), locks.end());
+  const size_t data_keys = keys.size() - 3;
+  for (size_t i = 0; i < data_keys; ++i) keys.push_back(internal::LockPrefix(tag) + keys[3 + i]);
   const auto now =
       std::chrono::duration_cast<std::chrono::milliseconds>(clock_.WallNow().time_since_epoch());
   const char* what = &script == &internal::CommitScript() ? "commit" : "abort";
-  TXC_ASSIGN_OR_RETURN(
-      std::vector<std::string> reply,
+  std::vector<std::vector<std::string>> expiries = TakeExpiries(kExpiriesPerCall);
+  Result<std::vector<std::string>> ran =
       internal::RunScript(*pool_, script, keys,
                           {participant::PreparedName(id), std::to_string(now.count()),
                            std::to_string(config_.barrier_ttl.count())},
-                          Effect::kMutating));
+                          Effect::kMutating, expiries);
+  if (!ran.ok()) Requeue(std::move(expiries));
+  TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply, std::move(ran));
   if (reply[0] == "conflict") {
+    staged_->Drop(participant::PreparedName(id));
     return Conflict(std::string(what) + " of " + participant::ToString(id) + ": " + Reason(reply));
   }
   if (reply[0] != "ok") return Internal(std::string(what) + " script answered " + reply[0]);
+  staged_->Drop(participant::PreparedName(id));
   LogWriteErrors(name(), id, reply, 1);
-  ExpireIndex(id);
+  DeferExpire(id);
   return Status::Ok();
 }
 
 Status RedisParticipant::Commit(const BranchId& id) {
   TXC_RETURN_IF_ERROR(participant::Validate(id));
-  TXC_ASSIGN_OR_RETURN(internal::Reply r,
-                       pool_->Run({"GET", internal::IndexKey(id)}, Effect::kRead));
-  if (r->type != REDIS_REPLY_STRING) {
-    return Conflict("commit of " + participant::ToString(id) +
-                    ": never prepared here (or finished longer than barrier_ttl ago)");
-  }
-  const std::string tag(r->str, r->len);
-  if (tag == internal::kAbortedMark) {
-    return Conflict("commit of " + participant::ToString(id) + ": aborted before prepare");
+  // Staged by this process: tag and keys are known, the script is the only round trip.
+  const std::optional<internal::StagedBranch> cached =
+      staged_->Get(participant::PreparedName(id), clock_.Now());
+  std::string tag;
+  if (cached) {
+    tag = cached->tag;
+  } else {
+    TXC_ASSIGN_OR_RETURN(internal::Reply r,
+                         pool_->Run({"GET", internal::IndexKey(id)}, Effect::kRead));
+    if (r->type != REDIS_REPLY_STRING) {
+      return Conflict("commit of " + participant::ToString(id) +
+                      ": never prepared here (or finished longer than barrier_ttl ago)");
+    }
+    tag.assign(r->str, r->len);
+    if (tag == internal::kAbortedMark) {
+      return Conflict("commit of " + participant::ToString(id) + ": aborted before prepare");
+    }
   }
   TXC_RETURN_IF_ERROR(TXC_FAULT("redis.commit.before_script"));
-  TXC_RETURN_IF_ERROR(Finish(internal::CommitScript(), id, tag));
+  TXC_RETURN_IF_ERROR(Finish(internal::CommitScript(), id, tag, cached ? &cached->keys : nullptr));
   return TXC_FAULT("redis.commit.after_script");
 }
 
 Status RedisParticipant::Abort(const BranchId& id) {
   TXC_RETURN_IF_ERROR(participant::Validate(id));
+  // Staged by this process: the index is bound to its tag (first binding wins), so the fence
+  // below would be a no-op; the abort script is the only round trip.
+  if (const std::optional<internal::StagedBranch> cached =
+          staged_->Get(participant::PreparedName(id), clock_.Now())) {
+    return Finish(internal::AbortScript(), id, cached->tag, &cached->keys);
+  }
   std::vector<std::string> set = {"SET", internal::IndexKey(id),
                                   std::string(internal::kAbortedMark), "NX", "GET"};
   if (config_.barrier_ttl.count() > 0) {
     set.insert(set.end(), {"EX", std::to_string(config_.barrier_ttl.count())});
   }
-  TXC_ASSIGN_OR_RETURN(internal::Reply r, pool_->Run(set, Effect::kMutating));
+  std::vector<std::vector<std::string>> expiries = TakeExpiries(kExpiriesPerCall);
+  Result<internal::Reply> fenced = pool_->Run(set, Effect::kMutating, expiries);
+  if (!fenced.ok()) Requeue(std::move(expiries));
+  TXC_ASSIGN_OR_RETURN(internal::Reply r, std::move(fenced));
   if (r->type != REDIS_REPLY_STRING) return Status::Ok();  // recorded: a late prepare votes no
   const std::string tag(r->str, r->len);
   if (tag == internal::kAbortedMark) return Status::Ok();
-  return Finish(internal::AbortScript(), id, tag);
+  return Finish(internal::AbortScript(), id, tag, nullptr);
 }
 
 Result<ExecuteResult> RedisParticipant::Execute(const BranchCall& call) {
@@ -323,7 +391,7 @@ Result<ExecuteResult> RedisParticipant::Execute(const BranchCall& call) {
     return ExecuteResult{Outcome::kDone, ""};
   }
   if (reply[0] == "refused") {
-    ExpireIndex(r.id);
+    DeferExpire(r.id);
     return ExecuteResult{Outcome::kRefused, Reason(reply)};
   }
   if (reply[0] == "locked") {
@@ -350,7 +418,7 @@ Status RedisParticipant::Compensate(const BranchCall& call) {
   TXC_RETURN_IF_ERROR(TXC_FAULT("redis.compensate.after_script"));
   if (reply[0] == "ok") {
     LogWriteErrors(name(), r.id, reply, 2);
-    ExpireIndex(r.id);
+    DeferExpire(r.id);
     return Status::Ok();
   }
   if (reply[0] == "locked") {

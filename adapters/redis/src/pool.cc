@@ -72,6 +72,38 @@ Reply Send(redisContext* ctx, const std::vector<std::string>& argv) {
       redisCommandArgv(ctx, static_cast<int>(argv.size()), ptrs.data(), lens.data())));
 }
 
+// Appends every command to the output buffer, writes them at once and reads the replies in
+// order. Fewer replies than commands: the connection failed (ctx->err says why).
+std::vector<Reply> SendAll(redisContext* ctx, const std::vector<std::vector<std::string>>& before,
+                           const std::vector<std::string>& last) {
+  std::vector<Reply> out;
+  if (before.empty()) {
+    if (Reply r = Send(ctx, last)) out.push_back(std::move(r));
+    return out;
+  }
+  SigpipeGuard no_sigpipe;
+  const auto append = [ctx](const std::vector<std::string>& argv) {
+    std::vector<const char*> ptrs;
+    std::vector<size_t> lens;
+    for (const std::string& a : argv) {
+      ptrs.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    return redisAppendCommandArgv(ctx, static_cast<int>(argv.size()), ptrs.data(), lens.data()) ==
+           REDIS_OK;
+  };
+  for (const auto& cmd : before) {
+    if (!append(cmd)) return out;
+  }
+  if (!append(last)) return out;
+  for (size_t i = 0; i <= before.size(); ++i) {
+    void* r = nullptr;
+    if (redisGetReply(ctx, &r) != REDIS_OK || r == nullptr) return out;
+    out.emplace_back(static_cast<redisReply*>(r));
+  }
+  return out;
+}
+
 bool IsTimeout(const redisContext* ctx) {
   const std::string_view msg = ctx->errstr;
   return ctx->err == REDIS_ERR_IO &&
@@ -173,7 +205,8 @@ void Pool::DropIdle() {
   freed_.notify_all();
 }
 
-Result<Reply> Pool::Run(const std::vector<std::string>& argv, Effect effect) {
+Result<Reply> Pool::Run(const std::vector<std::string>& argv, Effect effect,
+                        const std::vector<std::vector<std::string>>& before) {
   for (int attempt = 0;; ++attempt) {
     Result<std::unique_ptr<Conn>> acquired = Acquire();
     if (!acquired.ok()) {
@@ -184,15 +217,17 @@ Result<Reply> Pool::Run(const std::vector<std::string>& argv, Effect effect) {
       return acquired.status();
     }
     std::unique_ptr<Conn> conn = std::move(acquired).value();
-    Reply r = Send(conn->ctx, argv);
-    if (r) {
+    std::vector<Reply> replies = SendAll(conn->ctx, before, argv);
+    if (replies.size() == before.size() + 1) {
       Release(std::move(conn));
+      Reply r = std::move(replies.back());
       if (r->type == REDIS_REPLY_ERROR) TXC_RETURN_IF_ERROR(NotRun(r.get()));
       return r;
     }
     const bool timeout = IsTimeout(conn->ctx);
     const std::string what = "redis " + argv[0] + ": " + conn->ctx->errstr;
-    const bool stale = conn->reused && !timeout && attempt == 0;
+    // Stale only when nothing at all came back: a reply proves the connection was alive.
+    const bool stale = conn->reused && !timeout && attempt == 0 && replies.empty();
     Release(nullptr);
     if (stale) {  // the server probably restarted: once more, on a fresh connection
       DropIdle();

@@ -41,7 +41,11 @@ class Pool {
   // replaced and the command sent once more — callers send idempotent commands only.
   // Connect failure → kUnavailable. Timeout or connection lost after sending → kUnknownOutcome
   // for kMutating; kTimeout / kUnavailable for kRead.
-  Result<Reply> Run(const std::vector<std::string>& argv, Effect effect);
+  // `before`: commands sent ahead of `argv` in the same pipeline (one write, so Redis runs them
+  // in one event-loop pass and one AOF fsync covers them all); their replies are discarded,
+  // error replies included, so they must be best-effort and idempotent (deferred EXPIREs).
+  Result<Reply> Run(const std::vector<std::string>& argv, Effect effect,
+                    const std::vector<std::vector<std::string>>& before = {});
 
  private:
   struct Conn;

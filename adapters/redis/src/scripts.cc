@@ -74,8 +74,10 @@ Result<std::vector<std::string>> Strings(const redisReply* r) {
 
 Result<std::vector<std::string>> RunScript(Pool& pool, const Script& script,
                                            const std::vector<std::string>& keys,
-                                           const std::vector<std::string>& args, Effect effect) {
-  TXC_ASSIGN_OR_RETURN(Reply r, pool.Run(EvalArgs("EVALSHA", script.sha1, keys, args), effect));
+                                           const std::vector<std::string>& args, Effect effect,
+                                           const std::vector<std::vector<std::string>>& before) {
+  TXC_ASSIGN_OR_RETURN(Reply r,
+                       pool.Run(EvalArgs("EVALSHA", script.sha1, keys, args), effect, before));
   if (r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).rfind("NOSCRIPT", 0) == 0) {
     // Not in the cache: nothing ran. EVAL runs it and caches it again.
     TXC_ASSIGN_OR_RETURN(r, pool.Run(EvalArgs("EVAL", script.body, keys, args), effect));

@@ -23,9 +23,11 @@ const Script& ExecuteScript();
 const Script& CompensateScript();
 
 // Runs `script` and returns its reply: an array of strings. A Lua error reply (a bug, or
-// data changed behind our back) → kInternal; pool errors as Pool::Run.
-Result<std::vector<std::string>> RunScript(Pool& pool, const Script& script,
-                                           const std::vector<std::string>& keys,
-                                           const std::vector<std::string>& args, Effect effect);
+// data changed behind our back) → kInternal; pool errors as Pool::Run. `before` is pipelined
+// ahead of the script as in Pool::Run (sent once: not again with the EVAL fallback).
+Result<std::vector<std::string>> RunScript(
+    Pool& pool, const Script& script, const std::vector<std::string>& keys,
+    const std::vector<std::string>& args, Effect effect,
+    const std::vector<std::vector<std::string>>& before = {});
 
 }  // namespace txcoord::redis::internal

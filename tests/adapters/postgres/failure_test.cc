@@ -82,6 +82,32 @@ TEST_F(PgFailureTest, ConnectionLostDuringPrepareLeavesNoBranch) {
   EXPECT_EQ(Balance("alice"), "100");
 }
 
+// Prepare sends BEGIN, the barrier insert and the action in one libpq pipeline: a connection
+// that dies in the middle of it (here the action's second statement kills its own backend)
+// applies nothing, answers kUnavailable, and the pool replaces the connection.
+TEST_F(PgTest, ConnectionLostInsideThePreparePipelineAppliesNothing) {
+  std::string json = ConfigJson(R"(,"pool_size":1)");
+  const std::string die = R"J("die":{"sql":["UPDATE )J" + table_ +
+                          R"J( SET balance = balance - :amount WHERE id = :account",
+      "SELECT pg_terminate_backend(pg_backend_pid())"]},)J";
+  json.insert(json.find(R"("actions":{)") + 11, die);
+  auto cfg = ParseConfigText(json);
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  auto created = PostgresParticipant::Create(std::move(cfg).value());
+  ASSERT_TRUE(created.ok()) << created.status();
+  auto& p = *created;
+  ASSERT_TRUE(p);
+  auto r = p->Prepare(Call("g1", "die", {{"account", "alice"}, {"amount", "10"}}));
+  EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status();
+  EXPECT_EQ(PreparedCount(), 0);
+  EXPECT_EQ(BarrierRows(), 0);
+  EXPECT_EQ(Balance("alice"), "100");
+  auto ok = p->Prepare(Call("g2", "debit", {{"account", "alice"}, {"amount", "10"}}));
+  ASSERT_TRUE(ok.ok() && ok->vote == Vote::kYes) << ok.status();
+  ASSERT_TRUE(p->Commit(Id("g2")).ok());
+  EXPECT_EQ(Balance("alice"), "90");
+}
+
 TEST_F(PgTest, AbortDuringAnInFlightPrepareAnswersUnavailableInsteadOfBlocking) {
   auto p = Make();
   ASSERT_TRUE(p);

@@ -61,6 +61,50 @@ TEST_F(PgTest, WrongRowCountVotesNo) {
   EXPECT_EQ(PreparedCount(), 0);
 }
 
+// Prepare pipelines BEGIN, the barrier insert and every statement: a later statement's failure
+// must still roll back the earlier ones and the barrier row.
+TEST_F(PgTest, ALaterStatementFailingInThePipelineRollsBackEverything) {
+  auto p = Make();
+  ASSERT_TRUE(p);
+  auto r =
+      p->Prepare(Call("g1", "transfer", {{"from", "alice"}, {"to", "nobody"}, {"amount", "10"}}));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->vote, Vote::kNo);
+  EXPECT_NE(r->reason.find("statement 2: 0 rows affected, expected 1"), std::string::npos)
+      << r->reason;
+  auto bad =
+      p->Prepare(Call("g2", "transfer", {{"from", "alice"}, {"to", "bob"}, {"amount", "x"}}));
+  EXPECT_EQ(bad.status().code(), Code::kFailedPrecondition) << bad.status();  // 22P02
+  EXPECT_EQ(PreparedCount(), 0);
+  EXPECT_EQ(BarrierRows(), 0);
+  EXPECT_EQ(Balance("alice"), "100");
+  // The pooled connections are still usable.
+  auto ok =
+      p->Prepare(Call("g3", "transfer", {{"from", "alice"}, {"to", "bob"}, {"amount", "10"}}));
+  ASSERT_TRUE(ok.ok() && ok->vote == Vote::kYes) << ok.status();
+  ASSERT_TRUE(p->Commit(Id("g3")).ok());
+  EXPECT_EQ(Balance("alice"), "90");
+  EXPECT_EQ(Balance("bob"), "60");
+}
+
+// A duplicate Prepare of a prepared branch must not wait for the prepared transaction's locks
+// (barrier row, action rows): the guarded insert sees it in pg_prepared_xacts and skips.
+TEST_F(PgTest, DuplicatePrepareOfAPreparedBranchDoesNotWaitForItsLocks) {
+  auto p = Make(R"(,"lock_timeout_ms":5000)");
+  ASSERT_TRUE(p);
+  const auto call = Call("g1", "debit", {{"account", "alice"}, {"amount", "10"}});
+  auto first = p->Prepare(call);
+  ASSERT_TRUE(first.ok() && first->vote == Vote::kYes) << first.status();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto dup = p->Prepare(call);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(dup.ok()) << dup.status();
+  EXPECT_EQ(dup->vote, Vote::kYes);
+  EXPECT_LT(took, std::chrono::milliseconds(2500));  // a lock wait would take the full 5 s
+  ASSERT_TRUE(p->Commit(Id("g1")).ok());
+  EXPECT_EQ(Balance("alice"), "90");
+}
+
 TEST_F(PgTest, DuplicatedPrepareCommitAndAbortAreIdempotent) {
   auto p = Make();
   ASSERT_TRUE(p);

@@ -87,6 +87,55 @@ TEST_F(TwoPcTest, AbortRacingBetweenBindAndPrepareScriptWins) {
   EXPECT_EQ(Get("txc:{" + acct + "}:l:" + Wallet(acct)), "<nil>");
 }
 
+// Phase 2 of a branch this participant staged skips the index and key-list reads (branch
+// cache). An entry made stale by another process finishing the branch still gets the answer
+// the barrier gives.
+TEST_F(TwoPcTest, CachedPhaseTwoAnswersFromTheBarrierWhenAnotherProcessFinished) {
+  auto other = Make(0);
+  ASSERT_NE(other, nullptr);
+  const std::string acct = Unique();
+  Set(Wallet(acct), "100");
+  const auto a = Branch(Unique("ga"));
+  auto va = p_->Prepare(Call(a, "debit", {{"account", acct}, {"amount", "30"}}));
+  ASSERT_TRUE(va.ok() && va->vote == Vote::kYes);
+  ASSERT_TRUE(other->Abort(a).ok());
+  EXPECT_EQ(p_->Commit(a).code(), Code::kConflict);
+  EXPECT_TRUE(p_->Abort(a).ok());
+  const auto b = Branch(Unique("gb"));
+  auto vb = p_->Prepare(Call(b, "debit", {{"account", acct}, {"amount", "30"}}));
+  ASSERT_TRUE(vb.ok() && vb->vote == Vote::kYes);
+  ASSERT_TRUE(other->Commit(b).ok());
+  EXPECT_EQ(p_->Abort(b).code(), Code::kConflict);
+  EXPECT_TRUE(p_->Commit(b).ok());
+  EXPECT_EQ(Get(Wallet(acct)), "70");
+  EXPECT_EQ(Get("txc:{" + acct + "}:l:" + Wallet(acct)), "<nil>");
+}
+
+// The index gets its TTL only once the branch is final; the EXPIRE rides in the pipeline of the
+// participant's next mutating call.
+TEST_F(TwoPcTest, TheIndexGetsItsTtlOnlyOnceTheBranchIsFinal) {
+  const std::string acct = Unique();
+  const auto index = [](const participant::BranchId& id) {
+    return "txc:i:" + id.coordinator + ":" + id.gid + ":" + id.branch;
+  };
+  const auto a = Branch(Unique("ga"));
+  auto va = p_->Prepare(Call(a, "credit", {{"account", acct}, {"amount", "1"}}));
+  ASSERT_TRUE(va.ok() && va->vote == Vote::kYes);
+  EXPECT_EQ(Int({"TTL", index(a)}), -1);
+  ASSERT_TRUE(p_->Commit(a).ok());
+  const auto b = Branch(Unique("gb"));
+  auto vb = p_->Prepare(Call(b, "credit", {{"account", acct}, {"amount", "1"}}));
+  ASSERT_TRUE(vb.ok() && vb->vote == Vote::kYes);
+  EXPECT_GT(Int({"TTL", index(a)}), 0);
+  EXPECT_EQ(Int({"TTL", index(b)}), -1);  // prepared: never a TTL
+  ASSERT_TRUE(p_->Abort(b).ok());
+  EXPECT_TRUE(p_->Commit(Branch(Unique("unknown"))).code() == Code::kConflict);  // a read only
+  EXPECT_EQ(Int({"TTL", index(b)}), -1);
+  ASSERT_TRUE(p_->Abort(Branch(Unique("gc"))).ok());  // Abort's fence carries it
+  EXPECT_GT(Int({"TTL", index(b)}), 0);
+  EXPECT_EQ(Get(Wallet(acct)), "1");
+}
+
 TEST_F(TwoPcTest, CommitOfUnknownBranchIsAConflict) {
   EXPECT_EQ(p_->Commit(Branch(Unique("g"))).code(), Code::kConflict);
 }

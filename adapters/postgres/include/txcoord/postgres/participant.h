@@ -33,7 +33,8 @@ namespace txcoord::postgres {
 
 namespace internal {
 class Pool;
-}
+struct Outcome;
+}  // namespace internal
 
 // What one statement returned: rows changed (DML) or returned (SELECT), and the rows as text.
 struct QueryResult {
@@ -109,6 +110,12 @@ class PostgresParticipant final : public participant::Participant {
   explicit PostgresParticipant(Config config);
   Status Start();
   Verdict RunAction(PGconn* conn, const participant::BranchCall& call);
+  // The verdict of statement `i` of a declared action from its outcome; nullopt = it passed.
+  static std::optional<Verdict> CheckStatement(const std::string& action, std::size_t i,
+                                               const Statement& st, const internal::Outcome& o);
+  // The answer to a Prepare whose barrier row could not be inserted (already prepared, or a row
+  // left by an earlier prepare or abort). Runs outside a transaction.
+  Result<participant::PrepareResult> PrepareTaken(PGconn* conn, const participant::BranchId& id);
   Status ValidateCall(const participant::BranchCall& call) const;
   struct BarrierRow {
     std::string state;
@@ -125,7 +132,7 @@ class PostgresParticipant final : public participant::Participant {
 
   Config config_;
   std::unique_ptr<internal::Pool> pool_;
-  std::string sql_insert_or_skip_, sql_read_;
+  std::string sql_insert_or_skip_, sql_read_, sql_prepare_barrier_;
   mutable std::mutex mu_;
   std::map<std::string, CppAction, std::less<>> cpp_actions_;
   std::condition_variable purge_cv_;

@@ -14,8 +14,11 @@
 // timeout or lost connection after a Prepare/Commit/Abort/Execute/Compensate was sent →
 // kUnknownOutcome (every script is idempotent: retry it); pool exhausted → kResourceExhausted.
 // Thread-safety: every method may be called from many threads at once.
+#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -27,6 +30,7 @@
 namespace txcoord::redis {
 
 namespace internal {
+class BranchCache;
 class Pool;
 struct Script;
 }  // namespace internal
@@ -68,14 +72,23 @@ class RedisParticipant final : public participant::Participant {
                                                  bool last_attempt);
   Result<std::vector<std::string>> RunWithLockWait(const internal::Script& script,
                                                    const Resolved& r);
+  // Runs the commit or abort script. `staged_keys`: the branch's data keys when known (from the
+  // cache), else null and they are read from the key list first.
   Status Finish(const internal::Script& script, const participant::BranchId& id,
-                const std::string& tag);
-  void CheckDurability();                             // fills warnings_
-  void ExpireIndex(const participant::BranchId& id);  // best effort, once the branch is final
+                const std::string& tag, const std::vector<std::string>* staged_keys);
+  void CheckDurability();  // fills warnings_
+  // The index EXPIRE of a final branch is not sent on its own: it is queued and rides, best
+  // effort, in the pipeline of the next mutating call (same write, same AOF fsync).
+  void DeferExpire(const participant::BranchId& id);
+  std::vector<std::vector<std::string>> TakeExpiries(std::size_t at_most);
+  void Requeue(std::vector<std::vector<std::string>> expiries);
 
   Config config_;
   Clock& clock_;
   std::unique_ptr<internal::Pool> pool_;
+  std::unique_ptr<internal::BranchCache> staged_;  // branches this process staged
+  std::mutex expire_mu_;
+  std::deque<std::string> expire_;  // index keys of final branches, EXPIRE not yet sent
   std::vector<std::string> warnings_;
   mutable std::shared_mutex handlers_mu_;
   std::map<std::string, ActionHandler, std::less<>> handlers_;

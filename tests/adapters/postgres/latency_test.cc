@@ -1,0 +1,65 @@
+// Prepare + Commit latency of the PostgreSQL participant against the real server, one thread.
+// Prints the figures; asserts only that every call succeeded (timings are never asserted: the
+// shared machine is too noisy). TXC_LATENCY_ITERATIONS overrides the iteration count (500).
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include "pg_fixture.h"
+#include "txcoord/core/fault.h"
+
+namespace txcoord::postgres::testing {
+namespace {
+
+using Clock_ = std::chrono::steady_clock;
+
+int Iterations() {
+  const char* v = std::getenv("TXC_LATENCY_ITERATIONS");
+  const int n = v != nullptr ? std::atoi(v) : 0;
+  return n > 0 ? n : 500;
+}
+
+double Micros(Clock_::duration d) {
+  return std::chrono::duration<double, std::micro>(d).count();
+}
+
+void Print(const char* what, std::vector<double> us) {
+  std::sort(us.begin(), us.end());
+  double sum = 0;
+  for (double u : us) sum += u;
+  std::printf("postgres %-16s n=%zu mean=%.0f us p50=%.0f us p99=%.0f us\n", what, us.size(),
+              sum / static_cast<double>(us.size()), us[us.size() / 2], us[us.size() * 99 / 100]);
+}
+
+TEST_F(PgTest, LatencyPrepareCommitAtOneThread) {
+  auto p = Make();
+  ASSERT_NE(p, nullptr);
+  const int n = Iterations();
+  std::vector<double> prepare, commit, both, until_prepare_transaction;
+  // Reached after everything but PREPARE TRANSACTION: the part without an fsync.
+  Clock_::time_point reached;
+  fault::ScopedFault mark("pg.prepare.before_prepare_transaction",
+                          fault::Spec::Callback([&] { reached = Clock_::now(); }));
+  for (int i = 0; i < n; ++i) {
+    const std::string gid = "lat-" + std::to_string(i);
+    const auto t0 = Clock_::now();
+    auto v = p->Prepare(Call(gid, "credit", {{"account", "bob"}, {"amount", "1"}}));
+    const auto t1 = Clock_::now();
+    ASSERT_TRUE(v.ok() && v->vote == participant::Vote::kYes) << v.status();
+    const Status s = p->Commit(Id(gid));
+    const auto t2 = Clock_::now();
+    ASSERT_TRUE(s.ok()) << s;
+    prepare.push_back(Micros(t1 - t0));
+    until_prepare_transaction.push_back(Micros(reached - t0));
+    commit.push_back(Micros(t2 - t1));
+    both.push_back(Micros(t2 - t0));
+  }
+  EXPECT_EQ(Balance("bob"), std::to_string(50 + n));
+  Print("before PREPARE", until_prepare_transaction);
+  Print("prepare", prepare);
+  Print("commit", commit);
+  Print("prepare+commit", both);
+}
+
+}  // namespace
+}  // namespace txcoord::postgres::testing
