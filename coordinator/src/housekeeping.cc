@@ -26,7 +26,12 @@ void Engine::Resume(internal::ReplayTables& tables) {
     }
     std::sort(idem_order_.begin(), idem_order_.end());
     const Clock::WallTime now = clock_.WallNow();
-    for (const auto& [gid, rt] : tables.live) {
+    while (!tables.live.empty()) {
+      // Taken out one at a time: each replayed transaction is freed as its engine copy is made,
+      // so the two do not interleave in the heap (RSS per in-flight transaction).
+      auto node = tables.live.extract(tables.live.begin());
+      const std::string& gid = node.key();
+      internal::ReplayTxn& rt = node.mapped();
       auto txn = std::make_shared<Txn>();
       const internal::v1::Begin& b = rt.begin;
       txn->gid = gid;
@@ -36,7 +41,7 @@ void Engine::Resume(internal::ReplayTables& tables) {
       txn->timeout = std::chrono::milliseconds(b.timeout_ms());
       txn->idem_key = b.idempotency_key();
       txn->request_hash = b.request_hash();
-      txn->timeline = rt.timeline;
+      txn->timeline = std::move(rt.timeline);
       const Decision& d = rt.decision;
       const bool commit = d.outcome() == Decision::COMMIT;
       if (d.heuristic() || !d.operator_id().empty()) {
