@@ -266,7 +266,8 @@ void WriteConfigs(const std::string& dir, const Env& env, std::uint16_t part_por
     << "\",\"token\":\"bench\",\"call_timeout_ms\":5000},"
     << "{\"name\":\"noop-a\",\"kind\":\"noop\"},{\"name\":\"noop-b\",\"kind\":\"noop\"}]}";
   std::ofstream p(dir + "/txparticipant.json", std::ios::trunc);
-  p << "{\"listen\":\"127.0.0.1:" << part_port << "\",\"token\":\"bench\",\"participants\":["
+  p << "{\"listen\":\"127.0.0.1:" << part_port
+    << "\",\"token\":\"bench\",\"http_threads\":32,\"participants\":["
     << "{\"name\":\"wallet-remote\",\"kind\":\"redis\",\"url\":\"redis://" << env.redis_host << ":"
     << env.redis_port << "/0\",\"pool_size\":16," << Actions(false) << "}]}";
 }

@@ -113,7 +113,7 @@ Result<TxpConfig> Parse(const Object& o) {
   if (c.token.empty()) return InvalidArgument("\"token\" must not be empty");
   TXC_ASSIGN_OR_RETURN(auto body, Int(o, "max_body_bytes", 1 << 20, 1024, 64 << 20));
   c.max_body_bytes = static_cast<std::size_t>(body);
-  TXC_ASSIGN_OR_RETURN(auto threads, Int(o, "http_threads", 8, 1, 1024));
+  TXC_ASSIGN_OR_RETURN(auto threads, Int(o, "http_threads", 32, 1, 1024));
   c.http_threads = static_cast<int>(threads);
   TXC_ASSIGN_OR_RETURN(std::string level, Str(o, "log_level", "info", /*required=*/false));
   TXC_ASSIGN_OR_RETURN(c.log_level, log::ParseLevel(level));
