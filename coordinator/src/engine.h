@@ -145,6 +145,7 @@ class Engine {
 
   // --- submit.cc ---
   Result<TxnPtr> BuildTxn(const TxnRequest& r) const;
+  Result<TxnPtr> CountRejected(Result<TxnPtr> built);  // a failed build counts as rejected
   Result<std::optional<SubmitReply>> AdmitLocked(const TxnPtr& txn);
   // Request validation of one branch before anything is logged: known participant, valid and
   // unique branch id, and the participant accepts the action and payload. InvalidArgument

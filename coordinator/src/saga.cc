@@ -92,13 +92,7 @@ Result<Engine::TxnPtr> Engine::BuildSaga(const SagaRequest& r) const {
 }
 
 Result<SubmitReply> Engine::SubmitSaga(const SagaRequest& request) {
-  Result<TxnPtr> built = BuildSaga(request);
-  if (!built.ok()) {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++metrics_.rejected;
-    return built.status();
-  }
-  TxnPtr txn = *built;
+  TXC_ASSIGN_OR_RETURN(TxnPtr txn, CountRejected(BuildSaga(request)));
   TXC_ASSIGN_OR_RETURN(std::optional<SubmitReply> early,
                        AdmitAndBegin(txn, "saga.after_begin_durable", "recovery resumes it"));
   if (early) return *early;

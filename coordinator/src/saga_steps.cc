@@ -37,8 +37,9 @@ void Engine::SagaStepRecord(const TxnPtr& txn, std::size_t i, int phase, int eve
   };
   if (event == SagaStep::STARTED) {
     // Forced: recovery must know the call may have happened before it happens.
-    AppendForced(rec, [&]() -> Result<bool> { return apply(); })
-        .IgnoreError();  // a failed append fail-stops the engine (Stopped() turns true)
+    AppendForced(rec, [&]() -> Result<bool> {
+      return apply();
+    }).IgnoreError();  // a failed append fail-stops the engine (Stopped() turns true)
     return;
   }
   // Outcomes are lazy: everything the engine does because of one (the next STARTED, the

@@ -174,14 +174,16 @@ Result<std::optional<SubmitReply>> Engine::AdmitAndBegin(const TxnPtr& txn, cons
   return std::optional<SubmitReply>();
 }
 
-Result<SubmitReply> Engine::Submit(const TxnRequest& request) {
-  Result<TxnPtr> built = BuildTxn(request);
+Result<Engine::TxnPtr> Engine::CountRejected(Result<TxnPtr> built) {
   if (!built.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
     ++metrics_.rejected;
-    return built.status();
   }
-  TxnPtr txn = *built;
+  return built;
+}
+
+Result<SubmitReply> Engine::Submit(const TxnRequest& request) {
+  TXC_ASSIGN_OR_RETURN(TxnPtr txn, CountRejected(BuildTxn(request)));
   TXC_ASSIGN_OR_RETURN(std::optional<SubmitReply> early,
                        AdmitAndBegin(txn, "coordinator.after_begin_durable", "recovery aborts it"));
   if (early) return *early;

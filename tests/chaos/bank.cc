@@ -1,4 +1,5 @@
 #include "bank.h"
+#include "txcoord/testing/net.h"
 
 #include <netinet/in.h>
 #include <signal.h>
@@ -16,22 +17,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using SteadyClock = std::chrono::steady_clock;
-
-std::uint16_t FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  std::uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
 
 std::string Quote(const std::string& s) {
   return "\"" + s + "\"";
@@ -113,8 +98,8 @@ bool Bank::Setup(int accounts, long long balance) {
   char tmpl[] = "/tmp/txc-chaos-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) return SetError("mkdtemp failed"), false;
   dir_ = tmpl;
-  port_ = FreePort();
-  participant_port_ = FreePort();
+  port_ = txcoord::testing::FreeLoopbackPort();
+  participant_port_ = txcoord::testing::FreeLoopbackPort();
   if (!Reconnect()) return false;
   if (!pg_->Exec("BEGIN; SELECT pg_advisory_xact_lock(71171);"
                  "CREATE TABLE IF NOT EXISTS chaos_accounts (id text PRIMARY KEY,"

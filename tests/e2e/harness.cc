@@ -23,27 +23,12 @@
 #include <thread>
 
 #include "txcoord/testing/env.h"
+#include "txcoord/testing/net.h"
 
 namespace txcoord::e2e {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::uint16_t FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  std::uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
 
 std::string RandomHex() {
   std::random_device rd;
@@ -198,7 +183,7 @@ void E2eTest::SetUp() {
   char tmpl[] = "/tmp/txc-e2e-XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   dir_ = tmpl;
-  port_ = FreePort();
+  port_ = testing::FreeLoopbackPort();
   ASSERT_NE(port_, 0);
   pg_ = std::make_unique<Pg>(pg_dsn_);
   ASSERT_TRUE(pg_->ok()) << pg_->last_error();
@@ -211,7 +196,7 @@ void E2eTest::SetUp() {
       << pg_->last_error();
   daemon_ =
       std::make_unique<Daemon>(TXC_TXCOORDD_PATH, dir_ + "/txcoordd.json", dir_ + "/txcoordd.log");
-  participant_port_ = FreePort();
+  participant_port_ = testing::FreeLoopbackPort();
   participant_ = std::make_unique<Daemon>(TXC_TXPARTICIPANT_PATH, dir_ + "/txparticipant.json",
                                           dir_ + "/txparticipant.log");
 }

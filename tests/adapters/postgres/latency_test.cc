@@ -1,40 +1,29 @@
 // Prepare + Commit latency of the PostgreSQL participant against the real server, one thread.
 // Prints the figures; asserts only that every call succeeded (timings are never asserted: the
 // shared machine is too noisy). TXC_LATENCY_ITERATIONS overrides the iteration count (500).
-#include <algorithm>
-#include <cstdio>
-#include <cstdlib>
+#include <utility>
+#include <vector>
 
 #include "pg_fixture.h"
 #include "txcoord/core/fault.h"
+#include "txcoord/testing/latency.h"
 
 namespace txcoord::postgres::testing {
 namespace {
 
 using Clock_ = std::chrono::steady_clock;
 
-int Iterations() {
-  const char* v = std::getenv("TXC_LATENCY_ITERATIONS");
-  const int n = v != nullptr ? std::atoi(v) : 0;
-  return n > 0 ? n : 500;
-}
-
-double Micros(Clock_::duration d) {
-  return std::chrono::duration<double, std::micro>(d).count();
-}
+using txcoord::testing::LatencyIterations;
+using txcoord::testing::Micros;
 
 void Print(const char* what, std::vector<double> us) {
-  std::sort(us.begin(), us.end());
-  double sum = 0;
-  for (double u : us) sum += u;
-  std::printf("postgres %-16s n=%zu mean=%.0f us p50=%.0f us p99=%.0f us\n", what, us.size(),
-              sum / static_cast<double>(us.size()), us[us.size() / 2], us[us.size() * 99 / 100]);
+  txcoord::testing::PrintLatency("postgres", what, std::move(us));
 }
 
 TEST_F(PgTest, LatencyPrepareCommitAtOneThread) {
   auto p = Make();
   ASSERT_NE(p, nullptr);
-  const int n = Iterations();
+  const int n = LatencyIterations();
   std::vector<double> prepare, commit, both, until_prepare_transaction;
   // Reached after everything but PREPARE TRANSACTION: the part without an fsync.
   Clock_::time_point reached;

@@ -1,33 +1,22 @@
 // Prepare + Commit latency of the Redis participant against the real server, one thread.
 // Prints the figures; asserts only that every call succeeded (timings are never asserted: the
 // shared machine is too noisy). TXC_LATENCY_ITERATIONS overrides the iteration count (500).
-#include <algorithm>
-#include <cstdio>
-#include <cstdlib>
+#include <utility>
+#include <vector>
 
 #include "redis_fixture.h"
+#include "txcoord/testing/latency.h"
 
 namespace txcoord::redis::testing {
 namespace {
 
 using Clock_ = std::chrono::steady_clock;
 
-int Iterations() {
-  const char* v = std::getenv("TXC_LATENCY_ITERATIONS");
-  const int n = v != nullptr ? std::atoi(v) : 0;
-  return n > 0 ? n : 500;
-}
-
-double Micros(Clock_::duration d) {
-  return std::chrono::duration<double, std::micro>(d).count();
-}
+using txcoord::testing::LatencyIterations;
+using txcoord::testing::Micros;
 
 void Print(const char* what, std::vector<double> us) {
-  std::sort(us.begin(), us.end());
-  double sum = 0;
-  for (double u : us) sum += u;
-  std::printf("redis %-16s n=%zu mean=%.0f us p50=%.0f us p99=%.0f us\n", what, us.size(),
-              sum / static_cast<double>(us.size()), us[us.size() / 2], us[us.size() * 99 / 100]);
+  txcoord::testing::PrintLatency("redis", what, std::move(us));
 }
 
 class LatencyTest : public RedisTest {};
@@ -35,7 +24,7 @@ class LatencyTest : public RedisTest {};
 TEST_F(LatencyTest, PrepareCommitAtOneThread) {
   const std::string acct = Unique();
   Set(Wallet(acct), "0");
-  const int n = Iterations();
+  const int n = LatencyIterations();
   std::vector<double> prepare, commit, both;
   for (int i = 0; i < n; ++i) {
     const auto id = Branch(Unique("g"));
