@@ -4,6 +4,7 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -97,19 +98,12 @@ bool WaitHttp(std::uint16_t port, const std::string& path, std::chrono::millisec
 }
 
 std::uint16_t FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  std::uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
+  try {
+    Poco::Net::ServerSocket probe(Poco::Net::SocketAddress("127.0.0.1", 0));
+    return probe.address().port();  // released when `probe` closes
+  } catch (const Poco::Exception&) {
+    return 0;
   }
-  ::close(fd);
-  return port;
 }
 
 double CpuSeconds(pid_t pid) {
