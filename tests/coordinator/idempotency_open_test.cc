@@ -91,6 +91,32 @@ TEST_F(EngineTest, IdempotencyRecordsExpireAfterTheHorizon) {
   EXPECT_EQ(pg->prepares(), 2);
 }
 
+// The horizon counts only for finished transactions: an undecided one keeps its key however old
+// (the expiry queue puts it back), and loses it once finished and past the horizon.
+TEST_F(EngineTest, IdempotencyRecordOfALiveTransactionOutlivesTheHorizon) {
+  cfg.idempotency_horizon = 1h;
+  Start();
+  co::OpenRequest req;
+  req.gid = "xa-live";
+  req.idempotency_key = "k-live";
+  req.timeout = 20h;
+  ASSERT_TRUE(tm->BeginOpen(req).ok());
+  clock.Advance(2h);
+  ASSERT_TRUE(tm->CheckpointNow().ok());  // runs the expiry, as every tick does
+  auto again = tm->BeginOpen(req);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_NE(again->match, co::IdempotencyMatch::kNew);
+  EXPECT_EQ(again->txn.gid, "xa-live");
+  ASSERT_TRUE(tm->Abort("xa-live", "test").ok());
+  WaitFinal("xa-live");
+  clock.Advance(1h + 1ms);  // the record's age, not its transaction's end, counts
+  ASSERT_TRUE(tm->CheckpointNow().ok());
+  req.gid = "xa-live-2";
+  auto fresh = tm->BeginOpen(req);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_EQ(fresh->match, co::IdempotencyMatch::kNew);
+}
+
 TEST_F(EngineTest, OpenTransactionRegisterAndCommit) {
   Start();
   co::OpenRequest req;

@@ -76,6 +76,27 @@ TEST_F(RecoveryTest, EndedTransactionSendsNothing) {
   EXPECT_EQ(pg->commits() + pg->aborts() + redis->commits() + redis->aborts(), 0);
 }
 
+// More recovered transactions than one resume slice (256): readiness does not wait for them,
+// and every one is finished, each the way its log says.
+TEST_F(RecoveryTest, ManyRecoveredTransactionsAreFinishedInSlicesAfterReadiness) {
+  constexpr int kTxns = 700;
+  for (int i = 0; i < kTxns; ++i) {
+    const std::string gid = "r-many-" + std::to_string(i);
+    PutBegin(gid);
+    if (i % 3 != 0) PutDecision(gid, i % 3 == 1);  // a third undecided, a third each way
+  }
+  Start();
+  EXPECT_TRUE(tm->ready());
+  for (int i = 0; i < kTxns; ++i) {
+    const std::string gid = "r-many-" + std::to_string(i);
+    const bool commit = i % 3 == 1;
+    ASSERT_EQ(WaitFinal(gid).state, commit ? co::TxnState::kCommitted : co::TxnState::kAborted)
+        << gid;
+    ExpectAtomic(gid, commit);
+  }
+  EXPECT_EQ(tm->metrics().in_flight, 0u);
+}
+
 TEST_F(RecoveryTest, ReadsWorkWhileRecoveryPhase2Runs) {
   PutBegin("r-slow");
   PutDecision("r-slow", true);
