@@ -86,6 +86,7 @@ class Daemon : public Poco::Util::ServerApplication {
       auto made = adapters::CreateParticipant(*p);
       if (!made.ok()) return made.status();
       log::Info("participant ready", {{"name", (*made)->name()}});
+      WarnIfPoolBelowCap(*p, cfg.engine.max_concurrent_per_participant);
       participants.push_back(std::move(*made));
     }
     coordinator::RecoveredState state;
@@ -112,6 +113,21 @@ class Daemon : public Poco::Util::ServerApplication {
     log::Info("stopping");
     (*api)->Stop();
     return Status::Ok();
+  }
+
+  // More concurrent calls than connections: the extra calls wait for a connection inside the
+  // adapter (and fail after its pool wait) instead of in the engine's queue. Worth a warning.
+  static void WarnIfPoolBelowCap(const Poco::JSON::Object& p, std::size_t cap) {
+    const std::string kind = p.optValue<std::string>("kind", "");
+    const char* key = kind == "remote" ? "max_connections" : "pool_size";
+    const int fallback = kind == "remote" ? 16 : 8;  // the adapters' defaults
+    if (kind != "postgres" && kind != "redis" && kind != "remote") return;
+    const int pool = p.optValue<int>(key, fallback);
+    if (pool >= static_cast<int>(cap)) return;
+    log::Warn("participant pool smaller than max_concurrent_per_participant",
+              {{"name", p.optValue<std::string>("name", "")},
+               {key, std::to_string(pool)},
+               {"max_concurrent_per_participant", std::to_string(cap)}});
   }
 
   int Fail(int code, const Status& s) {
