@@ -185,7 +185,6 @@ Result<TransactionRequest> ValidateTransactionRequest(TransactionRequest req,
       return InvalidArgument(where + ": \"compensation\" and \"group\" are for mode saga");
     }
   }
-  req.body_hash = CanonicalHash(req);
   return req;
 }
 

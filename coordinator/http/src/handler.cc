@@ -237,6 +237,7 @@ void Exchange::CreateTransaction() {
                     : api::ParseTransactionRequest(*body, ctx_.options.limits);
   if (!parsed.ok()) return SendError(parsed.status());
   api::TransactionRequest& r = *parsed;
+  if (!key.empty()) r.body_hash = api::CanonicalHash(r);  // only idempotency compares it
   if (r.mode != "2pc" && r.mode != "saga") {
     return SendError(
         InvalidArgument("mode \"" + r.mode + "\" is not supported by this coordinator"));

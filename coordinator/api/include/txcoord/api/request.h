@@ -43,9 +43,8 @@ struct TransactionRequest {
   std::optional<std::int64_t> timeout_ms;
   bool open = false;  // XA-style: branches registered later
   std::vector<BranchSpec> branches;
-  // Hex SHA-256 over a canonical serialization of the fields above: the same request sent as
-  // JSON with keys reordered or re-spaced, or as Protobuf, hashes the same. Idempotency compares
-  // it ("same key, same body").
+  // CanonicalHash(*this), set by the caller when it needs it (a request with an Idempotency-Key):
+  // the parsers leave it empty (SHA-256 of every request was 5.7 % of a request's instructions).
   std::string body_hash;
 };
 
@@ -59,8 +58,11 @@ Result<TransactionRequest> ParseTransactionRequest(std::string_view body, const 
 // The same request as a serialized txcoord.api.v1.TransactionRequest (api.proto).
 Result<TransactionRequest> ParseTransactionRequestProto(std::string_view body,
                                                         const Limits& limits);
-// The checks both encodings share; sets body_hash. For requests built in code.
+// The checks both encodings share. For requests built in code.
 Result<TransactionRequest> ValidateTransactionRequest(TransactionRequest req, const Limits& limits);
+// Hex SHA-256 over a canonical serialization of the request's fields: the same request sent as
+// JSON with keys reordered or re-spaced, or as Protobuf, hashes the same. Idempotency compares
+// it ("same key, same body").
 std::string CanonicalHash(const TransactionRequest& req);
 
 // POST /v1/transactions/{gid}/branches: {"participant":"NAME","branch":"ID"}
