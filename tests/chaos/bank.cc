@@ -1,5 +1,6 @@
 #include "bank.h"
 #include "txcoord/testing/net.h"
+#include "txcoord/testing/poll.h"
 
 #include <netinet/in.h>
 #include <signal.h>
@@ -213,18 +214,18 @@ void Bank::Transfer(TransferRecord& t, SteadyClock::time_point deadline) {
 bool Bank::WaitQuiet(std::chrono::milliseconds deadline) {
   if (!participant_->running() && !StartParticipant()) return false;
   if (!coordinator_->running() && !StartCoordinator()) return false;
-  const auto until = SteadyClock::now() + deadline;
   std::string last;
-  while (SteadyClock::now() < until) {
-    e2e::HttpReply r = e2e::Http(port_, "GET", "/metrics", "", {}, 2s);
-    const auto pos = r.body.find("\ntxcoord_transactions_in_flight ");
-    if (r.status == 200 && pos != std::string::npos) {
-      const auto start = pos + std::string("\ntxcoord_transactions_in_flight ").size();
-      last = r.body.substr(start, r.body.find('\n', start) - start);
-      if (last == "0") return true;
-    }
-    std::this_thread::sleep_for(100ms);
-  }
+  const bool quiet = txcoord::testing::Eventually(
+      [&] {
+        e2e::HttpReply r = e2e::Http(port_, "GET", "/metrics", "", {}, 2s);
+        const auto pos = r.body.find("\ntxcoord_transactions_in_flight ");
+        if (r.status != 200 || pos == std::string::npos) return false;
+        const auto start = pos + std::string("\ntxcoord_transactions_in_flight ").size();
+        last = r.body.substr(start, r.body.find('\n', start) - start);
+        return last == "0";
+      },
+      deadline, 100ms);
+  if (quiet) return true;
   SetError("transactions still in flight at the deadline: " + last);
   return false;
 }

@@ -24,6 +24,7 @@
 
 #include "txcoord/testing/env.h"
 #include "txcoord/testing/net.h"
+#include "txcoord/testing/poll.h"
 
 namespace txcoord::e2e {
 namespace {
@@ -127,37 +128,33 @@ bool Daemon::Start(const std::string& failpoints) {
 
 ::testing::AssertionResult Daemon::WaitReady(std::uint16_t port, const std::string& path,
                                              std::chrono::milliseconds deadline) {
-  const auto until = Clock::now() + deadline;
-  while (Clock::now() < until) {
-    if (!running()) return ::testing::AssertionFailure() << "txcoordd is not running";
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return ::testing::AssertionFailure()
-             << "txcoordd exited during start-up (status " << status << "):\n"
-             << LogTail();
-    }
-    if (Http(port, "GET", path, "", {}, 1s).status == 200) {
-      return ::testing::AssertionSuccess();
-    }
-    std::this_thread::sleep_for(20ms);
+  if (!running()) return ::testing::AssertionFailure() << "txcoordd is not running";
+  int status = 0;
+  bool exited = false;
+  const bool ready = testing::Eventually(
+      [&] {
+        exited = ::waitpid(pid_, &status, WNOHANG) == pid_;
+        return exited || Http(port, "GET", path, "", {}, 1s).status == 200;
+      },
+      deadline, 20ms);
+  if (exited) {
+    pid_ = -1;
+    return ::testing::AssertionFailure()
+           << "txcoordd exited during start-up (status " << status << "):\n"
+           << LogTail();
   }
+  if (ready) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << binary_ << " not ready in time:\n" << LogTail();
 }
 
 int Daemon::WaitExit(std::chrono::milliseconds deadline) {
   if (!running()) return -1;
-  const auto until = Clock::now() + deadline;
-  while (true) {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      if (WIFEXITED(status)) return WEXITSTATUS(status);
-      return 128 + WTERMSIG(status);
-    }
-    if (Clock::now() >= until) return -1;
-    std::this_thread::sleep_for(10ms);
+  int status = 0;
+  if (!testing::Eventually([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, deadline)) {
+    return -1;
   }
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 void Daemon::Kill() {
@@ -327,15 +324,16 @@ std::string E2eTest::TransferBody(const std::string& gid, const std::string& acc
 }
 
 std::string E2eTest::WaitFinal(const std::string& gid, std::chrono::milliseconds deadline) {
-  const auto until = Clock::now() + deadline;
-  while (Clock::now() < until) {
-    HttpReply r = Get("/v1/transactions/" + gid);
-    if (r.status == 200 && JsonField(r.body, "phase2_complete") == "true") {
-      return JsonField(r.body, "state");
-    }
-    std::this_thread::sleep_for(50ms);
-  }
-  return "";
+  std::string state;
+  testing::Eventually(
+      [&] {
+        HttpReply r = Get("/v1/transactions/" + gid);
+        if (r.status != 200 || JsonField(r.body, "phase2_complete") != "true") return false;
+        state = JsonField(r.body, "state");
+        return true;
+      },
+      deadline, 50ms);
+  return state;
 }
 
 long long E2eTest::PreparedCount(const std::string& coordinator_id) {

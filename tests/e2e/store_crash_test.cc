@@ -7,6 +7,7 @@
 
 #include "harness.h"
 #include "txcoord/testing/env.h"
+#include "txcoord/testing/poll.h"
 
 namespace txcoord::e2e {
 namespace {
@@ -25,11 +26,8 @@ class StoreCrashTest : public E2eTest {
     std::thread client([&] {
       reply = Http(port_, "POST", "/v1/transactions", TransferBody(gid, acc, wal, 30), {}, 60s);
     });
-    const auto until = std::chrono::steady_clock::now() + 10s;
-    while (PreparedCount(cid_) != 1 && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(10ms);
-    }
-    EXPECT_EQ(PreparedCount(cid_), 1) << "the PostgreSQL branch never prepared";
+    EXPECT_TRUE(txcoord::testing::Eventually([&] { return PreparedCount(cid_) == 1; }))
+        << "the PostgreSQL branch never prepared";
     const std::string cmd = "S=" + services + "; " + restart + " >/dev/null";
     EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
     client.join();

@@ -35,15 +35,6 @@ RawAnswer Send(std::uint16_t port, const RawRequest& r) {
   return a;
 }
 
-bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds deadline) {
-  const auto end = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return cond();
-}
-
 void ServerFixture::StartServer(ServiceOptions svc_opts, ServerOptions srv_opts) {
   if (server_) server_->Stop();
   svc_opts.token = kToken;

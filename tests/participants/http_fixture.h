@@ -36,10 +36,6 @@ struct RawRequest {
 
 RawAnswer Send(std::uint16_t port, const RawRequest& req);
 
-// Polls `cond` until it holds or `deadline` passes; true when it held.
-bool WaitFor(const std::function<bool()>& cond,
-             std::chrono::milliseconds deadline = std::chrono::seconds(10));
-
 class ServerFixture : public ::testing::Test {
  protected:
   void SetUp() override { StartServer({}, {}); }

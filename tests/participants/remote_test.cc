@@ -5,6 +5,7 @@
 
 #include "http_fixture.h"
 #include "txcoord/core/fault.h"
+#include "txcoord/testing/poll.h"
 
 namespace txcoord::participant::testing {
 namespace {
@@ -136,7 +137,7 @@ TEST_P(RemoteTest, ConnectionClosedByServerWhileIdleIsReplacedTransparently) {
   StartServer({}, opts);
   auto remote = Remote(GetParam());
   ASSERT_TRUE(remote->Commit(kId).ok());
-  ASSERT_TRUE(WaitFor([&] { return server_->current_connections() == 0; }));
+  ASSERT_TRUE(txcoord::testing::Eventually([&] { return server_->current_connections() == 0; }));
   ASSERT_TRUE(remote->Commit(kId).ok());
   EXPECT_EQ(fake_->calls(), 2);  // applied once per call, never twice
   EXPECT_EQ(remote->connections_opened(), 2);

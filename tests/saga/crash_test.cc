@@ -23,6 +23,7 @@
 #include <tuple>
 
 #include "txcoord/testing/env.h"
+#include "txcoord/testing/poll.h"
 
 namespace {
 
@@ -117,28 +118,31 @@ class SagaDaemonTest : public ::testing::Test {
       ::execl(TXCOORDD_PATH, TXCOORDD_PATH, config.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (Http("GET", "/readyz", "").first == 200) return;
-      int status = 0;
-      ASSERT_EQ(::waitpid(pid_, &status, WNOHANG), 0) << "txcoordd exited at start: " << Log();
-      std::this_thread::sleep_for(50ms);
-    }
-    FAIL() << "txcoordd did not become ready: " << Log();
+    bool exited = false;
+    const bool ready = txcoord::testing::Eventually(
+        [&] {
+          int status = 0;
+          exited = ::waitpid(pid_, &status, WNOHANG) != 0;
+          return exited || Http("GET", "/readyz", "").first == 200;
+        },
+        30s, 50ms);
+    ASSERT_FALSE(exited) << "txcoordd exited at start: " << Log();
+    ASSERT_TRUE(ready) << "txcoordd did not become ready: " << Log();
   }
 
   // Waits for the daemon to exit by itself (the crash fault point); returns its exit code.
   int WaitExit() {
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    return -1000;
+    int code = -1000;
+    txcoord::testing::Eventually(
+        [&] {
+          int status = 0;
+          if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
+          pid_ = -1;
+          code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+          return true;
+        },
+        30s, 20ms);
+    return code;
   }
 
   void Stop() {
@@ -234,12 +238,12 @@ TEST_F(SagaDaemonTest, HttpApiSpeaksSagaStates) {
   EXPECT_EQ(code, 200) << body;
   EXPECT_NE(body.find("\"state\":\"compensated\""), std::string::npos) << body;
   EXPECT_NE(body.find("\"stuck\":false"), std::string::npos) << body;
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::tie(code, body) = Http("GET", "/v1/transactions/api-ok", "");
-    if (body.find("\"state\":\"committed\"") != std::string::npos) break;
-    std::this_thread::sleep_for(20ms);
-  }
+  txcoord::testing::Eventually(
+      [&] {
+        std::tie(code, body) = Http("GET", "/v1/transactions/api-ok", "");
+        return body.find("\"state\":\"committed\"") != std::string::npos;
+      },
+      20s, 20ms);
   EXPECT_NE(body.find("\"state\":\"committed\""), std::string::npos) << body;
   std::tie(code, body) = Http("GET", "/v1/transactions?state=compensated", "");
   EXPECT_EQ(code, 200);
@@ -266,14 +270,14 @@ TEST_P(SagaCrashTest, KilledAtTheFaultPointTheSagaFinishesAfterRestart) {
   ASSERT_EQ(WaitExit(), 86) << "the fault point did not fire: " << Log();
   ASSERT_NO_FATAL_FAILURE(Start(""));
   std::string body;
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
   const std::string want = c.refuse ? "\"state\":\"compensated\"" : "\"state\":\"committed\"";
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto [code, text] = Http("GET", "/v1/transactions/crash-saga", "");
-    body = text;
-    if (code == 200 && text.find(want) != std::string::npos) break;
-    std::this_thread::sleep_for(50ms);
-  }
+  txcoord::testing::Eventually(
+      [&] {
+        auto [code, text] = Http("GET", "/v1/transactions/crash-saga", "");
+        body = text;
+        return code == 200 && text.find(want) != std::string::npos;
+      },
+      30s, 50ms);
   ASSERT_NE(body.find(want), std::string::npos) << body << "\n" << Log();
   EXPECT_EQ(Redis("GET stock:{" + tag_ + "}"), c.refuse ? "10" : "8");
   EXPECT_EQ(Scalar("SELECT balance FROM pay_" + tag_), c.refuse ? "100" : "70");

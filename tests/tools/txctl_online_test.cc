@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "harness.h"
+#include "txcoord/testing/poll.h"
 #include "txctl_run.h"
 
 namespace txcoord::e2e {
@@ -31,13 +32,15 @@ class TxctlOnlineTest : public E2eTest {
   // Polls `txctl --json show gid` until `pred` holds; the last view (nullptr on timeout).
   template <typename Pred>
   Object::Ptr ShowUntil(const std::string& gid, Pred pred, std::chrono::seconds deadline) {
-    const auto end = std::chrono::steady_clock::now() + deadline;
-    while (std::chrono::steady_clock::now() < end) {
-      TxctlRun r = Txctl("--json show " + gid);
-      if (auto v = r.Json(); r.exit_code == 0 && v && pred(v)) return v;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return nullptr;
+    Object::Ptr found;
+    txcoord::testing::Eventually(
+        [&] {
+          TxctlRun r = Txctl("--json show " + gid);
+          if (auto v = r.Json(); r.exit_code == 0 && v && pred(v)) found = v;
+          return !found.isNull();
+        },
+        deadline, std::chrono::milliseconds(100));
+    return found;
   }
 
   static bool HasGid(const Object::Ptr& list, const std::string& gid) {

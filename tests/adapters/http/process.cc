@@ -1,4 +1,5 @@
 #include "process.h"
+#include "txcoord/testing/poll.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -41,16 +42,14 @@ Child::~Child() {
 
 std::optional<int> Child::WaitExit(std::chrono::milliseconds deadline) {
   if (pid_ <= 0) return std::nullopt;
-  const auto end = std::chrono::steady_clock::now() + deadline;
-  while (!reaped_) {
-    const pid_t r = waitpid(pid_, &status_, WNOHANG);
-    if (r == pid_) {
-      reaped_ = true;
-      signaled_ = WIFSIGNALED(status_);
-      break;
-    }
-    if (std::chrono::steady_clock::now() >= end) return std::nullopt;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (!reaped_ &&
+      !txcoord::testing::Eventually([&] { return waitpid(pid_, &status_, WNOHANG) == pid_; },
+                                    deadline, std::chrono::milliseconds(20))) {
+    return std::nullopt;
+  }
+  if (!reaped_) {
+    reaped_ = true;
+    signaled_ = WIFSIGNALED(status_);
   }
   if (WIFEXITED(status_)) return WEXITSTATUS(status_);
   return std::nullopt;
@@ -78,21 +77,23 @@ std::string Child::Output() const {
 
 int Child::WaitListening(std::chrono::milliseconds deadline) const {
   static const std::regex kListening(R"re("msg":"listening","address":"[^"]*:([0-9]+)")re");
-  const auto end = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < end) {
-    std::smatch m;
-    const std::string out = Output();
-    if (std::regex_search(out, m, kListening)) return std::stoi(m[1]);
-    siginfo_t info{};
-    // WNOWAIT: look without reaping, WaitExit() still gets the status.
-    if (reaped_ ||
-        waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
-        info.si_pid != 0) {
-      return 0;  // exited early
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return 0;
+  int port = 0;
+  txcoord::testing::Eventually(
+      [&] {
+        std::smatch m;
+        const std::string out = Output();
+        if (std::regex_search(out, m, kListening)) {
+          port = std::stoi(m[1]);
+          return true;
+        }
+        siginfo_t info{};
+        // WNOWAIT: look without reaping, WaitExit() still gets the status.
+        return reaped_ ||
+               waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+               info.si_pid != 0;  // exited early: port stays 0
+      },
+      deadline, std::chrono::milliseconds(20));
+  return port;
 }
 
 }  // namespace txcoord::http_testing

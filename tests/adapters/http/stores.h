@@ -149,16 +149,4 @@ inline std::string WalletKey(const std::string& account) {
   return "wallet:{" + account + "}";
 }
 
-// Polls `cond` every 20 ms until it holds or `deadline` passes; true when it held.
-inline bool WaitFor(const std::function<bool()>& cond,
-                    std::chrono::milliseconds deadline = std::chrono::seconds(15)) {
-  const auto end = std::chrono::steady_clock::now() + deadline;
-  while (true) {
-    if (cond()) return true;
-    if (std::chrono::steady_clock::now() >= end) return false;
-    struct timespec ts = {0, 20'000'000};
-    nanosleep(&ts, nullptr);
-  }
-}
-
 }  // namespace txcoord::http_testing

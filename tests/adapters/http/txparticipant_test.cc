@@ -22,6 +22,7 @@
 #include "stores.h"
 #include "txcoord/participant/remote.h"
 #include "txcoord/testing/env.h"
+#include "txcoord/testing/poll.h"
 
 namespace txcoord::http_testing {
 namespace {
@@ -153,7 +154,8 @@ TEST_F(TxParticipantTest, ServesBothStoresAndHealthzThenStopsCleanlyOnSigterm) {
   ASSERT_NO_FATAL_FAILURE(SetUpStores());
   const int port = StartServing(WriteConfig(GoodConfig()));
   ASSERT_NE(port, 0);
-  ASSERT_TRUE(WaitFor([&] { return HttpGet(port, "/healthz").first == 200; }));
+  ASSERT_TRUE(txcoord::testing::Eventually([&] { return HttpGet(port, "/healthz").first == 200; },
+                                           std::chrono::seconds(15)));
   EXPECT_EQ(HttpGet(port, "/healthz").second, R"({"status":"ok"})");
   EXPECT_EQ(HttpGet(port, "/elsewhere").first, 404);
 

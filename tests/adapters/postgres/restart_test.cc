@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "pg_fixture.h"
+#include "txcoord/testing/poll.h"
 
 namespace txcoord::postgres::testing {
 namespace {
@@ -35,12 +36,12 @@ TEST_F(PgTest, PreparedBranchesSurviveAServerRestart) {
 
   // The pool replaces its dead connections; poll until the server accepts work again.
   Result<std::vector<participant::InDoubtBranch>> list = Unavailable("not tried");
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    list = p->InDoubt(coordinator_);
-    if (list.ok() || list.status().code() != Code::kUnavailable) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  txcoord::testing::Eventually(
+      [&] {
+        list = p->InDoubt(coordinator_);
+        return list.ok() || list.status().code() != Code::kUnavailable;
+      },
+      std::chrono::seconds(60), std::chrono::milliseconds(100));
   ASSERT_TRUE(list.ok()) << list.status();
   std::vector<BranchId> ids;
   for (const auto& b : *list) ids.push_back(b.id);

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "redis_fixture.h"
+#include "txcoord/testing/poll.h"
 
 namespace txcoord::redis::testing {
 namespace {
@@ -134,12 +135,12 @@ TEST_F(RestartTest, WarnsWhenTheServerIsNotDurable) {
   pid_t child = 0;
   ASSERT_EQ(posix_spawnp(&child, "redis-server", nullptr, nullptr, argv.data(), environ), 0);
   std::unique_ptr<redisContext, decltype(&redisFree)> c(nullptr, &redisFree);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    c.reset(redisConnect("127.0.0.1", port));
-    if (c && !c->err) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // poll: server starting
-  }
+  txcoord::testing::Eventually(  // the server is starting
+      [&] {
+        c.reset(redisConnect("127.0.0.1", port));
+        return c && !c->err;
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(20));
   Result<Config> cfg = ParseConfigText(ConfigJson("redis://127.0.0.1:" + port_s));
   auto p = c && !c->err && cfg.ok() ? RedisParticipant::Create(*cfg)
                                     : Result<std::unique_ptr<RedisParticipant>>(Internal("down"));
