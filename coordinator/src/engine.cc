@@ -144,6 +144,12 @@ void Engine::After(std::chrono::milliseconds delay, std::function<void()> fn) {
   });
 }
 
+Result<Engine::TxnPtr> Engine::FindLocked(const std::string& gid) const {
+  auto it = txns_.find(gid);
+  if (it == txns_.end()) return NotFound("no transaction " + gid);
+  return it->second;
+}
+
 internal::ParticipantChannel* Engine::ChannelFor(const std::string& name) {
   auto it = channels_.find(name);
   return it == channels_.end() ? nullptr : it->second.get();

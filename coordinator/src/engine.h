@@ -137,6 +137,9 @@ class Engine {
   Status CheckReadyLocked() const;
   void After(std::chrono::milliseconds delay, std::function<void()> fn);
   internal::ParticipantChannel* ChannelFor(const std::string& name);
+  Result<TxnPtr> FindLocked(const std::string& gid) const;  // NotFound "no transaction <gid>"
+  // Commit/Abort by the client: an open or one-shot 2PC transaction, not a saga.
+  Result<TxnPtr> FindClientTxnLocked(const std::string& gid) const;
   std::string NewGidLocked();
   TxnView ViewLocked(const Txn& t) const;
   void CountCall(const std::string& participant, const std::string& what);
@@ -144,6 +147,11 @@ class Engine {
   void NoteLocked(Txn& t, const internal::v1::Record& rec);
 
   // --- submit.cc ---
+  // A transaction for a request of `count` `parts` ("branches"/"steps") with its gid, key,
+  // timeout and hash, after the checks every request shares (InvalidArgument otherwise).
+  template <typename Request>
+  Result<TxnPtr> NewTxn(const Request& r, std::size_t count, std::string_view what,
+                        std::string_view parts) const;
   Result<TxnPtr> BuildTxn(const TxnRequest& r) const;
   Result<TxnPtr> CountRejected(Result<TxnPtr> built);  // a failed build counts as rejected
   Result<std::optional<SubmitReply>> AdmitLocked(const TxnPtr& txn);

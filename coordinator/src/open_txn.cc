@@ -40,9 +40,7 @@ Status Engine::RegisterBranch(const std::string& gid, const std::string& partici
   std::size_t index = 0;
   Record rec;
   Status s = AppendForced(rec, [&]() -> Result<bool> {
-    auto it = txns_.find(gid);
-    if (it == txns_.end()) return NotFound("no transaction " + gid);
-    txn = it->second;
+    TXC_ASSIGN_OR_RETURN(txn, FindLocked(gid));
     if (!txn->open) return FailedPrecondition("transaction " + gid + " is not open (XA-style)");
     if (txn->state != TxnState::kActive) {
       return FailedPrecondition("transaction " + gid + " is " +
@@ -81,17 +79,20 @@ Status Engine::RegisterBranch(const std::string& gid, const std::string& partici
   return Status::Ok();
 }
 
+Result<Engine::TxnPtr> Engine::FindClientTxnLocked(const std::string& gid) const {
+  TXC_ASSIGN_OR_RETURN(TxnPtr txn, FindLocked(gid));
+  if (txn->saga) {
+    return FailedPrecondition("transaction " + gid +
+                              " is a saga: it commits or compensates by itself");
+  }
+  return txn;
+}
+
 Result<TxnView> Engine::Commit(const std::string& gid) {
   TxnPtr txn;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = txns_.find(gid);
-    if (it == txns_.end()) return NotFound("no transaction " + gid);
-    txn = it->second;
-    if (txn->saga) {
-      return FailedPrecondition("transaction " + gid +
-                                " is a saga: it commits or compensates by itself");
-    }
+    TXC_ASSIGN_OR_RETURN(txn, FindClientTxnLocked(gid));
     switch (txn->state) {
       case TxnState::kCommitting:
       case TxnState::kCommitted:
@@ -121,13 +122,7 @@ Result<TxnView> Engine::Abort(const std::string& gid, const std::string& reason)
   TxnPtr txn;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = txns_.find(gid);
-    if (it == txns_.end()) return NotFound("no transaction " + gid);
-    txn = it->second;
-    if (txn->saga) {
-      return FailedPrecondition("transaction " + gid +
-                                " is a saga: it commits or compensates by itself");
-    }
+    TXC_ASSIGN_OR_RETURN(txn, FindClientTxnLocked(gid));
     switch (txn->state) {
       case TxnState::kAborting:
       case TxnState::kAborted:

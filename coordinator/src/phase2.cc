@@ -191,16 +191,15 @@ Status Engine::RetryNow(const std::string& gid) {
   std::vector<std::size_t> steps;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = txns_.find(gid);
-    if (it == txns_.end()) return NotFound("no transaction " + gid);
-    Txn& t = *it->second;
+    TXC_ASSIGN_OR_RETURN(TxnPtr found, FindLocked(gid));
+    Txn& t = *found;
     if (t.heuristic) {
       return FailedPrecondition("transaction " + gid + " was resolved heuristically by " +
                                 t.operator_id + "; nothing to retry");
     }
     if (t.saga) {
       TXC_RETURN_IF_ERROR(SagaRetryNowLocked(t, steps));
-      saga = it->second;
+      saga = found;
     } else if (t.state != TxnState::kCommitting && t.state != TxnState::kAborting) {
       return FailedPrecondition("transaction " + gid + " is " + std::string(TxnStateName(t.state)) +
                                 ", not in phase 2");

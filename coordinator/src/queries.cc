@@ -97,9 +97,8 @@ TxnView Engine::ViewLocked(const Txn& t) const {
 
 Result<TxnView> Engine::Get(const std::string& gid) const {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = txns_.find(gid);
-  if (it == txns_.end()) return NotFound("no transaction " + gid);
-  return ViewLocked(*it->second);
+  TXC_ASSIGN_OR_RETURN(TxnPtr txn, FindLocked(gid));
+  return ViewLocked(*txn);
 }
 
 std::vector<TxnView> Engine::List(std::optional<TxnState> state, std::size_t limit) const {
@@ -120,9 +119,7 @@ std::vector<TxnView> Engine::List(std::optional<TxnState> state, std::size_t lim
 
 Result<TxnView> Engine::Wait(const std::string& gid, std::chrono::milliseconds timeout) const {
   std::unique_lock<std::mutex> lock(mu_);
-  auto it = txns_.find(gid);
-  if (it == txns_.end()) return NotFound("no transaction " + gid);
-  std::shared_ptr<Txn> txn = it->second;  // survives eviction from txns_
+  TXC_ASSIGN_OR_RETURN(TxnPtr txn, FindLocked(gid));  // the pointer survives eviction
   txn->cv.wait_for(lock, timeout, [&] { return IsFinal(txn->state) || Stopped(); });
   return ViewLocked(*txn);
 }

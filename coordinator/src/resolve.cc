@@ -60,9 +60,7 @@ Result<TxnView> Engine::Resolve(const std::string& gid, const ResolveRequest& re
   TxnPtr txn;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = txns_.find(gid);
-    if (it == txns_.end()) return NotFound("no transaction " + gid);
-    txn = it->second;
+    TXC_ASSIGN_OR_RETURN(txn, FindLocked(gid));
     if (IsFinal(txn->state)) {
       return Conflict("transaction " + gid + " is already " +
                       std::string(TxnStateName(txn->state)) + ": nothing to resolve");

@@ -43,23 +43,13 @@ std::vector<saga::StepInfo> StepInfos(const Txn& t) {
 }  // namespace
 
 Result<Engine::TxnPtr> Engine::BuildSaga(const SagaRequest& r) const {
-  TXC_RETURN_IF_ERROR(ValidateCommon(r.gid, r.idempotency_key, r.timeout));
-  if (r.steps.empty()) return InvalidArgument("saga has no steps");
-  if (r.steps.size() > cfg_.max_branches) {
-    return InvalidArgument("too many steps: " + std::to_string(r.steps.size()) + " > max " +
-                           std::to_string(cfg_.max_branches));
-  }
+  TXC_ASSIGN_OR_RETURN(TxnPtr txn, NewTxn(r, r.steps.size(), "saga", "steps"));
   std::uint32_t last_group = 0;
   for (const SagaStepRequest& s : r.steps) last_group = std::max(last_group, s.group);
   std::size_t in_last_group = 0;
   for (const SagaStepRequest& s : r.steps) in_last_group += s.group == last_group ? 1 : 0;
-  auto txn = std::make_shared<Txn>();
   txn->saga = true;
   txn->state = TxnState::kRunning;
-  txn->gid = r.gid;
-  txn->timeout = r.timeout.value_or(cfg_.default_timeout);
-  txn->idem_key = r.idempotency_key;
-  txn->request_hash = r.request_hash.empty() ? internal::HashRequest(r) : r.request_hash;
   for (std::size_t i = 0; i < r.steps.size(); ++i) {
     const SagaStepRequest& s = r.steps[i];
     Branch out;

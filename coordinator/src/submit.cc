@@ -24,18 +24,27 @@ Status Engine::ValidateCommon(const std::string& gid, const std::string& key,
   return Status::Ok();
 }
 
-Result<Engine::TxnPtr> Engine::BuildTxn(const TxnRequest& r) const {
+template <typename Request>
+Result<Engine::TxnPtr> Engine::NewTxn(const Request& r, std::size_t count, std::string_view what,
+                                      std::string_view parts) const {
   TXC_RETURN_IF_ERROR(ValidateCommon(r.gid, r.idempotency_key, r.timeout));
-  if (r.branches.empty()) return InvalidArgument("transaction has no branches");
-  if (r.branches.size() > cfg_.max_branches) {
-    return InvalidArgument("too many branches: " + std::to_string(r.branches.size()) + " > max " +
-                           std::to_string(cfg_.max_branches));
+  if (count == 0) return InvalidArgument(std::string(what) + " has no " + std::string(parts));
+  if (count > cfg_.max_branches) {
+    return InvalidArgument("too many " + std::string(parts) + ": " + std::to_string(count) +
+                           " > max " + std::to_string(cfg_.max_branches));
   }
   auto txn = std::make_shared<Txn>();
   txn->gid = r.gid;
   txn->timeout = r.timeout.value_or(cfg_.default_timeout);
   txn->idem_key = r.idempotency_key;
   txn->request_hash = r.request_hash.empty() ? internal::HashRequest(r) : r.request_hash;
+  return txn;
+}
+template Result<Engine::TxnPtr> Engine::NewTxn(const SagaRequest&, std::size_t, std::string_view,
+                                               std::string_view) const;
+
+Result<Engine::TxnPtr> Engine::BuildTxn(const TxnRequest& r) const {
+  TXC_ASSIGN_OR_RETURN(TxnPtr txn, NewTxn(r, r.branches.size(), "transaction", "branches"));
   for (std::size_t i = 0; i < r.branches.size(); ++i) {
     const BranchRequest& b = r.branches[i];
     Branch out;

@@ -24,6 +24,13 @@ void Header(std::ostringstream& os, const char* name, const char* type, const ch
   os << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
 }
 
+// A metric with one unlabelled sample.
+template <typename V>
+void Single(std::ostringstream& os, const char* name, const char* type, const char* help, V value) {
+  Header(os, name, type, help);
+  os << name << ' ' << value << '\n';
+}
+
 }  // namespace
 
 void HttpCounters::Count(const std::string& route, int status) {
@@ -39,8 +46,8 @@ std::map<std::pair<std::string, int>, std::uint64_t> HttpCounters::Snapshot() co
 std::string RenderMetrics(const coordinator::Metrics& m, const std::optional<wal::Stats>& wal,
                           bool ready, const HttpCounters& http) {
   std::ostringstream os;
-  Header(os, "txcoord_ready", "gauge", "1 when recovery is done and the WAL is healthy.");
-  os << "txcoord_ready " << (ready ? 1 : 0) << '\n';
+  Single(os, "txcoord_ready", "gauge", "1 when recovery is done and the WAL is healthy.",
+         ready ? 1 : 0);
 
   Header(os, "txcoord_transactions_total", "counter", "Finished transactions by mode and outcome.");
   os << "txcoord_transactions_total{mode=\"2pc\",outcome=\"committed\"} " << m.committed << '\n';
@@ -49,21 +56,19 @@ std::string RenderMetrics(const coordinator::Metrics& m, const std::optional<wal
      << '\n';
   os << "txcoord_transactions_total{mode=\"saga\",outcome=\"compensated\"} " << m.compensated
      << '\n';
-  Header(os, "txcoord_sagas_stuck", "gauge",
-         "Sagas whose compensation keeps failing or is missing (a person must look).");
-  os << "txcoord_sagas_stuck " << m.stuck << '\n';
+  Single(os, "txcoord_sagas_stuck", "gauge",
+         "Sagas whose compensation keeps failing or is missing (a person must look).", m.stuck);
   Header(os, "txcoord_heuristic_decisions_total", "counter",
          "Transactions ended by an operator's forced resolve (txctl resolve --force), by outcome.");
   os << "txcoord_heuristic_decisions_total{outcome=\"commit\"} " << m.heuristic_commits << '\n';
   os << "txcoord_heuristic_decisions_total{outcome=\"abort\"} " << m.heuristic_aborts << '\n';
-  Header(os, "txcoord_heuristic_mixed_total", "counter",
-         "Heuristic decisions against an earlier durable decision (e.g. abort after COMMIT).");
-  os << "txcoord_heuristic_mixed_total " << m.heuristic_mixed << '\n';
-  Header(os, "txcoord_transactions_rejected_total", "counter",
-         "Requests refused before anything was logged (bad input, limits).");
-  os << "txcoord_transactions_rejected_total " << m.rejected << '\n';
-  Header(os, "txcoord_transactions_in_flight", "gauge", "Transactions not yet finished.");
-  os << "txcoord_transactions_in_flight " << m.in_flight << '\n';
+  Single(os, "txcoord_heuristic_mixed_total", "counter",
+         "Heuristic decisions against an earlier durable decision (e.g. abort after COMMIT).",
+         m.heuristic_mixed);
+  Single(os, "txcoord_transactions_rejected_total", "counter",
+         "Requests refused before anything was logged (bad input, limits).", m.rejected);
+  Single(os, "txcoord_transactions_in_flight", "gauge", "Transactions not yet finished.",
+         m.in_flight);
 
   Header(os, "txcoord_branch_calls_total", "counter",
          "Participant calls by participant, call and outcome.");
@@ -114,22 +119,18 @@ std::string RenderMetrics(const coordinator::Metrics& m, const std::optional<wal
   os << "txcoord_decision_seconds_count " << cumulative << '\n';
 
   if (wal) {
-    Header(os, "txcoord_wal_fsync_seconds", "gauge", "Duration of the last WAL fdatasync.");
-    os << "txcoord_wal_fsync_seconds " << wal->last_fsync_seconds << '\n';
-    Header(os, "txcoord_wal_batch_records", "gauge", "Records made durable by the last batch.");
-    os << "txcoord_wal_batch_records " << wal->last_batch_records << '\n';
-    Header(os, "txcoord_wal_batches_total", "counter", "WAL group-commit batches (fdatasyncs).");
-    os << "txcoord_wal_batches_total " << wal->batches << '\n';
-    Header(os, "txcoord_wal_appends_total", "counter", "WAL records made durable.");
-    os << "txcoord_wal_appends_total " << wal->appended << '\n';
-    Header(os, "txcoord_wal_segments", "gauge", "WAL segment files on disk.");
-    os << "txcoord_wal_segments " << wal->segments << '\n';
-    Header(os, "txcoord_wal_bytes", "gauge", "WAL bytes on disk.");
-    os << "txcoord_wal_bytes " << wal->bytes_on_disk << '\n';
-    Header(os, "txcoord_wal_last_lsn", "gauge", "Last durable log sequence number.");
-    os << "txcoord_wal_last_lsn " << wal->last_lsn << '\n';
-    Header(os, "txcoord_wal_checkpoint_lsn", "gauge", "Last LSN covered by the newest checkpoint.");
-    os << "txcoord_wal_checkpoint_lsn " << wal->checkpoint_lsn << '\n';
+    Single(os, "txcoord_wal_fsync_seconds", "gauge", "Duration of the last WAL fdatasync.",
+           wal->last_fsync_seconds);
+    Single(os, "txcoord_wal_batch_records", "gauge", "Records made durable by the last batch.",
+           wal->last_batch_records);
+    Single(os, "txcoord_wal_batches_total", "counter", "WAL group-commit batches (fdatasyncs).",
+           wal->batches);
+    Single(os, "txcoord_wal_appends_total", "counter", "WAL records made durable.", wal->appended);
+    Single(os, "txcoord_wal_segments", "gauge", "WAL segment files on disk.", wal->segments);
+    Single(os, "txcoord_wal_bytes", "gauge", "WAL bytes on disk.", wal->bytes_on_disk);
+    Single(os, "txcoord_wal_last_lsn", "gauge", "Last durable log sequence number.", wal->last_lsn);
+    Single(os, "txcoord_wal_checkpoint_lsn", "gauge", "Last LSN covered by the newest checkpoint.",
+           wal->checkpoint_lsn);
   }
 
   Header(os, "txcoord_http_requests_total", "counter", "HTTP requests by route and status.");

@@ -65,26 +65,12 @@ void AppendTxnJson(std::string& out, const coordinator::TxnView& v) {
 
 }  // namespace
 
+// The client's answer: a durable decision is the outcome (phase 2 may still run); otherwise the
+// engine state.
 std::string_view ApiState(TxnState s) {
-  switch (s) {
-    case TxnState::kActive:
-      return "active";
-    case TxnState::kPreparing:
-      return "preparing";
-    case TxnState::kCommitting:
-    case TxnState::kCommitted:
-      return "committed";
-    case TxnState::kAborting:
-    case TxnState::kAborted:
-      return "aborted";
-    case TxnState::kRunning:
-      return "running";
-    case TxnState::kCompensating:
-      return "compensating";
-    case TxnState::kCompensated:
-      return "compensated";
-  }
-  return "unknown";
+  if (s == TxnState::kCommitting) return "committed";
+  if (s == TxnState::kAborting) return "aborted";
+  return coordinator::TxnStateName(s);
 }
 
 api::v1::TransactionResponse ToProto(const coordinator::TxnView& v) {
