@@ -55,6 +55,9 @@ struct Branch {
   participant::Payload comp_payload;
   std::uint32_t group = 0;
   std::chrono::steady_clock::time_point deadline{};  // forward retries stop here (real time)
+  // Recovered pending, with a compensation: its lazy STARTED may have been lost, so it may have
+  // run before the restart. Turning back compensates it (a null compensation if it never ran).
+  bool maybe_ran = false;
 };
 
 struct Txn {

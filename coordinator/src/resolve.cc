@@ -224,8 +224,8 @@ void Engine::SettleHeuristic(const TxnPtr& txn) {
         // Sagas: no calls; every step not already where the outcome wants it is heuristic.
         const bool fine =
             commit ? b.state == BranchState::kDone
-                   : (b.state == BranchState::kCompensated || b.state == BranchState::kPending ||
-                      b.state == BranchState::kRefused);
+                   : (b.state == BranchState::kCompensated || b.state == BranchState::kRefused ||
+                      (b.state == BranchState::kPending && !b.maybe_ran));
         ++b.generation;
         if (fine || b.state == BranchState::kHeuristic) continue;
         b.last_error = "settled by the operator, was " + std::string(BranchStateName(b.state)) +

@@ -152,6 +152,11 @@ void Engine::SagaTurnBack(const TxnPtr& txn) {
   d->set_at_unix_ms(internal::ToUnixMs(clock_.WallNow()));
   AppendForced(rec, [&]() -> Result<bool> {
     if (txn->state != TxnState::kRunning || txn->heuristic) return false;
+    // Recovered steps that may have run before the restart are compensated too. Replay of
+    // this ABORT takes every pending step with a compensation as possibly done again.
+    for (Branch& b : txn->branches) {
+      if (b.maybe_ran && b.state == BranchState::kPending) b.state = BranchState::kFailed;
+    }
     std::string why = txn->fail_reason.empty() ? "a step failed" : txn->fail_reason;
     d->set_reason(why);
     NoteLocked(*txn, rec);
@@ -229,6 +234,12 @@ void Engine::SagaResumeLocked(const internal::ReplayTxn& rt, Txn& txn) {
       b.state = backward ? BranchState::kFailed : BranchState::kPending;
     } else if (b.state == BranchState::kCompensating) {
       b.state = BranchState::kFailed;
+    } else if (b.state == BranchState::kPending && !b.comp_action.empty()) {
+      // No durable record: its lazy STARTED may have been lost (a step without a compensation
+      // has a forced one). Going backward it is possibly done; forward it waits its turn, and
+      // a turn back compensates it (SagaTurnBack).
+      b.maybe_ran = true;
+      if (backward) b.state = BranchState::kFailed;
     }
   }
 }

@@ -35,17 +35,20 @@ void Engine::SagaStepRecord(const TxnPtr& txn, std::size_t i, int phase, int eve
     txn->cv.notify_all();
     return true;
   };
-  if (event == SagaStep::STARTED) {
-    // Forced: recovery must know the call may have happened before it happens.
+  if (event == SagaStep::STARTED && phase == SagaStep::FORWARD &&
+      txn->branches[i].comp_action.empty()) {
+    // Forced for a step without a compensation: recovery must never take it as possibly run
+    // unless it may really have run (it cannot be undone; see SagaResumeLocked).
     AppendForced(rec, [&]() -> Result<bool> {
       return apply();
     }).IgnoreError();  // a failed append fail-stops the engine (Stopped() turns true)
     return;
   }
-  // Outcomes are lazy: everything the engine does because of one (the next STARTED, the
-  // ABORT decision, END) is itself forced first, and its durability covers this earlier record.
-  // Lost in a crash, the step is recovered as started: re-executed (or re-compensated), which
-  // the participant's barrier makes idempotent.
+  // Lazy: durable with the next forced record (END, the ABORT decision, a forced STARTED).
+  // Lost in a crash, a STARTED leaves its step recovered as pending but possibly run
+  // (Branch::maybe_ran); a lost outcome leaves it started. Either way recovery re-executes it
+  // going forward, or compensates it going backward; the participant's barrier makes a second
+  // Execute return the first answer, and a Compensate of a step that never ran a null one.
   AppendLazy(rec, apply);
 }
 

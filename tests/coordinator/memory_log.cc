@@ -19,7 +19,7 @@ Result<std::shared_ptr<MemoryLog>> MemoryLog::Open(std::shared_ptr<MemoryLogStor
   return log;
 }
 
-Result<wal::Lsn> MemoryLog::DoAppend(std::string body) {
+Result<wal::Lsn> MemoryLog::DoAppend(std::string body, bool forced) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!health_.ok()) return health_;
   if (fail_countdown_ > 0 && --fail_countdown_ == 0) {
@@ -30,18 +30,23 @@ Result<wal::Lsn> MemoryLog::DoAppend(std::string body) {
   std::lock_guard<std::mutex> store_lock(store_->mu);
   const wal::Lsn lsn = store_->next_lsn++;
   store_->records.emplace_back(lsn, std::move(body));
+  if (forced) store_->synced = store_->records.size();
   ++appended_;
   return lsn;
 }
 
 std::future<Result<wal::Lsn>> MemoryLog::Append(std::string body) {
   std::promise<Result<wal::Lsn>> p;
-  p.set_value(DoAppend(std::move(body)));
+  p.set_value(DoAppend(std::move(body), true));
   return p.get_future();
 }
 
 void MemoryLog::AppendAsync(std::string body, std::function<void(Result<wal::Lsn>)> done) {
-  done(DoAppend(std::move(body)));
+  done(DoAppend(std::move(body), true));
+}
+
+void MemoryLog::AppendLazy(std::string body, std::function<void(Result<wal::Lsn>)> done) {
+  done(DoAppend(std::move(body), false));
 }
 
 // Every record appended so far is durable and was appended before this call, so the snapshot
@@ -54,6 +59,7 @@ Status MemoryLog::Checkpoint(std::string snapshot) {
   store_->checkpoint_lsn = store_->next_lsn++;
   store_->dropped += store_->records.size();
   store_->records.clear();
+  store_->synced = 0;
   return Status::Ok();
 }
 

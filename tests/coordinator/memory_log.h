@@ -1,7 +1,9 @@
 #pragma once
 // An in-memory wal::Log for engine tests. Durable state lives in a MemoryLogStore that outlives
 // any one MemoryLog, so a test "crashes" by dropping the engine and the log and reopens the
-// store. Every append is durable at once (as after fdatasync). Append errors can be injected;
+// store. Append and AppendAsync are durable at once (as after fdatasync) and make every earlier
+// record durable; AppendLazy records stay unsynced until then, and LoseUnsynced() drops them as a
+// crash of the real WAL may. Append errors can be injected;
 // an injected error is terminal (fail-stop), as in the real WAL.
 // Thread-safety: all methods are safe from any thread.
 #include <functional>
@@ -22,6 +24,14 @@ struct MemoryLogStore {
   std::vector<std::pair<wal::Lsn, std::string>> records;  // after the checkpoint
   wal::Lsn next_lsn = 1;
   std::uint64_t dropped = 0;  // records made unnecessary by checkpoints
+  // records[0, synced) are durable; the rest were appended lazily since the last forced append.
+  std::size_t synced = 0;
+
+  // A crash: lazy records not yet covered by a forced append are lost (wal::Log::AppendLazy).
+  void LoseUnsynced() {
+    std::lock_guard<std::mutex> lock(mu);
+    records.resize(synced);
+  }
 
   std::size_t record_count() {
     std::lock_guard<std::mutex> lock(mu);
@@ -37,6 +47,7 @@ class MemoryLog final : public wal::Log {
 
   std::future<Result<wal::Lsn>> Append(std::string body) override;
   void AppendAsync(std::string body, std::function<void(Result<wal::Lsn>)> done) override;
+  void AppendLazy(std::string body, std::function<void(Result<wal::Lsn>)> done) override;
   Status Checkpoint(std::string snapshot) override;
   Status health() const override;
   wal::Stats stats() const override;
@@ -49,7 +60,7 @@ class MemoryLog final : public wal::Log {
 
  private:
   explicit MemoryLog(std::shared_ptr<MemoryLogStore> store) : store_(std::move(store)) {}
-  Result<wal::Lsn> DoAppend(std::string body);
+  Result<wal::Lsn> DoAppend(std::string body, bool forced);
 
   std::shared_ptr<MemoryLogStore> store_;
   mutable std::mutex mu_;

@@ -255,7 +255,9 @@ TEST_F(RecoveryTest, AutomaticCheckpointsKeepTheLogBounded) {
   EXPECT_GT(store->dropped, 0u);
   Restart();
   EXPECT_TRUE(tm->ready());
-  EXPECT_EQ(tm->metrics().in_flight, 0u);
+  // The last END is lazy and may be lost in the crash: recovery finishes that one again.
+  EXPECT_LE(tm->metrics().in_flight, 1u);
+  EXPECT_TRUE(Eventually([&] { return tm->metrics().in_flight == 0u; }));
 }
 
 TEST_F(RecoveryTest, ReplayAfterCheckpointIsIdempotent) {

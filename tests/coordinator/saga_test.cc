@@ -275,6 +275,67 @@ INSTANTIATE_TEST_SUITE_P(FaultPoints, SagaCrashTest,
                                            SagaCrash{"saga.after_compensation_done", 1, 2},
                                            SagaCrash{"saga.before_end", 1, 2}));
 
+// Every record of a fully compensable saga but BEGIN is lazy: a crash before END can lose them
+// all. The steps that ran must then still be compensated if the saga turns back.
+class LostRecordsTest : public SagaTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(LostRecordsTest, StepsThatRanAreCompensatedWhenTheSagaTurnsBack) {
+  const bool crash_while_compensating = GetParam();
+  Start();
+  fault::Registry::Global().Arm("saga.after_step_done", fault::Spec::Error(Code::kInternal).At(2));
+  (void)tm->SubmitSaga(Saga("lost", 3));
+  ASSERT_TRUE(Eventually([&] { return !tm->ready(); }));
+  Crash();
+  EXPECT_EQ(store->record_count(), 1u);  // BEGIN only: steps 0 and 1 ran without a trace
+  EXPECT_EQ(StepState("lost", 1), FakeSagaState::kExecuted);
+  pg->FailExecutes(Code::kUnavailable, -1);  // step 0's re-execute fails: the saga turns back
+  fault::Registry::Global().DisarmAll();
+  if (crash_while_compensating) {  // the ABORT is durable, the compensation records are not
+    fault::Registry::Global().Arm("saga.after_compensation_done",
+                                  fault::Spec::Error(Code::kInternal).At(1));
+  }
+  Start();
+  if (crash_while_compensating) {
+    ASSERT_TRUE(Eventually([&] { return !tm->ready(); }));
+    Restart();
+  }
+  EXPECT_EQ(WaitFinal("lost").state, co::TxnState::kCompensated);
+  EXPECT_EQ(StepState("lost", 0), FakeSagaState::kCompensated);
+  EXPECT_EQ(StepState("lost", 1), FakeSagaState::kCompensated);  // ran in the first life
+  EXPECT_EQ(StepState("lost", 2), FakeSagaState::kNullCompensated);
+  EXPECT_EQ(pg->execute_effects() + redis->execute_effects(), 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Saga, LostRecordsTest, ::testing::Bool());
+
+TEST_F(SagaTest, StepsWhoseLazyRecordsWereLostRunOnceGoingForward) {
+  Start();
+  fault::Registry::Global().Arm("saga.after_step_done", fault::Spec::Error(Code::kInternal).At(2));
+  (void)tm->SubmitSaga(Saga("lost-fwd", 3));
+  ASSERT_TRUE(Eventually([&] { return !tm->ready(); }));
+  Restart();
+  EXPECT_EQ(WaitFinal("lost-fwd").state, co::TxnState::kCommitted);
+  EXPECT_EQ(pg->execute_effects() + redis->execute_effects(), 3);
+  EXPECT_EQ(pg->compensates() + redis->compensates(), 0);
+}
+
+// A step without a compensation cannot be undone: its STARTED is forced, so recovery never
+// takes it as possibly run unless it may have run.
+TEST_F(SagaTest, AStepWithoutCompensationHasADurableStarted) {
+  Start();
+  co::SagaRequest r = Saga("pivot", 2);
+  r.steps[1].compensation_action.clear();
+  fault::Registry::Global().Arm("saga.after_step_started",
+                                fault::Spec::Error(Code::kInternal).At(2));
+  (void)tm->SubmitSaga(r);
+  ASSERT_TRUE(Eventually([&] { return !tm->ready(); }));
+  Crash();
+  EXPECT_EQ(store->record_count(), 4u);  // BEGIN, step 0 STARTED + DONE, step 1 STARTED
+  Restart();
+  EXPECT_EQ(WaitFinal("pivot").state, co::TxnState::kCommitted);
+  EXPECT_EQ(pg->execute_effects() + redis->execute_effects(), 2);
+}
+
 TEST_F(SagaTest, CheckpointKeepsLiveSagasAcrossRestart) {
   Start();
   pg->FailCompensates(Code::kUnavailable, -1);
