@@ -63,6 +63,12 @@ PostgresParticipant::PostgresParticipant(Config config) : config_(std::move(conf
       "'prepared' WHERE NOT "
       "EXISTS (SELECT 1 FROM listed) ON CONFLICT DO NOTHING RETURNING 1) SELECT 1 / (SELECT "
       "count(*)::int FROM ins)";
+  // Execute's barrier insert (saga.cc), guarded the same way. No prepared transaction holds a
+  // saga barrier row, so it needs no look at pg_prepared_xacts.
+  sql_execute_barrier_ = "WITH ins AS (INSERT INTO " + t +
+                         " (coordinator, gid, branch, op, state) VALUES ($1, $2, $3, 'action', "
+                         "'done') ON CONFLICT DO NOTHING RETURNING 1) SELECT 1 / (SELECT "
+                         "count(*)::int FROM ins)";
   internal::PoolOptions po;
   po.dsn = config_.dsn;
   po.size = config_.pool_size;
@@ -183,6 +189,42 @@ std::optional<PostgresParticipant::Verdict> PostgresParticipant::CheckStatement(
     return v;
   }
   return std::nullopt;
+}
+
+Result<std::optional<PostgresParticipant::Verdict>> PostgresParticipant::BeginWithBarrier(
+    PGconn* c, const BranchCall& call, const std::string& barrier_sql,
+    std::vector<std::string> barrier_params, std::string_view what) {
+  std::vector<internal::Query> queries = {{"BEGIN", {}},
+                                          {barrier_sql, std::move(barrier_params)}};
+  const auto declared = config_.actions.find(call.action);
+  if (declared != config_.actions.end()) {
+    for (const Statement& st : declared->second.statements) {
+      std::vector<std::string> values;
+      for (const std::string& p : st.params) values.push_back(call.payload.find(p)->second);
+      queries.push_back({st.sql, std::move(values)});
+    }
+  }
+  const std::vector<internal::Outcome> out = internal::ExecPipeline(c, queries);
+  if (!out[0].ok()) {
+    internal::RollbackQuietly(c);
+    return internal::NothingApplied(out[0], what);
+  }
+  if (const internal::Outcome& barrier = out[1]; !barrier.ok()) {
+    internal::RollbackQuietly(c);
+    // 22012: no row inserted (the guard's division by zero).
+    if (barrier.sqlstate == "22012") return std::optional<Verdict>();
+    if (barrier.failure == Failure::kContention) {
+      return Unavailable(std::string(what) + ": branch " + participant::ToString(call.id) +
+                         " is held by a call in flight (" + barrier.message + "); retry");
+    }
+    return internal::NothingApplied(barrier, std::string(what) + ": barrier insert");
+  }
+  if (declared == config_.actions.end()) return std::optional<Verdict>(RunAction(c, call));
+  const auto& statements = declared->second.statements;
+  for (std::size_t i = 0; i < statements.size(); ++i) {
+    if (auto failed = CheckStatement(call.action, i, statements[i], out[2 + i])) return failed;
+  }
+  return std::optional<Verdict>(Verdict{});
 }
 
 PostgresParticipant::Verdict PostgresParticipant::RunAction(PGconn* conn, const BranchCall& call) {

@@ -1,5 +1,6 @@
 // Saga calls of PostgresParticipant: local transactions guarded by the barrier table.
-//   Execute:    (op 'action', state 'done') + business SQL, one local transaction.
+//   Execute:    (op 'action', state 'done') + business SQL, one local transaction: one pipeline
+//               (BEGIN, barrier, a declared action's statements), then COMMIT.
 //               A business refusal is recorded as (action, 'refused', reason) in its own
 //               transaction, so a retried Execute gets the same refusal.
 //   Compensate: (op 'action', state 'fenced') first — inserted means the action never ran:
@@ -54,14 +55,12 @@ Result<ExecuteResult> PostgresParticipant::Execute(const BranchCall& call) {
                          "branch " + participant::ToString(call.id) + " was already compensated"};
   };
 
-  auto begin = Exec(c, "BEGIN");
-  if (!begin.ok()) return internal::NothingApplied(begin, "postgres: execute");
-  auto inserted = InsertBarrier(c, call.id, "action", "done");
-  if (!inserted.ok() || !*inserted) internal::RollbackQuietly(c);
-  if (!inserted.ok()) return inserted.status();
-  if (!*inserted) return answer_from_barrier();  // duplicate, refused before, or fenced
-
-  Verdict v = RunAction(c, call);
+  TXC_ASSIGN_OR_RETURN(std::optional<Verdict> staged,
+                       BeginWithBarrier(c, call, sql_execute_barrier_,
+                                        {call.id.coordinator, call.id.gid, call.id.branch},
+                                        "postgres: execute"));
+  if (!staged) return answer_from_barrier();  // duplicate, refused before, or fenced
+  const Verdict& v = *staged;
   if (v.refusal || !v.error.ok()) internal::RollbackQuietly(c);
   if (!v.error.ok()) return SagaError(v.error, v.contention);
   if (v.refusal) {

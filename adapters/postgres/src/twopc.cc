@@ -37,45 +37,12 @@ Result<PrepareResult> PostgresParticipant::Prepare(const BranchCall& call) {
   TXC_ASSIGN_OR_RETURN(internal::Lease lease, pool_->Acquire());
   PGconn* c = lease.get();
   const std::string name = participant::PreparedName(call.id);
-  std::vector<internal::Query> queries = {
-      {"BEGIN", {}},
-      {sql_prepare_barrier_, {call.id.coordinator, call.id.gid, call.id.branch, name}}};
-  const auto declared = config_.actions.find(call.action);
-  if (declared != config_.actions.end()) {
-    for (const Statement& st : declared->second.statements) {
-      std::vector<std::string> values;
-      for (const std::string& p : st.params) values.push_back(call.payload.find(p)->second);
-      queries.push_back({st.sql, std::move(values)});
-    }
-  }
-  const std::vector<internal::Outcome> out = internal::ExecPipeline(c, queries);
-  if (!out[0].ok()) {
-    internal::RollbackQuietly(c);
-    return internal::NothingApplied(out[0], "postgres: prepare");
-  }
-  if (const internal::Outcome& barrier = out[1]; !barrier.ok()) {
-    internal::RollbackQuietly(c);
-    // 22012: no row inserted (the guard's division by zero): a duplicate or a fenced branch.
-    if (barrier.sqlstate == "22012") return PrepareTaken(c, call.id);
-    if (barrier.failure == Failure::kContention) {
-      return Unavailable("postgres: branch " + participant::ToString(call.id) +
-                         " is held by a call in flight (" + barrier.message + "); retry");
-    }
-    return internal::NothingApplied(barrier, "postgres: barrier insert");
-  }
-
-  Verdict v;
-  if (declared != config_.actions.end()) {
-    const auto& statements = declared->second.statements;
-    for (std::size_t i = 0; i < statements.size(); ++i) {
-      if (auto failed = CheckStatement(call.action, i, statements[i], out[2 + i])) {
-        v = *std::move(failed);
-        break;
-      }
-    }
-  } else {
-    v = RunAction(c, call);
-  }
+  TXC_ASSIGN_OR_RETURN(
+      std::optional<Verdict> staged,
+      BeginWithBarrier(c, call, sql_prepare_barrier_,
+                       {call.id.coordinator, call.id.gid, call.id.branch, name}, "postgres: prepare"));
+  if (!staged) return PrepareTaken(c, call.id);  // a duplicate or a fenced branch
+  const Verdict& v = *staged;
   if (v.refusal || !v.error.ok()) internal::RollbackQuietly(c);
   if (v.refusal) return No(*v.refusal);
   if (!v.error.ok()) {

@@ -1,4 +1,4 @@
-// Prepare + Commit latency of the PostgreSQL participant against the real server, one thread.
+// Prepare + Commit and saga Execute latency of the PostgreSQL participant against the real server, one thread.
 // Prints the figures; asserts only that every call succeeded (timings are never asserted: the
 // shared machine is too noisy). TXC_LATENCY_ITERATIONS overrides the iteration count (500).
 #include <utility>
@@ -48,6 +48,24 @@ TEST_F(PgTest, LatencyPrepareCommitAtOneThread) {
   Print("prepare", prepare);
   Print("commit", commit);
   Print("prepare+commit", both);
+}
+
+// A saga step: Execute (one pipeline, then COMMIT).
+TEST_F(PgTest, LatencyExecuteAtOneThread) {
+  auto p = Make();
+  ASSERT_NE(p, nullptr);
+  const int n = LatencyIterations();
+  std::vector<double> execute;
+  for (int i = 0; i < n; ++i) {
+    const auto t0 = Clock_::now();
+    auto r = p->Execute(Call("lat-x-" + std::to_string(i), "credit",
+                             {{"account", "bob"}, {"amount", "1"}}));
+    const auto t1 = Clock_::now();
+    ASSERT_TRUE(r.ok() && r->outcome == participant::Outcome::kDone) << r.status();
+    execute.push_back(Micros(t1 - t0));
+  }
+  EXPECT_EQ(Balance("bob"), std::to_string(50 + n));
+  Print("execute", execute);
 }
 
 }  // namespace
