@@ -6,7 +6,9 @@
 --   ARGV[1] member (txc:<coordinator>:<gid>:<branch>)  ARGV[2] now, ms since the epoch
 --   ARGV[3] TTL in seconds for finished records (0 = none)  ARGV[4] '1' = last attempt
 --   ARGV[5] lock key prefix (txc:{tag}:l:)
---   ARGV[6] guard count G, then G x (op, key, field, value)
+--   ARGV[6] the tag, when the branch's index key is declared as the last KEY (standalone
+--           servers: see bind_index), else ''
+--   ARGV[7] guard count G, then G x (op, key, field, value)
 --   then write count W, then W x (argc, command, key, args...)
 -- Everything is validated before the first write: a Lua error does not undo earlier writes.
 
@@ -162,4 +164,20 @@ local function finish(barrier, state, reason, now, ttl)
   redis.call('HSET', barrier, 'state', state, 'reason', reason, 'at', now)
   redis.call('HDEL', barrier, 'writes', 'locks')
   if ttl > 0 then redis.call('EXPIRE', barrier, ttl) end
+end
+
+-- The branch's index (txc:i:<coordinator>:<gid>:<branch>) on standalone servers, where one
+-- script may touch keys of several hash slots: does inside the script what the participant's
+-- `SET index tag NX GET` does before it on cluster servers. `tag` = ARGV[6]: '' when the index
+-- is not declared (cluster servers: nothing to do), else the index is the last KEY. Returns
+-- the binding that stops the call (the abort fence '!aborted', or another tag), or nil: then
+-- the index is bound to `tag` (first binding wins, no TTL). It is the script's first write,
+-- made whatever the script answers afterwards ("locked" included), as the SET NX would be.
+local function bind_index(tag)
+  if tag == '' then return nil end
+  local index = KEYS[#KEYS]
+  local bound = redis.call('GET', index)
+  if bound == '!aborted' or (bound and bound ~= tag) then return bound end
+  if not bound then redis.call('SET', index, tag) end
+  return nil
 end

@@ -1,10 +1,13 @@
 -- saga compensate: undoes an executed branch once with the compensation writes. If the action
 -- never ran, writes a fence so a late execute is refused and succeeds without business effect.
 -- Layout as prepare (KEYS[2] unused). Replies: {'ok', 'applied'|'null'|'duplicate'} |
--- {'locked', holder, key} | {'failed', reason} (a guard fails; nothing written) | {'conflict', reason}.
+-- {'locked', holder, key} | {'failed', reason} (a guard fails; nothing written) | {'conflict', reason}
+-- | {'bound', binding} (as in prepare).
 local barrier = KEYS[1]
 local member, now, ttl, lockp = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[5]
-local guards, writes = decode_plan(ARGV, 6)
+local bound = bind_index(ARGV[6])
+if bound then return {'bound', bound} end
+local guards, writes = decode_plan(ARGV, 7)
 
 local state = redis.call('HGET', barrier, 'state')
 if state == 'fenced' or state == 'compensated' then return {'ok', 'duplicate'} end

@@ -1,10 +1,13 @@
 -- saga execute: barrier + guards + writes applied directly, once. Refused when the branch was
 -- compensated or fenced first (anti-hanging) or a guard fails (recorded: the same answer again).
 -- Layout as prepare (KEYS[2] unused). Replies: {'done'} | {'refused', reason} |
--- {'locked', holder, key} (a prepared 2PC branch holds a key; nothing written) | {'conflict', reason}.
+-- {'locked', holder, key} (a prepared 2PC branch holds a key; nothing written but the index
+-- binding) | {'conflict', reason} | {'bound', binding} (as in prepare).
 local barrier = KEYS[1]
 local member, now, ttl, lockp = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[5]
-local guards, writes = decode_plan(ARGV, 6)
+local bound = bind_index(ARGV[6])
+if bound then return {'bound', bound} end
+local guards, writes = decode_plan(ARGV, 7)
 
 local state = redis.call('HGET', barrier, 'state')
 if state == 'executed' then return {'done'} end

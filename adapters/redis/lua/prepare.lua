@@ -1,10 +1,13 @@
 -- prepare: barrier, locks, guards and write types checked; then staged writes + locks + the
 -- prepared-set entry are stored. Replies: {'yes', 'staged'} (this call staged the branch) |
 -- {'yes'} (already prepared or committed) | {'no', reason} | {'locked', holder, key}
--- (not last attempt: nothing written) | {'conflict', reason}.
+-- (not last attempt: nothing written but the index binding) | {'conflict', reason} |
+-- {'bound', binding} (the declared index is '!aborted' or another tag: nothing written).
 local barrier, prepared = KEYS[1], KEYS[2]
 local member, now, ttl, last, lockp = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1', ARGV[5]
-local guards, writes = decode_plan(ARGV, 6)
+local bound = bind_index(ARGV[6])
+if bound then return {'bound', bound} end
+local guards, writes = decode_plan(ARGV, 7)
 
 local state = redis.call('HGET', barrier, 'state')
 if state == 'prepared' or state == 'committed' then return {'yes'} end

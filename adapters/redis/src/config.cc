@@ -124,6 +124,13 @@ Result<Config> ParseConfigUnchecked(const Object& json) {
   c.timeout = std::chrono::milliseconds(timeout);
   c.lock_wait = std::chrono::milliseconds(wait);
   c.barrier_ttl = std::chrono::seconds(ttl);
+  if (json.has("index_in_script")) {
+    const Poco::Dynamic::Var v = json.get("index_in_script");
+    if (!v.isString()) return InvalidArgument("config: index_in_script must be a string");
+    Result<IndexInScript> mode = ParseIndexInScript(v.convert<std::string>());
+    if (!mode.ok()) return mode.status().Annotate("config");
+    c.index_in_script = *mode;
+  }
   Object::Ptr actions = json.getObject("actions");
   if (!actions) return InvalidArgument("config: actions must be an object");
   for (const std::string& name : actions->getNames()) {
@@ -166,6 +173,26 @@ std::string_view GuardOpName(GuardOp op) {
       return "<=";
     case GuardOp::kEq:
       return "==";
+  }
+  return "?";
+}
+
+Result<IndexInScript> ParseIndexInScript(std::string_view text) {
+  if (text == "auto") return IndexInScript::kAuto;
+  if (text == "on") return IndexInScript::kOn;
+  if (text == "off") return IndexInScript::kOff;
+  return InvalidArgument("index_in_script must be \"auto\", \"on\" or \"off\", got \"" +
+                         std::string(text) + "\"");
+}
+
+std::string_view IndexInScriptName(IndexInScript mode) {
+  switch (mode) {
+    case IndexInScript::kAuto:
+      return "auto";
+    case IndexInScript::kOn:
+      return "on";
+    case IndexInScript::kOff:
+      return "off";
   }
   return "?";
 }

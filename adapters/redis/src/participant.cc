@@ -1,5 +1,6 @@
-// RedisParticipant: resolves calls into filled plans, binds each branch to its hash tag, and
-// runs the protocol scripts (lua/*.lua). See docs/adapters-redis.md.
+// RedisParticipant: resolves calls into filled plans, binds each branch to its hash tag (inside
+// the script on standalone servers, with a SET NX GET first on a cluster), and runs the protocol
+// scripts (lua/*.lua). See docs/adapters-redis.md.
 #include "txcoord/redis/participant.h"
 
 #include <algorithm>
@@ -44,6 +45,36 @@ std::string Reason(const std::vector<std::string>& reply) {
   return reply.size() > 1 ? reply[1] : std::string();
 }
 
+// Whether the index binding found by a Prepare/Execute/Compensate stops it: the abort fence, or
+// a binding to another tag ("" = unbound, or bound to this call's tag: go on).
+bool Stops(const std::string& bound, const std::string& tag) {
+  return bound == internal::kAbortedMark || (!bound.empty() && bound != tag);
+}
+
+// The answers to a binding that stops the call (the same whether BindTag or the script found it).
+Result<PrepareResult> PrepareStopped(const BranchId& id, const std::string& tag,
+                                     const std::string& bound) {
+  if (bound == internal::kAbortedMark) return PrepareResult{Vote::kNo, "aborted before prepare"};
+  return Conflict(participant::ToString(id) + " is bound to keys of hash tag {" + bound +
+                  "}, this call has {" + tag + "}");
+}
+
+Result<ExecuteResult> ExecuteStopped(const BranchId& id, const std::string& bound) {
+  if (bound == internal::kAbortedMark) {
+    return Conflict(participant::ToString(id) + " is an aborted 2PC branch");
+  }
+  // Compensated first with other keys, or the id is reused: running now could hang.
+  return ExecuteResult{Outcome::kRefused, "branch already bound to hash tag {" + bound + "}"};
+}
+
+Status CompensateStopped(const BranchCall& call, const std::string& tag, const std::string& bound) {
+  if (bound == internal::kAbortedMark) {
+    return Conflict(participant::ToString(call.id) + " is an aborted 2PC branch");
+  }
+  return InvalidArgument("compensation \"" + call.action + "\" uses hash tag {" + tag +
+                         "} but the action used {" + bound + "}: they must share one tag");
+}
+
 void LogWriteErrors(const std::string& name, const BranchId& id,
                     const std::vector<std::string>& reply, std::size_t from) {
   for (std::size_t i = from; i < reply.size(); ++i) {
@@ -83,6 +114,7 @@ Result<std::unique_ptr<RedisParticipant>> RedisParticipant::Create(Config config
   }
   std::unique_ptr<RedisParticipant> p(new RedisParticipant(std::move(config), clock));
   p->CheckDurability();
+  p->PlaceIndex();
   for (const std::string& w : p->warnings_) {
     std::cerr << "txcoord redis participant " << p->name() << ": warning: " << w << "\n";
   }
@@ -109,6 +141,73 @@ void RedisParticipant::CheckDurability() {
                           "': prepared and committed branches may be lost in a crash");
     }
   }
+}
+
+RedisParticipant::IndexPlace RedisParticipant::AskIndexPlace(std::string& why) {
+  Result<internal::Reply> r = pool_->Run({"INFO", "cluster"}, Effect::kRead);
+  if (!r.ok()) {
+    // Refused outright (NOAUTH, a MOVED...): the server will not tell. Else unreachable: ask later.
+    const Code c = r.status().code();
+    if (c == Code::kUnavailable || c == Code::kTimeout || c == Code::kResourceExhausted) {
+      why = r.status().ToString();
+      return IndexPlace::kUnknown;
+    }
+    why = "INFO cluster failed: " + r.status().ToString();
+    return IndexPlace::kSeparate;
+  }
+  const redisReply* reply = r->get();
+  if (reply->type != REDIS_REPLY_STRING) {
+    why = "INFO cluster refused";
+    if (reply->type == REDIS_REPLY_ERROR) why += ": " + std::string(reply->str, reply->len);
+    return IndexPlace::kSeparate;
+  }
+  const std::string_view info(reply->str, reply->len);
+  constexpr std::string_view kField = "cluster_enabled:";
+  const std::size_t at = info.find(kField);
+  const char flag = at == std::string_view::npos || at + kField.size() >= info.size()
+                        ? '?'
+                        : info[at + kField.size()];
+  if (flag == '0') return IndexPlace::kScript;
+  if (flag == '1') return IndexPlace::kSeparate;
+  why = "INFO cluster has no cluster_enabled field";
+  return IndexPlace::kSeparate;
+}
+
+void RedisParticipant::PlaceIndex() {
+  if (config_.index_in_script != IndexInScript::kAuto) {
+    index_place_ =
+        config_.index_in_script == IndexInScript::kOn ? IndexPlace::kScript : IndexPlace::kSeparate;
+    return;
+  }
+  std::string why;
+  const IndexPlace place = AskIndexPlace(why);
+  index_place_ = place;
+  if (place == IndexPlace::kUnknown) {
+    warnings_.push_back("cannot ask whether the server runs in cluster mode (" + why +
+                        "): Prepare, Execute and Compensate take 2 round trips until it answers");
+  } else if (!why.empty()) {
+    warnings_.push_back("cannot tell whether the server runs in cluster mode (" + why +
+                        "): Prepare, Execute and Compensate take 2 round trips (index_in_script "
+                        "\"on\" gives 1 on a standalone server)");
+  }
+}
+
+RedisParticipant::IndexPlace RedisParticipant::CurrentIndexPlace() {
+  IndexPlace place = index_place_.load();
+  if (place != IndexPlace::kUnknown) return place;
+  std::string why;
+  const IndexPlace asked = AskIndexPlace(why);
+  if (asked == IndexPlace::kUnknown) return IndexPlace::kSeparate;  // this call: the safe path
+  if (index_place_.compare_exchange_strong(place, asked) && !why.empty()) {
+    std::cerr << "txcoord redis participant " << name()
+              << ": warning: cannot tell whether the server runs in cluster mode (" << why
+              << "): Prepare, Execute and Compensate take 2 round trips\n";
+  }
+  return index_place_.load();
+}
+
+std::uint64_t RedisParticipant::round_trips() const {
+  return pool_->RoundTrips();
 }
 
 Status RedisParticipant::RegisterAction(std::string name, ActionHandler handler) {
@@ -205,9 +304,9 @@ Result<std::string> RedisParticipant::BindTag(const BranchId& id, const std::str
   return std::string(r->str, r->len);
 }
 
-Result<std::vector<std::string>> RedisParticipant::RunPlanScript(const internal::Script& script,
-                                                                 const Resolved& r,
-                                                                 bool last_attempt) {
+Result<std::vector<std::string>> RedisParticipant::RunPlanScript(
+    const internal::Script& script, const Resolved& r, bool last_attempt, bool in_script,
+    const std::vector<std::vector<std::string>>& before) {
   const std::vector<std::string> touched = internal::TouchedKeys(r.plan);
   const std::string lock_prefix = internal::LockPrefix(r.tag);
   std::vector<std::string> keys = {internal::BarrierKey(r.tag, r.id),
@@ -215,6 +314,7 @@ Result<std::vector<std::string>> RedisParticipant::RunPlanScript(const internal:
                                    internal::KeyListKey(r.tag, r.id)};
   keys.insert(keys.end(), touched.begin(), touched.end());
   for (const std::string& k : touched) keys.push_back(lock_prefix + k);
+  if (in_script) keys.push_back(internal::IndexKey(r.id));  // last: the script binds it
 
   const auto now =
       std::chrono::duration_cast<std::chrono::milliseconds>(clock_.WallNow().time_since_epoch());
@@ -223,6 +323,7 @@ Result<std::vector<std::string>> RedisParticipant::RunPlanScript(const internal:
                                    std::to_string(config_.barrier_ttl.count()),
                                    last_attempt ? "1" : "0",
                                    lock_prefix,
+                                   in_script ? r.tag : std::string(),
                                    std::to_string(r.plan.guards.size())};
   for (const Guard& g : r.plan.guards) {
     args.insert(args.end(), {std::string(GuardOpName(g.op)), g.key, g.field, g.value});
@@ -232,19 +333,27 @@ Result<std::vector<std::string>> RedisParticipant::RunPlanScript(const internal:
     args.push_back(std::to_string(w.args.size()));
     args.insert(args.end(), w.args.begin(), w.args.end());
   }
-  return internal::RunScript(*pool_, script, keys, args, Effect::kMutating);
+  return internal::RunScript(*pool_, script, keys, args, Effect::kMutating, before);
 }
 
-// Retries a "locked" answer (nothing written) with capped backoff until lock_wait has passed;
-// the last attempt is marked so prepare records its "no".
+// Retries a "locked" answer (nothing written but the index binding) with capped backoff until
+// lock_wait has passed; the last attempt is marked so prepare records its "no".
 Result<std::vector<std::string>> RedisParticipant::RunWithLockWait(const internal::Script& script,
-                                                                   const Resolved& r) {
+                                                                   const Resolved& r,
+                                                                   bool in_script) {
   // Bounded by the clock and by the time actually slept (a ManualClock may never move).
   const Clock::MonoTime deadline = clock_.Now() + config_.lock_wait;
   std::chrono::milliseconds pause(2), slept(0);
+  // When the script binds the index, the deferred EXPIREs ride with its first attempt (else
+  // they rode with BindTag's SET NX GET).
+  std::vector<std::vector<std::string>> expiries;
+  if (in_script) expiries = TakeExpiries(kExpiriesPerCall);
   while (true) {
     const bool last = clock_.Now() >= deadline || slept >= config_.lock_wait;
-    TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply, RunPlanScript(script, r, last));
+    Result<std::vector<std::string>> ran = RunPlanScript(script, r, last, in_script, expiries);
+    if (!ran.ok()) Requeue(std::move(expiries));
+    expiries.clear();
+    TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply, std::move(ran));
     if (reply[0] != "locked" || last) return reply;
     const auto left =
         std::min(config_.lock_wait - slept,
@@ -258,16 +367,16 @@ Result<std::vector<std::string>> RedisParticipant::RunWithLockWait(const interna
 
 Result<PrepareResult> RedisParticipant::Prepare(const BranchCall& call) {
   TXC_ASSIGN_OR_RETURN(Resolved r, Resolve(call));
-  TXC_ASSIGN_OR_RETURN(std::string bound, BindTag(r.id, r.tag));
-  if (bound == internal::kAbortedMark) return PrepareResult{Vote::kNo, "aborted before prepare"};
-  if (!bound.empty() && bound != r.tag) {
-    return Conflict(participant::ToString(r.id) + " is bound to keys of hash tag {" + bound +
-                    "}, this call has {" + r.tag + "}");
+  const bool in_script = CurrentIndexPlace() == IndexPlace::kScript;
+  if (!in_script) {
+    TXC_ASSIGN_OR_RETURN(std::string bound, BindTag(r.id, r.tag));
+    if (Stops(bound, r.tag)) return PrepareStopped(r.id, r.tag, bound);
   }
   TXC_RETURN_IF_ERROR(TXC_FAULT("redis.prepare.before_script"));
   TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply,
-                       RunWithLockWait(internal::PrepareScript(), r));
+                       RunWithLockWait(internal::PrepareScript(), r, in_script));
   TXC_RETURN_IF_ERROR(TXC_FAULT("redis.prepare.after_script"));
+  if (reply[0] == "bound") return PrepareStopped(r.id, r.tag, Reason(reply));
   if (reply[0] == "yes") {
     if (reply.size() > 1 && reply[1] == "staged") {  // this call staged it: remember for phase 2
       staged_->Put(participant::PreparedName(r.id), {r.tag, internal::TouchedKeys(r.plan)},
@@ -374,18 +483,16 @@ Status RedisParticipant::Abort(const BranchId& id) {
 
 Result<ExecuteResult> RedisParticipant::Execute(const BranchCall& call) {
   TXC_ASSIGN_OR_RETURN(Resolved r, Resolve(call));
-  TXC_ASSIGN_OR_RETURN(std::string bound, BindTag(r.id, r.tag));
-  if (bound == internal::kAbortedMark) {
-    return Conflict(participant::ToString(r.id) + " is an aborted 2PC branch");
-  }
-  if (!bound.empty() && bound != r.tag) {
-    // Compensated first with other keys, or the id is reused: running now could hang.
-    return ExecuteResult{Outcome::kRefused, "branch already bound to hash tag {" + bound + "}"};
+  const bool in_script = CurrentIndexPlace() == IndexPlace::kScript;
+  if (!in_script) {
+    TXC_ASSIGN_OR_RETURN(std::string bound, BindTag(r.id, r.tag));
+    if (Stops(bound, r.tag)) return ExecuteStopped(r.id, bound);
   }
   TXC_RETURN_IF_ERROR(TXC_FAULT("redis.execute.before_script"));
   TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply,
-                       RunWithLockWait(internal::ExecuteScript(), r));
+                       RunWithLockWait(internal::ExecuteScript(), r, in_script));
   TXC_RETURN_IF_ERROR(TXC_FAULT("redis.execute.after_script"));
+  if (reply[0] == "bound") return ExecuteStopped(r.id, Reason(reply));
   if (reply[0] == "done") {
     LogWriteErrors(name(), r.id, reply, 1);
     return ExecuteResult{Outcome::kDone, ""};
@@ -404,18 +511,16 @@ Result<ExecuteResult> RedisParticipant::Execute(const BranchCall& call) {
 
 Status RedisParticipant::Compensate(const BranchCall& call) {
   TXC_ASSIGN_OR_RETURN(Resolved r, Resolve(call));
-  TXC_ASSIGN_OR_RETURN(std::string bound, BindTag(r.id, r.tag));
-  if (bound == internal::kAbortedMark) {
-    return Conflict(participant::ToString(r.id) + " is an aborted 2PC branch");
-  }
-  if (!bound.empty() && bound != r.tag) {
-    return InvalidArgument("compensation \"" + call.action + "\" uses hash tag {" + r.tag +
-                           "} but the action used {" + bound + "}: they must share one tag");
+  const bool in_script = CurrentIndexPlace() == IndexPlace::kScript;
+  if (!in_script) {
+    TXC_ASSIGN_OR_RETURN(std::string bound, BindTag(r.id, r.tag));
+    if (Stops(bound, r.tag)) return CompensateStopped(call, r.tag, bound);
   }
   TXC_RETURN_IF_ERROR(TXC_FAULT("redis.compensate.before_script"));
   TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply,
-                       RunWithLockWait(internal::CompensateScript(), r));
+                       RunWithLockWait(internal::CompensateScript(), r, in_script));
   TXC_RETURN_IF_ERROR(TXC_FAULT("redis.compensate.after_script"));
+  if (reply[0] == "bound") return CompensateStopped(call, r.tag, Reason(reply));
   if (reply[0] == "ok") {
     LogWriteErrors(name(), r.id, reply, 2);
     DeferExpire(r.id);

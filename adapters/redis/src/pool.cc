@@ -217,6 +217,7 @@ Result<Reply> Pool::Run(const std::vector<std::string>& argv, Effect effect,
       return acquired.status();
     }
     std::unique_ptr<Conn> conn = std::move(acquired).value();
+    round_trips_.fetch_add(1, std::memory_order_relaxed);
     std::vector<Reply> replies = SendAll(conn->ctx, before, argv);
     if (replies.size() == before.size() + 1) {
       Release(std::move(conn));

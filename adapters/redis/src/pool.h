@@ -7,8 +7,10 @@
 // a server restart. Thread-safety: every method is safe from any thread.
 #include <hiredis/hiredis.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -47,6 +49,10 @@ class Pool {
   Result<Reply> Run(const std::vector<std::string>& argv, Effect effect,
                     const std::vector<std::vector<std::string>>& before = {});
 
+  // Pipelines written by Run (each one write and one wait for the replies: a round trip),
+  // a resend after a stale connection included; connecting (AUTH, SELECT) is not counted.
+  std::uint64_t RoundTrips() const { return round_trips_.load(std::memory_order_relaxed); }
+
  private:
   struct Conn;
   Result<std::unique_ptr<Conn>> Acquire();
@@ -61,6 +67,7 @@ class Pool {
   std::condition_variable freed_;
   std::vector<std::unique_ptr<Conn>> idle_;
   int live_ = 0;  // idle + leased
+  std::atomic<std::uint64_t> round_trips_{0};
 };
 
 }  // namespace txcoord::redis::internal

@@ -26,6 +26,7 @@ TEST(RedisConfigTest, ParsesTheDocumentedExample) {
   EXPECT_EQ(c->endpoint.port, 6379);
   EXPECT_EQ(c->pool_size, 8);
   EXPECT_EQ(c->barrier_ttl, std::chrono::seconds(604800));
+  EXPECT_EQ(c->index_in_script, IndexInScript::kAuto);
   ASSERT_EQ(c->actions.size(), 2u);
   const ActionPlan& debit = c->actions.at("debit");
   ASSERT_EQ(debit.guards.size(), 1u);
@@ -49,6 +50,9 @@ TEST(RedisConfigTest, BadConfigsNameTheProblem) {
       {WithActions("{}", R"(,"pool_size":0)"), "pool_size"},
       {WithActions("{}", R"(,"timeout_ms":"fast")"), "timeout_ms"},
       {WithActions("{}", R"(,"lock_wait_ms":-1)"), "lock_wait_ms"},
+      {WithActions("{}", R"(,"index_in_script":"yes")"),
+       "index_in_script must be \"auto\", \"on\" or \"off\", got \"yes\""},
+      {WithActions("{}", R"(,"index_in_script":true)"), "index_in_script must be a string"},
       {WithActions(R"({"a":{"writes":[["FLUSHALL"]]}})"), "unknown command \"FLUSHALL\""},
       {WithActions(R"({"a":{"writes":[["SET","k"]]}})"), "wrong number of arguments"},
       {WithActions(R"({"a":{"writes":[["HSET","k","f"]]}})"), "wrong number of arguments"},
@@ -71,6 +75,15 @@ TEST(RedisConfigTest, BadConfigsNameTheProblem) {
   }
 }
 
+TEST(RedisConfigTest, IndexInScriptModes) {
+  for (const auto mode : {IndexInScript::kAuto, IndexInScript::kOn, IndexInScript::kOff}) {
+    const std::string name(IndexInScriptName(mode));
+    auto c = ParseConfigText(WithActions("{}", R"(,"index_in_script":")" + name + "\""));
+    ASSERT_TRUE(c.ok()) << name << ": " << c.status();
+    EXPECT_EQ(c->index_in_script, mode) << name;
+  }
+}
+
 TEST(RedisConfigTest, UrlForms) {
   auto e = ParseUrl("redis://:secret@example.org:7000/3");
   ASSERT_TRUE(e.ok()) << e.status();
@@ -90,8 +103,12 @@ TEST(RedisConfigTest, UnreachableServerGivesAWarningAndValidateStillWorks) {
   ASSERT_TRUE(c.ok()) << c.status();
   auto p = RedisParticipant::Create(*c);
   ASSERT_TRUE(p.ok()) << p.status();
-  ASSERT_FALSE((*p)->warnings().empty());
+  ASSERT_EQ((*p)->warnings().size(), 2u);
   EXPECT_NE((*p)->warnings()[0].find("not verified"), std::string::npos);
+  EXPECT_NE((*p)->warnings()[1].find("cannot ask whether the server runs in cluster mode"),
+            std::string::npos)
+      << (*p)->warnings()[1];
+  EXPECT_FALSE((*p)->binds_in_script());  // the two-round-trip path until the server answers
   EXPECT_TRUE((*p)->Validate("credit", {{"a", "x"}, {"n", "5"}}).ok());
   EXPECT_EQ((*p)->Validate("credit", {{"a", "x"}}).code(), Code::kInvalidArgument);
   EXPECT_EQ((*p)->Validate("credit", {{"a", "x"}, {"n", "five"}}).code(), Code::kInvalidArgument);

@@ -2,12 +2,17 @@
 // Shared fixture of the Redis participant tests: a participant on $TXC_REDIS_URL with the test
 // actions below, a raw hiredis connection to look at the store, and names unique to the test
 // (so binaries running in parallel, and earlier runs, never collide).
+//
+// TXC_REDIS_INDEX_IN_SCRIPT (auto | on | off, default auto) sets the participants' index_in_script:
+// ctest runs redis_participant_test twice, as is (the test server is standalone: the index is
+// bound inside the scripts) and with "off" (bound before them, as on a cluster).
 #include <hiredis/hiredis.h>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,11 +22,19 @@
 
 namespace txcoord::redis::testing {
 
+// index_in_script from TXC_REDIS_INDEX_IN_SCRIPT, else "auto".
+inline std::string IndexModeFromEnv() {
+  const char* mode = std::getenv("TXC_REDIS_INDEX_IN_SCRIPT");
+  return mode != nullptr && *mode != '\0' ? mode : "auto";
+}
+
 // Test actions. Keys carry the hash tag {<account>} / {<t>}.
-inline std::string ConfigJson(const std::string& url, int lock_wait_ms = 0, int timeout_ms = 2000) {
+inline std::string ConfigJson(const std::string& url, int lock_wait_ms = 0, int timeout_ms = 2000,
+                              const std::string& index_in_script = IndexModeFromEnv()) {
   return R"({"name":"wallet-redis","kind":"redis","url":")" + url +
          R"(","pool_size":4,"timeout_ms":)" + std::to_string(timeout_ms) + R"(,"lock_wait_ms":)" +
-         std::to_string(lock_wait_ms) + R"(,"barrier_ttl_s":3600,
+         std::to_string(lock_wait_ms) + R"(,"index_in_script":")" + index_in_script +
+         R"(","barrier_ttl_s":3600,
   "actions":{
     "debit":{"guards":[{"key":"wallet:{${account}}","op":">=","value":"${amount}"}],
              "writes":[["DECRBY","wallet:{${account}}","${amount}"]]},
@@ -63,8 +76,9 @@ class RedisTest : public ::testing::Test {
   }
 
   std::unique_ptr<RedisParticipant> Make(int lock_wait_ms, Clock& clock = Clock::Real(),
-                                         int timeout_ms = 2000) {
-    Result<Config> c = ParseConfigText(ConfigJson(url_, lock_wait_ms, timeout_ms));
+                                         int timeout_ms = 2000,
+                                         const std::string& index_in_script = IndexModeFromEnv()) {
+    Result<Config> c = ParseConfigText(ConfigJson(url_, lock_wait_ms, timeout_ms, index_in_script));
     EXPECT_TRUE(c.ok()) << c.status();
     if (!c.ok()) return nullptr;
     Result<std::unique_ptr<RedisParticipant>> p = RedisParticipant::Create(*c, clock);

@@ -1,15 +1,12 @@
 // Redis restarts and stalls: prepared state survives kill -9 (AOF, appendfsync always), the pool
 // reconnects, the script cache is reloaded, and a reply lost to a timeout is an unknown outcome.
 // These tests stop or pause the shared server: the binary runs with RUN_SERIAL.
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <thread>
 
 #include "redis_fixture.h"
+#include "throwaway_redis.h"
 #include "txcoord/testing/poll.h"
 
 namespace txcoord::redis::testing {
@@ -111,43 +108,14 @@ TEST_F(RestartTest, ATimeoutAfterSendingIsAnUnknownOutcomeAndTheRetryIsSafe) {
   EXPECT_EQ(Get(Wallet(acct)), "3");
 }
 
-// A second, throw-away server without AOF (our own child process, on a port nobody uses):
-// Create must say that it cannot keep prepared state.
+// A second, throw-away server without AOF: Create must say that it cannot keep prepared state.
 TEST_F(RestartTest, WarnsWhenTheServerIsNotDurable) {
-  int port = 0;
-  for (int candidate = 30000 + static_cast<int>(::getpid() % 20000), i = 0; i < 50; ++i) {
-    std::unique_ptr<redisContext, decltype(&redisFree)> probe(
-        redisConnect("127.0.0.1", candidate + i), &redisFree);
-    if (probe && probe->err) {  // refused: free
-      port = candidate + i;
-      break;
-    }
-  }
-  ASSERT_NE(port, 0) << "no free port";
-  const std::string port_s = std::to_string(port);
-  std::vector<std::string> args = {
-      "redis-server", "--port", port_s,        "--bind", "127.0.0.1", "--save", "",
-      "--appendonly", "no",     "--daemonize", "no",     "--logfile", "",       "--dir",
-      "/tmp"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t child = 0;
-  ASSERT_EQ(posix_spawnp(&child, "redis-server", nullptr, nullptr, argv.data(), environ), 0);
-  std::unique_ptr<redisContext, decltype(&redisFree)> c(nullptr, &redisFree);
-  txcoord::testing::Eventually(  // the server is starting
-      [&] {
-        c.reset(redisConnect("127.0.0.1", port));
-        return c && !c->err;
-      },
-      std::chrono::seconds(10), std::chrono::milliseconds(20));
-  Result<Config> cfg = ParseConfigText(ConfigJson("redis://127.0.0.1:" + port_s));
-  auto p = c && !c->err && cfg.ok() ? RedisParticipant::Create(*cfg)
-                                    : Result<std::unique_ptr<RedisParticipant>>(Internal("down"));
-  ::kill(child, SIGTERM);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  ASSERT_TRUE(p.ok()) << "throw-away redis-server on " << port << ": " << p.status();
+  ThrowawayRedis server({});
+  ASSERT_TRUE(server.ok()) << "throw-away redis-server on " << server.port() << " did not start";
+  Result<Config> cfg = ParseConfigText(ConfigJson(server.url()));
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  auto p = RedisParticipant::Create(*cfg);
+  ASSERT_TRUE(p.ok()) << p.status();
   ASSERT_EQ((*p)->warnings().size(), 2u);
   EXPECT_NE((*p)->warnings()[0].find("appendonly is 'no'"), std::string::npos);
   EXPECT_NE((*p)->warnings()[1].find("appendfsync is 'everysec'"), std::string::npos);

@@ -10,6 +10,7 @@
 // JSON (all keys but "name", "url" and "actions" optional):
 //   {"name":"wallet-redis", "kind":"redis", "url":"redis://[:password@]host[:port][/db]",
 //    "pool_size":8, "timeout_ms":2000, "lock_wait_ms":0, "barrier_ttl_s":604800,
+//    "index_in_script":"auto",
 //    "actions":{"debit":{"guards":[{"key":"wallet:{${account}}","op":">=","value":"${amount}"}],
 //                        "writes":[["DECRBY","wallet:{${account}}","${amount}"]]}}}
 // Thread-safety: plain values.
@@ -64,6 +65,19 @@ struct Endpoint {
   std::string password;  // empty: no AUTH
 };
 
+// Where Prepare/Execute/Compensate bind the branch to its hash tag (the index key, see
+// docs/adapters-redis.md): inside their script, one round trip, which touches keys of two hash
+// slots and so needs a standalone server; or with a `SET NX GET` before the script, two round
+// trips, which keeps every command in one slot (Redis Cluster).
+enum class IndexInScript {
+  kAuto,  // "auto": inside, unless `INFO cluster` says cluster_enabled:1 or cannot be read
+  kOn,    // "on": inside, without asking (a standalone server whose INFO is renamed; tests)
+  kOff,   // "off": before the script, whatever the server is (tests; a cluster proxy)
+};
+// "auto", "on", "off".
+Result<IndexInScript> ParseIndexInScript(std::string_view text);
+std::string_view IndexInScriptName(IndexInScript mode);
+
 struct Config {
   std::string name;
   std::string url;
@@ -72,12 +86,13 @@ struct Config {
   std::chrono::milliseconds timeout{2000};   // connect, and each command
   std::chrono::milliseconds lock_wait{0};    // how long Prepare/Execute retry a locked key
   std::chrono::seconds barrier_ttl{604800};  // TTL of finished records; 0 = keep forever
+  IndexInScript index_in_script = IndexInScript::kAuto;
   std::map<std::string, ActionPlan, std::less<>> actions;  // templates with ${field}
 };
 
 // InvalidArgument naming the bad field for: missing name/url, a bad url, a non-positive
-// pool_size/timeout, a negative lock_wait_ms/barrier_ttl_s, an unknown command or guard op,
-// a wrong arity, a malformed placeholder.
+// pool_size/timeout, a negative lock_wait_ms/barrier_ttl_s, an index_in_script other than
+// "auto"/"on"/"off", an unknown command or guard op, a wrong arity, a malformed placeholder.
 Result<Config> ParseConfig(const Poco::JSON::Object& json);
 // Convenience: parses JSON text first (InvalidArgument on a syntax error).
 Result<Config> ParseConfigText(std::string_view json);

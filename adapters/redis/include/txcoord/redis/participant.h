@@ -14,6 +14,8 @@
 // timeout or lost connection after a Prepare/Commit/Abort/Execute/Compensate was sent →
 // kUnknownOutcome (every script is idempotent: retry it); pool exhausted → kResourceExhausted.
 // Thread-safety: every method may be called from many threads at once.
+#include <atomic>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
@@ -44,6 +46,11 @@ class RedisParticipant final : public participant::Participant {
   // Checks the config (InvalidArgument; `url` is parsed when `endpoint.host` is empty), asks the
   // server for its durability settings: a warning (see warnings(), also printed to stderr) when
   // appendonly is not 'yes' or appendfsync is not 'always', or when the server cannot be asked.
+  // With index_in_script "auto" it also asks whether the server runs in cluster mode (`INFO
+  // cluster`): standalone → Prepare/Execute/Compensate bind the branch inside their script (one
+  // round trip); cluster → with a SET NX GET first (two). A server that refuses INFO gets two,
+  // with a warning; one that cannot be reached gets two, with a warning, until it answers (asked
+  // again at each Prepare/Execute/Compensate meanwhile).
   // Connections are made lazily. `clock` must outlive the participant.
   static Result<std::unique_ptr<RedisParticipant>> Create(Config config,
                                                           Clock& clock = Clock::Real());
@@ -52,6 +59,10 @@ class RedisParticipant final : public participant::Participant {
   // Adds a C++ action. InvalidArgument if the name is empty, already declared or registered.
   Status RegisterAction(std::string name, ActionHandler handler);
   const std::vector<std::string>& warnings() const { return warnings_; }
+  // Whether Prepare/Execute/Compensate now bind the branch inside their script (one round trip).
+  bool binds_in_script() const { return index_place_.load() == IndexPlace::kScript; }
+  // Round trips (command pipelines) sent to the server since Create, Create's own included.
+  std::uint64_t round_trips() const;
 
   const std::string& name() const override { return config_.name; }
   Status Validate(std::string_view action, const participant::Payload& payload) const override;
@@ -68,15 +79,27 @@ class RedisParticipant final : public participant::Participant {
   Result<ActionPlan> PlanFor(std::string_view action, const participant::Payload& payload) const;
   Result<Resolved> Resolve(const participant::BranchCall& call) const;
   Result<std::string> BindTag(const participant::BranchId& id, const std::string& tag);
-  Result<std::vector<std::string>> RunPlanScript(const internal::Script& script, const Resolved& r,
-                                                 bool last_attempt);
+  // `in_script`: the index key is declared and the script binds it (see IndexPlace); `before`
+  // rides in the same pipeline (Pool::Run).
+  Result<std::vector<std::string>> RunPlanScript(
+      const internal::Script& script, const Resolved& r, bool last_attempt, bool in_script,
+      const std::vector<std::vector<std::string>>& before);
   Result<std::vector<std::string>> RunWithLockWait(const internal::Script& script,
-                                                   const Resolved& r);
+                                                   const Resolved& r, bool in_script);
   // Runs the commit or abort script. `staged_keys`: the branch's data keys when known (from the
   // cache), else null and they are read from the key list first.
   Status Finish(const internal::Script& script, const participant::BranchId& id,
                 const std::string& tag, const std::vector<std::string>* staged_keys);
   void CheckDurability();  // fills warnings_
+  // Where Prepare/Execute/Compensate bind the branch to its tag: inside their script (standalone
+  // servers: one round trip) or with BindTag before it (two; the index key is in another slot).
+  enum class IndexPlace { kUnknown, kScript, kSeparate };
+  void PlaceIndex();  // at Create, from config_.index_in_script; fills warnings_
+  // kScript or kSeparate, asking the server again while kUnknown (it was unreachable).
+  IndexPlace CurrentIndexPlace();
+  // Asks `INFO cluster`: kScript, kSeparate, or kUnknown (not reachable); `why` says why the
+  // answer is kSeparate for a server that does not tell (empty for a cluster).
+  IndexPlace AskIndexPlace(std::string& why);
   // The index EXPIRE of a final branch is not sent on its own: it is queued and rides, best
   // effort, in the pipeline of the next mutating call (same write, same AOF fsync).
   void DeferExpire(const participant::BranchId& id);
@@ -90,6 +113,7 @@ class RedisParticipant final : public participant::Participant {
   std::mutex expire_mu_;
   std::deque<std::string> expire_;  // index keys of final branches, EXPIRE not yet sent
   std::vector<std::string> warnings_;
+  std::atomic<IndexPlace> index_place_{IndexPlace::kUnknown};
   mutable std::shared_mutex handlers_mu_;
   std::map<std::string, ActionHandler, std::less<>> handlers_;
 };
