@@ -62,6 +62,18 @@ struct ReplyFree {
 };
 using RawReply = std::unique_ptr<redisReply, ReplyFree>;
 
+// One command on a raw hiredis connection (binary-safe arguments).
+inline RawReply Command(redisContext* c, const std::vector<std::string>& argv) {
+  std::vector<const char*> p;
+  std::vector<size_t> l;
+  for (const auto& a : argv) {
+    p.push_back(a.data());
+    l.push_back(a.size());
+  }
+  return RawReply(static_cast<redisReply*>(
+      redisCommandArgv(c, static_cast<int>(argv.size()), p.data(), l.data())));
+}
+
 class RedisTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -105,16 +117,7 @@ class RedisTest : public ::testing::Test {
     return {id, std::move(action), std::move(payload)};
   }
 
-  RawReply Cmd(const std::vector<std::string>& argv) {
-    std::vector<const char*> p;
-    std::vector<size_t> l;
-    for (const auto& a : argv) {
-      p.push_back(a.data());
-      l.push_back(a.size());
-    }
-    return RawReply(static_cast<redisReply*>(
-        redisCommandArgv(raw_.get(), static_cast<int>(argv.size()), p.data(), l.data())));
-  }
+  RawReply Cmd(const std::vector<std::string>& argv) { return Command(raw_.get(), argv); }
   // The string value of a key, or "<nil>".
   std::string Get(const std::string& key) {
     RawReply r = Cmd({"GET", key});

@@ -16,17 +16,6 @@ namespace {
 using participant::Outcome;
 using participant::Vote;
 
-RawReply Command(redisContext* c, const std::vector<std::string>& argv) {
-  std::vector<const char*> p;
-  std::vector<size_t> l;
-  for (const auto& a : argv) {
-    p.push_back(a.data());
-    l.push_back(a.size());
-  }
-  return RawReply(static_cast<redisReply*>(
-      redisCommandArgv(c, static_cast<int>(argv.size()), p.data(), l.data())));
-}
-
 std::unique_ptr<RedisParticipant> Participant(const std::string& url, const std::string& mode) {
   Result<Config> c = ParseConfigText(ConfigJson(url, 0, 2000, mode));
   EXPECT_TRUE(c.ok()) << c.status();
