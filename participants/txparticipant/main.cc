@@ -84,7 +84,7 @@ int AddParticipants(const TxpConfig& cfg, participant::ParticipantService& servi
     const auto& p = *made;
     if (const auto* r = dynamic_cast<const redis::RedisParticipant*>(p.get())) {
       for (const std::string& w : r->warnings()) {
-        log::Warn("redis durability", {{"participant", p->name()}, {"warning", w}});
+        log::Warn("redis participant warning", {{"participant", p->name()}, {"warning", w}});
       }
     }
     // Reachability probe (the Redis adapter connects lazily): also tells the operator how
