@@ -194,8 +194,7 @@ std::optional<PostgresParticipant::Verdict> PostgresParticipant::CheckStatement(
 Result<std::optional<PostgresParticipant::Verdict>> PostgresParticipant::BeginWithBarrier(
     PGconn* c, const BranchCall& call, const std::string& barrier_sql,
     std::vector<std::string> barrier_params, std::string_view what) {
-  std::vector<internal::Query> queries = {{"BEGIN", {}},
-                                          {barrier_sql, std::move(barrier_params)}};
+  std::vector<internal::Query> queries = {{"BEGIN", {}}, {barrier_sql, std::move(barrier_params)}};
   const auto declared = config_.actions.find(call.action);
   if (declared != config_.actions.end()) {
     for (const Statement& st : declared->second.statements) {

@@ -37,10 +37,10 @@ Result<PrepareResult> PostgresParticipant::Prepare(const BranchCall& call) {
   TXC_ASSIGN_OR_RETURN(internal::Lease lease, pool_->Acquire());
   PGconn* c = lease.get();
   const std::string name = participant::PreparedName(call.id);
-  TXC_ASSIGN_OR_RETURN(
-      std::optional<Verdict> staged,
-      BeginWithBarrier(c, call, sql_prepare_barrier_,
-                       {call.id.coordinator, call.id.gid, call.id.branch, name}, "postgres: prepare"));
+  TXC_ASSIGN_OR_RETURN(std::optional<Verdict> staged,
+                       BeginWithBarrier(c, call, sql_prepare_barrier_,
+                                        {call.id.coordinator, call.id.gid, call.id.branch, name},
+                                        "postgres: prepare"));
   if (!staged) return PrepareTaken(c, call.id);  // a duplicate or a fenced branch
   const Verdict& v = *staged;
   if (v.refusal || !v.error.ok()) internal::RollbackQuietly(c);

@@ -365,17 +365,30 @@ Result<std::vector<std::string>> RedisParticipant::RunWithLockWait(const interna
   }
 }
 
-Result<PrepareResult> RedisParticipant::Prepare(const BranchCall& call) {
-  TXC_ASSIGN_OR_RETURN(Resolved r, Resolve(call));
+// Binds the branch to its tag and runs `script` (with the lock wait): on a standalone server
+// the script binds the index itself (one round trip); otherwise SET NX GET goes first. A binding
+// that stops the call (the abort fence, another tag) comes back as {"bound", binding} either
+// way, with nothing staged. The fault points bracket the script.
+Result<std::vector<std::string>> RedisParticipant::BindAndRun(const internal::Script& script,
+                                                              const Resolved& r,
+                                                              const char* before_script,
+                                                              const char* after_script) {
   const bool in_script = CurrentIndexPlace() == IndexPlace::kScript;
   if (!in_script) {
     TXC_ASSIGN_OR_RETURN(std::string bound, BindTag(r.id, r.tag));
-    if (Stops(bound, r.tag)) return PrepareStopped(r.id, r.tag, bound);
+    if (Stops(bound, r.tag)) return std::vector<std::string>{"bound", bound};
   }
-  TXC_RETURN_IF_ERROR(TXC_FAULT("redis.prepare.before_script"));
+  TXC_RETURN_IF_ERROR(TXC_FAULT(before_script));
+  TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply, RunWithLockWait(script, r, in_script));
+  TXC_RETURN_IF_ERROR(TXC_FAULT(after_script));
+  return reply;
+}
+
+Result<PrepareResult> RedisParticipant::Prepare(const BranchCall& call) {
+  TXC_ASSIGN_OR_RETURN(Resolved r, Resolve(call));
   TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply,
-                       RunWithLockWait(internal::PrepareScript(), r, in_script));
-  TXC_RETURN_IF_ERROR(TXC_FAULT("redis.prepare.after_script"));
+                       BindAndRun(internal::PrepareScript(), r, "redis.prepare.before_script",
+                                  "redis.prepare.after_script"));
   if (reply[0] == "bound") return PrepareStopped(r.id, r.tag, Reason(reply));
   if (reply[0] == "yes") {
     if (reply.size() > 1 && reply[1] == "staged") {  // this call staged it: remember for phase 2
@@ -483,15 +496,9 @@ Status RedisParticipant::Abort(const BranchId& id) {
 
 Result<ExecuteResult> RedisParticipant::Execute(const BranchCall& call) {
   TXC_ASSIGN_OR_RETURN(Resolved r, Resolve(call));
-  const bool in_script = CurrentIndexPlace() == IndexPlace::kScript;
-  if (!in_script) {
-    TXC_ASSIGN_OR_RETURN(std::string bound, BindTag(r.id, r.tag));
-    if (Stops(bound, r.tag)) return ExecuteStopped(r.id, bound);
-  }
-  TXC_RETURN_IF_ERROR(TXC_FAULT("redis.execute.before_script"));
   TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply,
-                       RunWithLockWait(internal::ExecuteScript(), r, in_script));
-  TXC_RETURN_IF_ERROR(TXC_FAULT("redis.execute.after_script"));
+                       BindAndRun(internal::ExecuteScript(), r, "redis.execute.before_script",
+                                  "redis.execute.after_script"));
   if (reply[0] == "bound") return ExecuteStopped(r.id, Reason(reply));
   if (reply[0] == "done") {
     LogWriteErrors(name(), r.id, reply, 1);
@@ -511,15 +518,9 @@ Result<ExecuteResult> RedisParticipant::Execute(const BranchCall& call) {
 
 Status RedisParticipant::Compensate(const BranchCall& call) {
   TXC_ASSIGN_OR_RETURN(Resolved r, Resolve(call));
-  const bool in_script = CurrentIndexPlace() == IndexPlace::kScript;
-  if (!in_script) {
-    TXC_ASSIGN_OR_RETURN(std::string bound, BindTag(r.id, r.tag));
-    if (Stops(bound, r.tag)) return CompensateStopped(call, r.tag, bound);
-  }
-  TXC_RETURN_IF_ERROR(TXC_FAULT("redis.compensate.before_script"));
   TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply,
-                       RunWithLockWait(internal::CompensateScript(), r, in_script));
-  TXC_RETURN_IF_ERROR(TXC_FAULT("redis.compensate.after_script"));
+                       BindAndRun(internal::CompensateScript(), r, "redis.compensate.before_script",
+                                  "redis.compensate.after_script"));
   if (reply[0] == "bound") return CompensateStopped(call, r.tag, Reason(reply));
   if (reply[0] == "ok") {
     LogWriteErrors(name(), r.id, reply, 2);

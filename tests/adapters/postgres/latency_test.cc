@@ -1,6 +1,7 @@
-// Prepare + Commit and saga Execute latency of the PostgreSQL participant against the real server, one thread.
-// Prints the figures; asserts only that every call succeeded (timings are never asserted: the
-// shared machine is too noisy). TXC_LATENCY_ITERATIONS overrides the iteration count (500).
+// Prepare + Commit and saga Execute latency of the PostgreSQL participant against the real server,
+// one thread. Prints the figures; asserts only that every call succeeded (timings are never
+// asserted: the shared machine is too noisy). TXC_LATENCY_ITERATIONS overrides the iteration count
+// (500).
 #include <utility>
 #include <vector>
 
@@ -58,8 +59,8 @@ TEST_F(PgTest, LatencyExecuteAtOneThread) {
   std::vector<double> execute;
   for (int i = 0; i < n; ++i) {
     const auto t0 = Clock_::now();
-    auto r = p->Execute(Call("lat-x-" + std::to_string(i), "credit",
-                             {{"account", "bob"}, {"amount", "1"}}));
+    auto r = p->Execute(
+        Call("lat-x-" + std::to_string(i), "credit", {{"account", "bob"}, {"amount", "1"}}));
     const auto t1 = Clock_::now();
     ASSERT_TRUE(r.ok() && r->outcome == participant::Outcome::kDone) << r.status();
     execute.push_back(Micros(t1 - t0));

@@ -118,8 +118,7 @@ class PostgresParticipant final : public participant::Participant {
   // then a declared action's statements; a C++ action runs its statements after it. nullopt:
   // the barrier row was taken (a duplicate or a fenced call), rolled back. Otherwise the action's
   // verdict, the local transaction still open: the caller commits, prepares or rolls back.
-  Result<std::optional<Verdict>> BeginWithBarrier(PGconn* conn,
-                                                  const participant::BranchCall& call,
+  Result<std::optional<Verdict>> BeginWithBarrier(PGconn* conn, const participant::BranchCall& call,
                                                   const std::string& barrier_sql,
                                                   std::vector<std::string> barrier_params,
                                                   std::string_view what);

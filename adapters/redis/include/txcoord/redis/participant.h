@@ -86,6 +86,10 @@ class RedisParticipant final : public participant::Participant {
       const std::vector<std::vector<std::string>>& before);
   Result<std::vector<std::string>> RunWithLockWait(const internal::Script& script,
                                                    const Resolved& r, bool in_script);
+  // Prepare/Execute/Compensate: binds the index (in the script or first) and runs `script`; a
+  // binding that stops the call is the reply {"bound", binding}.
+  Result<std::vector<std::string>> BindAndRun(const internal::Script& script, const Resolved& r,
+                                              const char* before_script, const char* after_script);
   // Runs the commit or abort script. `staged_keys`: the branch's data keys when known (from the
   // cache), else null and they are read from the key list first.
   Status Finish(const internal::Script& script, const participant::BranchId& id,
