@@ -25,16 +25,9 @@ SERVICES="$ROOT/scripts/services"
 TIMEOUT_S=${TXC_STACK_TIMEOUT:-60}
 
 die() { echo "stack: $*" >&2; exit 1; }
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-pick_port() {
-  local file="$TXC_STATE_DIR/$1.port" p
-  if [ -s "$file" ]; then cat "$file"; return; fi
-  for _ in $(seq 1 200); do
-    p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
-    if ! port_in_use "$p"; then echo "$p" >"$file"; echo "$p"; return; fi
-  done
-  die "no free port"
-}
+# shellcheck source=../../scripts/lib/ports.sh
+. "$ROOT/scripts/lib/ports.sh"
+pick_port() { remembered_port "$TXC_STATE_DIR/$1.port" || die "no free port"; }
 poll() {
   local deadline=$(( $(date +%s) + TIMEOUT_S ))
   until "$@" >/dev/null 2>&1; do
