@@ -88,30 +88,20 @@ TEST_F(IndexTest, ACallWithAnotherTagGetsTheSameAnswersAsBefore) {
 // on the cluster path): an Abort meanwhile goes through the abort script, records the aborted
 // barrier, and the next attempt votes no without staging anything.
 TEST_F(IndexTest, AbortWhileAPrepareWaitsForALockMakesItVoteNo) {
-  auto waiting = Make(/*lock_wait_ms=*/10000);
-  ASSERT_NE(waiting, nullptr);
-  const std::string acct = Unique();
-  Set(Wallet(acct), "100");
-  const auto a = Branch(Unique("ga"));
-  const auto b = Branch(Unique("gb"));
-  auto va = p_->Prepare(Call(a, "debit", {{"account", acct}, {"amount", "60"}}));
-  ASSERT_TRUE(va.ok() && va->vote == Vote::kYes);
-  Result<participant::PrepareResult> vb = Internal("not run");
-  std::thread tb([&] {
-    vb = waiting->Prepare(Call(b, "debit", {{"account", acct}, {"amount", "30"}}));
-  });
-  const bool bound = txcoord::testing::Eventually([&] { return Get(Index(b)) == acct; });
-  const Status aborted = p_->Abort(b);
-  tb.join();
+  auto w = StartLockWait(/*lock_wait_ms=*/10000);
+  ASSERT_NE(w, nullptr);
+  const bool bound = txcoord::testing::Eventually([&] { return Get(Index(w->b)) == w->acct; });
+  const Status aborted = p_->Abort(w->b);
+  w->thread.join();
   ASSERT_TRUE(bound) << "the waiting prepare never bound its index";
   ASSERT_TRUE(aborted.ok()) << aborted;
-  ASSERT_TRUE(vb.ok()) << vb.status();
-  EXPECT_EQ(vb->vote, Vote::kNo);
-  EXPECT_EQ(vb->reason, "aborted before prepare");
-  EXPECT_EQ(Get("txc:{" + acct + "}:l:" + Wallet(acct)), participant::PreparedName(a));
-  ASSERT_TRUE(p_->Commit(a).ok());
-  EXPECT_EQ(p_->Commit(b).code(), Code::kConflict);
-  EXPECT_EQ(Get(Wallet(acct)), "40");
+  ASSERT_TRUE(w->vote.ok()) << w->vote.status();
+  EXPECT_EQ(w->vote->vote, Vote::kNo);
+  EXPECT_EQ(w->vote->reason, "aborted before prepare");
+  EXPECT_EQ(Get("txc:{" + w->acct + "}:l:" + Wallet(w->acct)), participant::PreparedName(w->a));
+  ASSERT_TRUE(p_->Commit(w->a).ok());
+  EXPECT_EQ(p_->Commit(w->b).code(), Code::kConflict);
+  EXPECT_EQ(Get(Wallet(w->acct)), "40");
 }
 
 // The new script texts are reloaded with EVAL after SCRIPT FLUSH, for every call that binds.

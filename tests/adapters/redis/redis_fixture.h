@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "txcoord/redis/participant.h"
@@ -72,6 +73,10 @@ inline RawReply Command(redisContext* c, const std::vector<std::string>& argv) {
   }
   return RawReply(static_cast<redisReply*>(
       redisCommandArgv(c, static_cast<int>(argv.size()), p.data(), l.data())));
+}
+
+inline std::string Wallet(const std::string& account) {
+  return "wallet:{" + account + "}";
 }
 
 class RedisTest : public ::testing::Test {
@@ -133,13 +138,40 @@ class RedisTest : public ::testing::Test {
     return r && r->type == REDIS_REPLY_INTEGER ? r->integer : -999;
   }
 
+  // Two prepares on one fresh wallet of 100: `a` (debit 60) prepared by p_, then `b` (debit 30)
+  // by `waiting`, a participant with `lock_wait_ms`, on `thread`: it waits for a's lock. Join
+  // `thread` before reading `vote`.
+  struct LockWait {
+    std::unique_ptr<RedisParticipant> waiting;
+    std::string acct;
+    participant::BranchId a, b;
+    Result<participant::PrepareResult> vote = Internal("not run");
+    std::thread thread;
+    ~LockWait() {
+      if (thread.joinable()) thread.join();  // a failed assertion returned early
+    }
+  };
+  std::unique_ptr<LockWait> StartLockWait(int lock_wait_ms) {
+    auto w = std::make_unique<LockWait>();
+    w->waiting = Make(lock_wait_ms);
+    EXPECT_NE(w->waiting, nullptr);
+    if (w->waiting == nullptr) return nullptr;
+    w->acct = Unique();
+    Set(Wallet(w->acct), "100");
+    w->a = Branch(Unique("ga"));
+    w->b = Branch(Unique("gb"));
+    auto va = p_->Prepare(Call(w->a, "debit", {{"account", w->acct}, {"amount", "60"}}));
+    EXPECT_TRUE(va.ok() && va->vote == participant::Vote::kYes);
+    if (!va.ok() || va->vote != participant::Vote::kYes) return nullptr;
+    w->thread = std::thread([this, w = w.get()] {
+      w->vote = w->waiting->Prepare(Call(w->b, "debit", {{"account", w->acct}, {"amount", "30"}}));
+    });
+    return w;
+  }
+
   std::string url_;
   std::unique_ptr<RedisParticipant> p_;
   std::unique_ptr<redisContext, decltype(&redisFree)> raw_{nullptr, &redisFree};
 };
-
-inline std::string Wallet(const std::string& account) {
-  return "wallet:{" + account + "}";
-}
 
 }  // namespace txcoord::redis::testing

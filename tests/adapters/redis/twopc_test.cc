@@ -219,24 +219,14 @@ TEST_F(TwoPcTest, ConcurrentPreparesOnOneKeyNeverBothSayYes) {
 }
 
 TEST_F(TwoPcTest, LockWaitLetsALaterPrepareProceedOnceTheHolderCommits) {
-  auto waiting = Make(/*lock_wait_ms=*/5000);
-  ASSERT_NE(waiting, nullptr);
-  const std::string acct = Unique();
-  Set(Wallet(acct), "100");
-  const auto a = Branch(Unique("ga"));
-  const auto b = Branch(Unique("gb"));
-  auto va = p_->Prepare(Call(a, "debit", {{"account", acct}, {"amount", "60"}}));
-  ASSERT_TRUE(va.ok() && va->vote == Vote::kYes);
-  Result<participant::PrepareResult> vb = Internal("not run");
-  std::thread tb([&] {
-    vb = waiting->Prepare(Call(b, "debit", {{"account", acct}, {"amount", "30"}}));
-  });
-  ASSERT_TRUE(p_->Commit(a).ok());
-  tb.join();
-  ASSERT_TRUE(vb.ok()) << vb.status();
-  EXPECT_EQ(vb->vote, Vote::kYes) << vb->reason;
-  ASSERT_TRUE(p_->Commit(b).ok());
-  EXPECT_EQ(Get(Wallet(acct)), "10");
+  auto w = StartLockWait(/*lock_wait_ms=*/5000);
+  ASSERT_NE(w, nullptr);
+  ASSERT_TRUE(p_->Commit(w->a).ok());
+  w->thread.join();
+  ASSERT_TRUE(w->vote.ok()) << w->vote.status();
+  EXPECT_EQ(w->vote->vote, Vote::kYes) << w->vote->reason;
+  ASSERT_TRUE(p_->Commit(w->b).ok());
+  EXPECT_EQ(Get(Wallet(w->acct)), "10");
 }
 
 // Invariant under contention: concurrent debits through prepare/commit never overdraw and every
