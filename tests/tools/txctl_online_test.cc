@@ -23,6 +23,21 @@ constexpr const char* kToken = "txctl-secret";
 
 class TxctlOnlineTest : public E2eTest {
  protected:
+  // The one finding of a `--json participants scan`, checked to be of `kind` for `gid`; nullptr
+  // (the failure recorded) when the output is not exactly one finding.
+  static Object::Ptr OnlyFinding(const TxctlRun& scan, const std::string& kind,
+                                 const std::string& gid) {
+    auto j = scan.Json();
+    EXPECT_TRUE(j) << scan.out;
+    if (!j) return nullptr;
+    auto findings = j->getArray("findings");
+    EXPECT_EQ(findings->size(), 1u) << scan.out;
+    if (findings->size() != 1) return nullptr;
+    auto f = findings->getObject(0);
+    EXPECT_EQ(f->getValue<std::string>("kind"), kind);
+    EXPECT_EQ(f->getValue<std::string>("gid"), gid);
+    return f;
+  }
   TxctlRun Txctl(const std::string& args) {
     return txctl_test::RunTxctl(
         "--url http://127.0.0.1:" + std::to_string(port_) + " --token " + kToken + " " + args,
@@ -209,11 +224,8 @@ TEST_F(TxctlOnlineTest, ParticipantsScanFindsAndFixesAnOrphan) {
   ASSERT_TRUE(sj) << scan.out;
   EXPECT_EQ(sj->getValue<std::string>("coordinator_id"), cid_);
   EXPECT_EQ(sj->getArray("participants")->size(), 2u);
-  auto findings = sj->getArray("findings");
-  ASSERT_EQ(findings->size(), 1u) << scan.out;
-  auto f = findings->getObject(0);
-  EXPECT_EQ(f->getValue<std::string>("kind"), "orphan");
-  EXPECT_EQ(f->getValue<std::string>("gid"), orphan);
+  auto f = OnlyFinding(scan, "orphan", orphan);
+  ASSERT_TRUE(f);
   EXPECT_EQ(f->getValue<std::string>("participant"), "bank-pg");
   EXPECT_FALSE(f->getValue<bool>("fixed"));
   EXPECT_EQ(PreparedCount(cid_), 1);  // no --fix: nothing changed
@@ -350,14 +362,9 @@ TEST_F(TxctlOnlineTest, ParticipantsScanReportsStaleAndResolveCommitsAnOpenTrans
 
   TxctlRun stale = Txctl("--json participants scan --stale 0s " + config);
   EXPECT_EQ(stale.exit_code, 1) << stale.err << stale.out;
-  auto sj = stale.Json();
-  ASSERT_TRUE(sj) << stale.out;
-  auto findings = sj->getArray("findings");
-  ASSERT_EQ(findings->size(), 1u) << stale.out;
-  EXPECT_EQ(findings->getObject(0)->getValue<std::string>("kind"), "stale");
-  EXPECT_EQ(findings->getObject(0)->getValue<std::string>("gid"), gid);
-  EXPECT_NE(findings->getObject(0)->getValue<std::string>("detail").find("active"),
-            std::string::npos);
+  auto sf = OnlyFinding(stale, "stale", gid);
+  ASSERT_TRUE(sf);
+  EXPECT_NE(sf->getValue<std::string>("detail").find("active"), std::string::npos);
   // --fix leaves stale branches alone.
   TxctlRun fix = Txctl("--json participants scan --fix --stale 0s " + config);
   EXPECT_EQ(fix.exit_code, 1);
@@ -395,13 +402,8 @@ TEST_F(TxctlOnlineTest, ParticipantsScanReportsAMismatch) {
   const std::string config = "--config " + dir_ + "/txcoordd.json";
   TxctlRun scan = Txctl("--json participants scan --fix " + config);
   EXPECT_EQ(scan.exit_code, 1) << scan.err << scan.out;
-  auto sj = scan.Json();
-  ASSERT_TRUE(sj) << scan.out;
-  auto findings = sj->getArray("findings");
-  ASSERT_EQ(findings->size(), 1u) << scan.out;
-  auto f = findings->getObject(0);
-  EXPECT_EQ(f->getValue<std::string>("kind"), "mismatch");
-  EXPECT_EQ(f->getValue<std::string>("gid"), gid);
+  auto f = OnlyFinding(scan, "mismatch", gid);
+  ASSERT_TRUE(f);
   EXPECT_EQ(f->getValue<std::string>("branch"), "extra");
   EXPECT_NE(f->getValue<std::string>("detail").find("committed"), std::string::npos);
   EXPECT_FALSE(f->getValue<bool>("fixed"));
