@@ -45,6 +45,13 @@ std::string Reason(const std::vector<std::string>& reply) {
   return reply.size() > 1 ? reply[1] : std::string();
 }
 
+// The warning when INFO cluster gave no usable answer (`why`): the safe path is taken.
+std::string CannotTellClusterMode(const std::string& why) {
+  return "cannot tell whether the server runs in cluster mode (" + why +
+         "): Prepare, Execute and Compensate take 2 round trips (index_in_script \"on\" gives 1 "
+         "on a standalone server)";
+}
+
 // Whether the index binding found by a Prepare/Execute/Compensate stops it: the abort fence, or
 // a binding to another tag ("" = unbound, or bound to this call's tag: go on).
 bool Stops(const std::string& bound, const std::string& tag) {
@@ -186,9 +193,7 @@ void RedisParticipant::PlaceIndex() {
     warnings_.push_back("cannot ask whether the server runs in cluster mode (" + why +
                         "): Prepare, Execute and Compensate take 2 round trips until it answers");
   } else if (!why.empty()) {
-    warnings_.push_back("cannot tell whether the server runs in cluster mode (" + why +
-                        "): Prepare, Execute and Compensate take 2 round trips (index_in_script "
-                        "\"on\" gives 1 on a standalone server)");
+    warnings_.push_back(CannotTellClusterMode(why));
   }
 }
 
@@ -200,8 +205,7 @@ RedisParticipant::IndexPlace RedisParticipant::CurrentIndexPlace() {
   if (asked == IndexPlace::kUnknown) return IndexPlace::kSeparate;  // this call: the safe path
   if (index_place_.compare_exchange_strong(place, asked) && !why.empty()) {
     std::cerr << "txcoord redis participant " << name()
-              << ": warning: cannot tell whether the server runs in cluster mode (" << why
-              << "): Prepare, Execute and Compensate take 2 round trips\n";
+              << ": warning: " << CannotTellClusterMode(why) << "\n";
   }
   return index_place_.load();
 }
