@@ -2,6 +2,7 @@
 // The 2PC calls live in twopc.cc, the saga calls in saga.cc.
 #include "txcoord/postgres/participant.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "pg.h"
@@ -14,6 +15,12 @@ using internal::Failure;
 using participant::BranchCall;
 using participant::BranchId;
 using participant::Payload;
+
+namespace {
+// How long Prepare's barrier insert waits for a key held by another transaction (a duplicate)
+// before PrepareTaken answers instead. Capped by the configured lock_timeout.
+constexpr std::chrono::milliseconds kPrepareBarrierWait{20};
+}  // namespace
 
 Status CheckMaxPreparedTransactions(int value) {
   if (value > 0) return Status::Ok();
@@ -51,24 +58,20 @@ PostgresParticipant::PostgresParticipant(Config config) : config_(std::move(conf
                         "$5, $6) ON CONFLICT DO NOTHING";
   sql_read_ = "SELECT state, reason FROM " + t +
               " WHERE coordinator = $1 AND gid = $2 AND branch = $3 AND op = $4";
-  // Prepare's barrier insert, guarded (twopc.cc): skipped when the branch is already prepared —
-  // the insert would wait for the prepared transaction's row lock — and failing with 22012
-  // (division by zero) whenever no row was inserted, so that the action statements pipelined
-  // behind it are skipped by the server.
-  sql_prepare_barrier_ =
-      "WITH listed AS (SELECT 1 FROM pg_prepared_xacts WHERE gid = $4::text AND database = "
-      "current_database()), ins AS (INSERT INTO " +
-      t +
-      " (coordinator, gid, branch, op, state) SELECT $1::text, $2::text, $3::text, 'prepare', "
-      "'prepared' WHERE NOT "
-      "EXISTS (SELECT 1 FROM listed) ON CONFLICT DO NOTHING RETURNING 1) SELECT 1 / (SELECT "
-      "count(*)::int FROM ins)";
-  // Execute's barrier insert (saga.cc), guarded the same way. No prepared transaction holds a
-  // saga barrier row, so it needs no look at pg_prepared_xacts.
-  sql_execute_barrier_ = "WITH ins AS (INSERT INTO " + t +
-                         " (coordinator, gid, branch, op, state) VALUES ($1, $2, $3, 'action', "
-                         "'done') ON CONFLICT DO NOTHING RETURNING 1) SELECT 1 / (SELECT "
-                         "count(*)::int FROM ins)";
+  // The first statement of Prepare and Execute: fails with 22012 (division by zero) whenever
+  // no row was inserted, so that the action statements pipelined behind it are skipped by the
+  // server. $4/$5: op and state.
+  sql_barrier_ = "WITH ins AS (INSERT INTO " + t +
+                 " (coordinator, gid, branch, op, state) VALUES ($1, $2, $3, $4, $5) ON CONFLICT "
+                 "DO NOTHING RETURNING 1) SELECT 1 / (SELECT count(*)::int FROM ins)";
+  // Prepare's barrier key is held by another transaction only for a duplicate: one prepared (it
+  // keeps the key until phase 2, which waits for this very call) or one still in flight. So the
+  // insert waits briefly, then PrepareTaken looks at pg_prepared_xacts; the action statements
+  // get the configured lock_timeout back. (Looking at pg_prepared_xacts before every insert
+  // instead cost about a third of PostgreSQL's CPU per 2PC transaction: docs/performance.md.)
+  sql_barrier_wait_ = "SET LOCAL lock_timeout = " +
+                      std::to_string(std::min(config_.lock_timeout, kPrepareBarrierWait).count());
+  sql_lock_wait_ = "SET LOCAL lock_timeout = " + std::to_string(config_.lock_timeout.count());
   internal::PoolOptions po;
   po.dsn = config_.dsn;
   po.size = config_.pool_size;
@@ -192,9 +195,16 @@ std::optional<PostgresParticipant::Verdict> PostgresParticipant::CheckStatement(
 }
 
 Result<std::optional<PostgresParticipant::Verdict>> PostgresParticipant::BeginWithBarrier(
-    PGconn* c, const BranchCall& call, const std::string& barrier_sql,
-    std::vector<std::string> barrier_params, std::string_view what) {
-  std::vector<internal::Query> queries = {{"BEGIN", {}}, {barrier_sql, std::move(barrier_params)}};
+    PGconn* c, const BranchCall& call, BarrierOp op, std::string_view what) {
+  const bool prepare = op == BarrierOp::kPrepare;
+  std::vector<internal::Query> queries = {{"BEGIN", {}}};
+  if (prepare) queries.push_back({sql_barrier_wait_, {}});
+  const std::size_t barrier_at = queries.size();
+  queries.push_back({sql_barrier_,
+                     {call.id.coordinator, call.id.gid, call.id.branch,
+                      prepare ? "prepare" : "action", prepare ? "prepared" : "done"}});
+  if (prepare) queries.push_back({sql_lock_wait_, {}});
+  const std::size_t action_at = queries.size();
   const auto declared = config_.actions.find(call.action);
   if (declared != config_.actions.end()) {
     for (const Statement& st : declared->second.statements) {
@@ -204,24 +214,26 @@ Result<std::optional<PostgresParticipant::Verdict>> PostgresParticipant::BeginWi
     }
   }
   const std::vector<internal::Outcome> out = internal::ExecPipeline(c, queries);
-  if (!out[0].ok()) {
+  for (std::size_t i = 0; i < action_at; ++i) {
+    const internal::Outcome& o = out[i];
+    if (o.ok()) continue;
     internal::RollbackQuietly(c);
-    return internal::NothingApplied(out[0], what);
-  }
-  if (const internal::Outcome& barrier = out[1]; !barrier.ok()) {
-    internal::RollbackQuietly(c);
+    if (i != barrier_at) return internal::NothingApplied(o, what);
     // 22012: no row inserted (the guard's division by zero).
-    if (barrier.sqlstate == "22012") return std::optional<Verdict>();
-    if (barrier.failure == Failure::kContention) {
+    if (o.sqlstate == "22012") return std::optional<Verdict>();
+    if (o.failure == Failure::kContention) {
+      if (prepare) return std::optional<Verdict>();  // PrepareTaken tells which duplicate
       return Unavailable(std::string(what) + ": branch " + participant::ToString(call.id) +
-                         " is held by a call in flight (" + barrier.message + "); retry");
+                         " is held by a call in flight (" + o.message + "); retry");
     }
-    return internal::NothingApplied(barrier, std::string(what) + ": barrier insert");
+    return internal::NothingApplied(o, std::string(what) + ": barrier insert");
   }
   if (declared == config_.actions.end()) return std::optional<Verdict>(RunAction(c, call));
   const auto& statements = declared->second.statements;
   for (std::size_t i = 0; i < statements.size(); ++i) {
-    if (auto failed = CheckStatement(call.action, i, statements[i], out[2 + i])) return failed;
+    if (auto failed = CheckStatement(call.action, i, statements[i], out[action_at + i])) {
+      return failed;
+    }
   }
   return std::optional<Verdict>(Verdict{});
 }

@@ -55,10 +55,8 @@ Result<ExecuteResult> PostgresParticipant::Execute(const BranchCall& call) {
                          "branch " + participant::ToString(call.id) + " was already compensated"};
   };
 
-  TXC_ASSIGN_OR_RETURN(
-      std::optional<Verdict> staged,
-      BeginWithBarrier(c, call, sql_execute_barrier_,
-                       {call.id.coordinator, call.id.gid, call.id.branch}, "postgres: execute"));
+  TXC_ASSIGN_OR_RETURN(std::optional<Verdict> staged,
+                       BeginWithBarrier(c, call, BarrierOp::kExecute, "postgres: execute"));
   if (!staged) return answer_from_barrier();  // duplicate, refused before, or fenced
   const Verdict& v = *staged;
   if (v.refusal || !v.error.ok()) internal::RollbackQuietly(c);

@@ -38,9 +38,7 @@ Result<PrepareResult> PostgresParticipant::Prepare(const BranchCall& call) {
   PGconn* c = lease.get();
   const std::string name = participant::PreparedName(call.id);
   TXC_ASSIGN_OR_RETURN(std::optional<Verdict> staged,
-                       BeginWithBarrier(c, call, sql_prepare_barrier_,
-                                        {call.id.coordinator, call.id.gid, call.id.branch, name},
-                                        "postgres: prepare"));
+                       BeginWithBarrier(c, call, BarrierOp::kPrepare, "postgres: prepare"));
   if (!staged) return PrepareTaken(c, call.id);  // a duplicate or a fenced branch
   const Verdict& v = *staged;
   if (v.refusal || !v.error.ok()) internal::RollbackQuietly(c);
@@ -75,7 +73,10 @@ Result<PrepareResult> PostgresParticipant::PrepareTaken(PGconn* c, const BranchI
   if (!listed.ok()) return internal::NothingApplied(listed, "postgres: prepare");
   if (!listed.rows.empty()) return Yes();
   TXC_ASSIGN_OR_RETURN(auto row, ReadBarrier(c, id, "prepare"));
-  if (!row) return Unavailable("postgres: barrier row of " + name + " vanished; retry");
+  if (!row) {
+    return Unavailable("postgres: branch " + participant::ToString(id) +
+                       " is held by a call in flight; retry");
+  }
   if (row->state == "prepared") return Yes();  // committed already: a very late duplicate
   return No("branch " + participant::ToString(id) +
             " was already aborted (late prepare fenced out)");
@@ -122,7 +123,10 @@ Status PostgresParticipant::Abort(const BranchId& id) {
   TXC_ASSIGN_OR_RETURN(bool fenced, InsertBarrier(c, id, "prepare", "aborted"));
   if (fenced) return Status::Ok();
   TXC_ASSIGN_OR_RETURN(auto row, ReadBarrier(c, id, "prepare"));
-  if (!row) return Unavailable("postgres: barrier row of " + name + " vanished; retry");
+  if (!row) {
+    return Unavailable("postgres: branch " + participant::ToString(id) +
+                       " is held by a call in flight; retry");
+  }
   if (row->state == "aborted") return Status::Ok();
   return Conflict("postgres: cannot abort " + participant::ToString(id) +
                   ": branch was already committed");

@@ -105,6 +105,57 @@ TEST_F(PgTest, DuplicatePrepareOfAPreparedBranchDoesNotWaitForItsLocks) {
   EXPECT_EQ(Balance("alice"), "90");
 }
 
+// The barrier insert of a duplicate of a Prepare still in flight waits only briefly for the key,
+// then answers "retry" instead of waiting lock_timeout.
+TEST_F(PgTest, DuplicatePrepareOfABranchInFlightAnswersRetryQuickly) {
+  auto p = Make(R"(,"lock_timeout_ms":5000)");
+  ASSERT_TRUE(p);
+  std::promise<void> entered, release;
+  auto released = release.get_future().share();
+  ASSERT_TRUE(p->RegisterAction("held", {}, [&](PgTx&, const Payload&) -> Result<ActionVerdict> {
+                 entered.set_value();
+                 released.wait();
+                 return ActionVerdict::Ok();
+               }).ok());
+  const auto call = Call("g1", "held", {});
+  auto first = std::async(std::launch::async, [&] { return p->Prepare(call); });
+  entered.get_future().wait();  // its barrier row is inserted, not yet prepared
+  const auto t0 = std::chrono::steady_clock::now();
+  auto dup = p->Prepare(call);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  release.set_value();
+  EXPECT_EQ(dup.status().code(), Code::kUnavailable) << dup.status();
+  EXPECT_NE(dup.status().message().find("in flight"), std::string::npos) << dup.status();
+  EXPECT_LT(took, std::chrono::milliseconds(2500));  // lock_timeout would take 5 s
+  auto r = first.get();
+  ASSERT_TRUE(r.ok() && r->vote == Vote::kYes) << r.status();
+  ASSERT_TRUE(p->Commit(Id("g1")).ok());
+}
+
+// The short wait is for the barrier key only: the action's statements wait for a row lock up to
+// the configured lock_timeout.
+TEST_F(PgTest, PrepareWaitsTheConfiguredLockTimeoutForARowLock) {
+  auto p = Make(R"(,"lock_timeout_ms":5000)");
+  ASSERT_TRUE(p);
+  Sql("BEGIN");
+  Sql("SELECT balance FROM " + table_ + " WHERE id = 'alice' FOR UPDATE");
+  auto prepare = std::async(std::launch::async, [&] {
+    return p->Prepare(Call("g1", "debit", {{"account", "alice"}, {"amount", "10"}}));
+  });
+  // Well past the barrier's short wait, the prepare still waits for the row.
+  const bool waited = ::txcoord::testing::Eventually([&] {
+    return Scalar(
+               "SELECT count(*) FROM pg_locks WHERE NOT granted AND waitstart < "
+               "clock_timestamp() - interval '200 ms'") != "0";
+  });
+  Sql("COMMIT");
+  ASSERT_TRUE(waited);
+  auto r = prepare.get();
+  ASSERT_TRUE(r.ok() && r->vote == Vote::kYes) << r.status() << " " << (r.ok() ? r->reason : "");
+  ASSERT_TRUE(p->Commit(Id("g1")).ok());
+  EXPECT_EQ(Balance("alice"), "90");
+}
+
 TEST_F(PgTest, DuplicatedPrepareCommitAndAbortAreIdempotent) {
   auto p = Make();
   ASSERT_TRUE(p);

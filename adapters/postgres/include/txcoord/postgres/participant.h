@@ -113,17 +113,21 @@ class PostgresParticipant final : public participant::Participant {
   // The verdict of statement `i` of a declared action from its outcome; nullopt = it passed.
   static std::optional<Verdict> CheckStatement(const std::string& action, std::size_t i,
                                                const Statement& st, const internal::Outcome& o);
-  // One pipeline (one round trip for a declared action): BEGIN, the guarded barrier insert
-  // `barrier_sql` (fails with 22012 when it inserted no row, so the server skips what follows),
-  // then a declared action's statements; a C++ action runs its statements after it. nullopt:
-  // the barrier row was taken (a duplicate or a fenced call), rolled back. Otherwise the action's
-  // verdict, the local transaction still open: the caller commits, prepares or rolls back.
+  // Which barrier row a call inserts first: Prepare's (`prepare`,`prepared`) or Execute's
+  // (`action`,`done`).
+  enum class BarrierOp { kPrepare, kExecute };
+  // One pipeline (one round trip for a declared action): BEGIN, the guarded barrier insert (fails
+  // with 22012 when it inserted no row, so the server skips what follows), then a declared
+  // action's statements; a C++ action runs its statements after it. nullopt: the barrier row was
+  // taken (a duplicate or a fenced call) or, for kPrepare, held by another transaction beyond a
+  // short wait (a prepared duplicate, or one in flight); rolled back either way. Otherwise the
+  // action's verdict, the local transaction still open: the caller commits, prepares or rolls
+  // back.
   Result<std::optional<Verdict>> BeginWithBarrier(PGconn* conn, const participant::BranchCall& call,
-                                                  const std::string& barrier_sql,
-                                                  std::vector<std::string> barrier_params,
-                                                  std::string_view what);
-  // The answer to a Prepare whose barrier row could not be inserted (already prepared, or a row
-  // left by an earlier prepare or abort). Runs outside a transaction.
+                                                  BarrierOp op, std::string_view what);
+  // The answer to a Prepare whose barrier row could not be inserted (already prepared, a row
+  // left by an earlier prepare or abort, or a duplicate still in flight). Runs outside a
+  // transaction.
   Result<participant::PrepareResult> PrepareTaken(PGconn* conn, const participant::BranchId& id);
   Status ValidateCall(const participant::BranchCall& call) const;
   struct BarrierRow {
@@ -141,7 +145,9 @@ class PostgresParticipant final : public participant::Participant {
 
   Config config_;
   std::unique_ptr<internal::Pool> pool_;
-  std::string sql_insert_or_skip_, sql_read_, sql_prepare_barrier_, sql_execute_barrier_;
+  std::string sql_insert_or_skip_, sql_read_, sql_barrier_;
+  // Prepare's pipeline: the short lock wait around its barrier insert, and the configured one.
+  std::string sql_barrier_wait_, sql_lock_wait_;
   mutable std::mutex mu_;
   std::map<std::string, CppAction, std::less<>> cpp_actions_;
   std::condition_variable purge_cv_;
