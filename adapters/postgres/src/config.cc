@@ -28,6 +28,7 @@ const std::set<std::string, std::less<>> kKnownKeys = {"name",
                                                        "statement_timeout_ms",
                                                        "lock_timeout_ms",
                                                        "barrier_table",
+                                                       "prepared_statements",
                                                        "purge_interval_ms",
                                                        "purge_horizon_s",
                                                        "actions"};
@@ -54,6 +55,15 @@ Status GetInt(const Poco::JSON::Object& o, const std::string& key, std::int64_t 
                            std::to_string(max) + "], got " + std::to_string(n));
   }
   *out = n;
+  return Status::Ok();
+}
+
+// Reads a boolean key into `out` (left unchanged when absent).
+Status GetBool(const Poco::JSON::Object& o, const std::string& key, bool* out) {
+  if (!o.has(key)) return Status::Ok();
+  Poco::Dynamic::Var v = o.get(key);
+  if (!v.isBoolean()) return InvalidArgument("config: \"" + key + "\" must be true or false");
+  *out = v.extract<bool>();
   return Status::Ok();
 }
 
@@ -225,6 +235,7 @@ Result<Config> ParseConfig(const Poco::JSON::Object& json) {
       TXC_ASSIGN_OR_RETURN(c.barrier_table, GetString(json, "barrier_table", true));
     }
     TXC_RETURN_IF_ERROR(ValidateTableName(c.barrier_table));
+    TXC_RETURN_IF_ERROR(GetBool(json, "prepared_statements", &c.prepared_statements));
     if (json.has("actions")) {
       auto actions = json.getObject("actions");
       if (!actions) return InvalidArgument("config: \"actions\" must be an object");

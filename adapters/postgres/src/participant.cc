@@ -80,6 +80,7 @@ PostgresParticipant::PostgresParticipant(Config config) : config_(std::move(conf
   po.statement_timeout = config_.statement_timeout;
   po.lock_timeout = config_.lock_timeout;
   po.application_name = "txcoord:" + config_.name;
+  po.prepared_statements = config_.prepared_statements;
   pool_ = std::make_unique<internal::Pool>(std::move(po));
 }
 
@@ -195,14 +196,16 @@ std::optional<PostgresParticipant::Verdict> PostgresParticipant::CheckStatement(
 }
 
 Result<std::optional<PostgresParticipant::Verdict>> PostgresParticipant::BeginWithBarrier(
-    PGconn* c, const BranchCall& call, BarrierOp op, std::string_view what) {
+    internal::Lease& lease, const BranchCall& call, BarrierOp op, std::string_view what) {
+  PGconn* c = lease.get();
   const bool prepare = op == BarrierOp::kPrepare;
   std::vector<internal::Query> queries = {{"BEGIN", {}}};
   if (prepare) queries.push_back({sql_barrier_wait_, {}});
   const std::size_t barrier_at = queries.size();
   queries.push_back({sql_barrier_,
                      {call.id.coordinator, call.id.gid, call.id.branch,
-                      prepare ? "prepare" : "action", prepare ? "prepared" : "done"}});
+                      prepare ? "prepare" : "action", prepare ? "prepared" : "done"},
+                     /*reuse=*/true});
   if (prepare) queries.push_back({sql_lock_wait_, {}});
   const std::size_t action_at = queries.size();
   const auto declared = config_.actions.find(call.action);
@@ -210,10 +213,10 @@ Result<std::optional<PostgresParticipant::Verdict>> PostgresParticipant::BeginWi
     for (const Statement& st : declared->second.statements) {
       std::vector<std::string> values;
       for (const std::string& p : st.params) values.push_back(call.payload.find(p)->second);
-      queries.push_back({st.sql, std::move(values)});
+      queries.push_back({st.sql, std::move(values), /*reuse=*/true});
     }
   }
-  const std::vector<internal::Outcome> out = internal::ExecPipeline(c, queries);
+  const std::vector<internal::Outcome> out = internal::ExecPipeline(c, queries, lease.statements());
   for (std::size_t i = 0; i < action_at; ++i) {
     const internal::Outcome& o = out[i];
     if (o.ok()) continue;

@@ -70,7 +70,8 @@ Outcome Exec(PGconn* conn, const std::string& sql, const std::vector<std::string
   return FromResult(conn, res.get());
 }
 
-std::vector<Outcome> ExecPipeline(PGconn* conn, const std::vector<Query>& queries) {
+std::vector<Outcome> ExecPipeline(PGconn* conn, const std::vector<Query>& queries,
+                                  StatementCache* cache) {
   std::vector<Outcome> out;
   const auto lost = [&](std::string_view what) {
     std::string msg = PQerrorMessage(conn);
@@ -81,30 +82,71 @@ std::vector<Outcome> ExecPipeline(PGconn* conn, const std::vector<Query>& querie
     }
     return out;
   };
+  // Per query: the name it runs under ("" = unnamed), and whether this call prepares it.
+  std::vector<std::string> names(queries.size());
+  std::vector<bool> preparing(queries.size(), false);
   if (PQenterPipelineMode(conn) != 1) return lost("cannot enter pipeline mode");
-  for (const Query& q : queries) {
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    const Query& q = queries[i];
+    const int n = static_cast<int>(q.params.size());
     std::vector<const char*> values;
     values.reserve(q.params.size());
     for (const auto& p : q.params) values.push_back(p.c_str());
-    if (PQsendQueryParams(conn, q.sql.c_str(), static_cast<int>(values.size()), nullptr,
-                          values.data(), nullptr, nullptr, 0) != 1) {
-      return lost("cannot send");
+    if (cache != nullptr && q.reuse) {
+      if (auto it = cache->names.find(q.sql); it != cache->names.end()) {
+        names[i] = it->second;
+      } else {
+        names[i] = "txc_" + std::to_string(cache->next++);
+        preparing[i] = true;
+        if (PQsendPrepare(conn, names[i].c_str(), q.sql.c_str(), n, nullptr) != 1) {
+          return lost("cannot send");
+        }
+      }
     }
+    const int sent =
+        names[i].empty()
+            ? PQsendQueryParams(conn, q.sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0)
+            : PQsendQueryPrepared(conn, names[i].c_str(), n, values.data(), nullptr, nullptr, 0);
+    if (sent != 1) return lost("cannot send");
   }
   if (PQpipelineSync(conn) != 1) return lost("cannot send");
-  for (std::size_t i = 0; i < queries.size(); ++i) {
+  // The first result of one request (the rest drained); nullopt when the connection broke.
+  const auto next = [&]() -> std::optional<Outcome> {
     PgResult first(PQgetResult(conn));
-    if (!first) return lost("no result");
+    if (!first) return std::nullopt;
+    std::optional<Outcome> o;
     if (PQresultStatus(first.get()) == PGRES_PIPELINE_ABORTED) {
-      out.push_back(Failed(Failure::kOther, "skipped after an earlier error in the pipeline"));
+      o = Failed(Failure::kOther, "skipped after an earlier error in the pipeline");
     } else {
-      out.push_back(FromResult(conn, first.get()));
+      o = FromResult(conn, first.get());
     }
-    // Each query's results end with a null; a broken connection may never send it.
+    // Each request's results end with a null; a broken connection may never send it.
     while (PgResult more{PQgetResult(conn)}) {
       if (Broken(conn)) break;
     }
-    if (Broken(conn)) return lost("lost");
+    if (Broken(conn)) return std::nullopt;
+    return o;
+  };
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    std::optional<Outcome> prepared;
+    if (preparing[i]) {
+      prepared = next();
+      if (!prepared) return lost("lost");
+      if (prepared->ok()) cache->names.emplace(queries[i].sql, names[i]);
+    }
+    std::optional<Outcome> o = next();
+    if (!o) return lost("lost");
+    // A failed prepare is the query's failure (its execution was skipped).
+    if (prepared && !prepared->ok()) o = std::move(prepared);
+    if (cache != nullptr && !names[i].empty() && !preparing[i] && o->sqlstate == "0A000") {
+      // Retrying the call runs it on a fresh connection, where it is prepared anew.
+      cache->discard = true;
+      o->failure = Failure::kConnection;
+      o->message =
+          "statement prepared on this connection went stale (connection dropped; retry): " +
+          o->message;
+    }
+    out.push_back(std::move(*o));
   }
   PgResult sync(PQgetResult(conn));
   if (!sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) return lost("no sync");

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "txcoord/core/status.h"
@@ -42,10 +43,23 @@ struct Outcome {
 // Runs one statement with $n text parameters (never spliced into the SQL text).
 Outcome Exec(PGconn* conn, const std::string& sql, const std::vector<std::string>& params = {});
 
-// One statement of a pipeline.
+// One statement of a pipeline. `reuse`: prepare it once per connection (when ExecPipeline gets
+// a cache) instead of parsing and planning it on every call.
 struct Query {
   std::string sql;
   std::vector<std::string> params;
+  bool reuse = false;
+};
+
+// The statements prepared on one connection (protocol-level named statements, which live as long
+// as the server session). Owned next to its connection; used by one thread at a time.
+struct StatementCache {
+  std::unordered_map<std::string, std::string> names;  // SQL text → statement name
+  std::uint64_t next = 0;                              // names are never reused
+  // A cached statement failed with 0A000 ("cached plan must not change result type" after a
+  // table changed): the connection is closed instead of reused, and its cache with it. That
+  // query's Outcome is kConnection (retry the call), not kOther.
+  bool discard = false;
 };
 
 // Sends every query in libpq pipeline mode followed by one Sync — one round trip — and returns
@@ -54,8 +68,11 @@ struct Query {
 // explicit transaction (a BEGIN among them) leave it open: INTRANS if all succeeded, INERROR
 // otherwise (the caller rolls back). A lost connection → kConnection for every query not
 // answered. On any failure to leave pipeline mode the connection stays in it, and the pool
-// closes it instead of reusing it.
-std::vector<Outcome> ExecPipeline(PGconn* conn, const std::vector<Query>& queries);
+// closes it instead of reusing it. With a `cache`, `reuse` queries run as named statements,
+// prepared in the same round trip the first time on this connection (a failed prepare is the
+// query's Outcome and is not cached).
+std::vector<Outcome> ExecPipeline(PGconn* conn, const std::vector<Query>& queries,
+                                  StatementCache* cache = nullptr);
 
 // True when the connection can no longer be used (dropped by the pool).
 bool Broken(PGconn* conn);

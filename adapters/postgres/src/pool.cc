@@ -7,7 +7,11 @@
 namespace txcoord::postgres::internal {
 
 Lease::~Lease() {
-  if (conn_ != nullptr) pool_->Release(conn_);
+  if (conn_ != nullptr) pool_->Release(std::move(conn_));
+}
+
+StatementCache* Lease::statements() const {
+  return pool_->options_.prepared_statements ? &conn_->statements : nullptr;
 }
 
 namespace {
@@ -25,7 +29,7 @@ bool IdleAndHealthy(PGconn* c) {
 }  // namespace
 
 Pool::~Pool() {
-  for (PGconn* c : idle_) PQfinish(c);
+  for (const auto& c : idle_) PQfinish(c->conn);
 }
 
 int Pool::open_connections() const {
@@ -62,10 +66,10 @@ Result<Lease> Pool::Acquire() {
   const auto deadline = std::chrono::steady_clock::now() + options_.wait;
   for (;;) {
     while (!idle_.empty()) {
-      PGconn* c = idle_.back();
+      std::unique_ptr<PooledConn> c = std::move(idle_.back());
       idle_.pop_back();
-      if (IdleAndHealthy(c)) return Lease(this, c);
-      PQfinish(c);
+      if (IdleAndHealthy(c->conn)) return Lease(this, std::move(c));
+      PQfinish(c->conn);
       --open_;
     }
     if (open_ < options_.size) {
@@ -78,7 +82,9 @@ Result<Lease> Pool::Acquire() {
         cv_.notify_one();
         return c.status();
       }
-      return Lease(this, *c);
+      auto pooled = std::make_unique<PooledConn>();
+      pooled->conn = *c;
+      return Lease(this, std::move(pooled));
     }
     if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
         open_ >= options_.size) {
@@ -89,14 +95,14 @@ Result<Lease> Pool::Acquire() {
   }
 }
 
-void Pool::Release(PGconn* conn) {
-  const bool reusable = PQstatus(conn) == CONNECTION_OK &&
-                        PQtransactionStatus(conn) == PQTRANS_IDLE &&
-                        PQpipelineStatus(conn) == PQ_PIPELINE_OFF;
-  if (!reusable) PQfinish(conn);
+void Pool::Release(std::unique_ptr<PooledConn> conn) {
+  PGconn* c = conn->conn;
+  const bool reusable = PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE &&
+                        PQpipelineStatus(c) == PQ_PIPELINE_OFF && !conn->statements.discard;
+  if (!reusable) PQfinish(c);
   std::lock_guard lock(mu_);
   if (reusable) {
-    idle_.push_back(conn);
+    idle_.push_back(std::move(conn));
   } else {
     --open_;
   }

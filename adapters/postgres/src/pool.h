@@ -8,15 +8,19 @@
 // broken, inside a transaction or still in pipeline mode is closed, never reused, so session
 // state cannot leak.
 // Per-connection settings (statement_timeout, lock_timeout, application_name) are passed as
-// startup options, never as session SETs.
+// startup options, never as session SETs. Each connection carries the cache of the statements
+// prepared on it (ExecPipeline), which lives and dies with it.
 // Thread-safety: Acquire/release are safe from any thread; a Lease is used by one thread.
 #include <libpq-fe.h>
 
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "pg.h"
 
 #include "txcoord/core/status.h"
 
@@ -30,24 +34,33 @@ struct PoolOptions {
   std::chrono::milliseconds statement_timeout{5000};
   std::chrono::milliseconds lock_timeout{1000};
   std::string application_name = "txcoord";
+  bool prepared_statements = true;  // false: Lease::statements() is null (e.g. behind PgBouncer)
 };
 
 class Pool;
 
+// One pooled connection and the statements prepared on it.
+struct PooledConn {
+  PGconn* conn = nullptr;
+  StatementCache statements;
+};
+
 class Lease {
  public:
   Lease() = default;
-  Lease(Pool* pool, PGconn* conn) : pool_(pool), conn_(conn) {}
-  Lease(Lease&& o) noexcept : pool_(o.pool_), conn_(o.conn_) { o.conn_ = nullptr; }
+  Lease(Pool* pool, std::unique_ptr<PooledConn> conn) : pool_(pool), conn_(std::move(conn)) {}
+  Lease(Lease&& o) noexcept = default;
   Lease& operator=(Lease&&) = delete;
   Lease(const Lease&) = delete;
   ~Lease();
 
-  PGconn* get() const { return conn_; }
+  PGconn* get() const { return conn_->conn; }
+  // The connection's prepared-statement cache for ExecPipeline; null when they are off.
+  StatementCache* statements() const;
 
  private:
   Pool* pool_ = nullptr;
-  PGconn* conn_ = nullptr;
+  std::unique_ptr<PooledConn> conn_;
 };
 
 class Pool {
@@ -62,13 +75,13 @@ class Pool {
 
  private:
   friend class Lease;
-  void Release(PGconn* conn);
+  void Release(std::unique_ptr<PooledConn> conn);
   Result<PGconn*> Connect() const;
 
   const PoolOptions options_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<PGconn*> idle_;
+  std::vector<std::unique_ptr<PooledConn>> idle_;
   int open_ = 0;  // idle + leased + being opened
 };
 

@@ -56,7 +56,7 @@ Result<ExecuteResult> PostgresParticipant::Execute(const BranchCall& call) {
   };
 
   TXC_ASSIGN_OR_RETURN(std::optional<Verdict> staged,
-                       BeginWithBarrier(c, call, BarrierOp::kExecute, "postgres: execute"));
+                       BeginWithBarrier(lease, call, BarrierOp::kExecute, "postgres: execute"));
   if (!staged) return answer_from_barrier();  // duplicate, refused before, or fenced
   const Verdict& v = *staged;
   if (v.refusal || !v.error.ok()) internal::RollbackQuietly(c);

@@ -38,7 +38,7 @@ Result<PrepareResult> PostgresParticipant::Prepare(const BranchCall& call) {
   PGconn* c = lease.get();
   const std::string name = participant::PreparedName(call.id);
   TXC_ASSIGN_OR_RETURN(std::optional<Verdict> staged,
-                       BeginWithBarrier(c, call, BarrierOp::kPrepare, "postgres: prepare"));
+                       BeginWithBarrier(lease, call, BarrierOp::kPrepare, "postgres: prepare"));
   if (!staged) return PrepareTaken(c, call.id);  // a duplicate or a fenced branch
   const Verdict& v = *staged;
   if (v.refusal || !v.error.ok()) internal::RollbackQuietly(c);

@@ -33,7 +33,7 @@ TEST(ParseStatementTest, RejectsBadParameterNamesDollarParamsAndOpenQuotes) {
 constexpr const char* kGood = R"({"name":"bank-pg","kind":"postgres","dsn":"postgresql://x/db",
   "pool_size":3,"pool_wait_ms":100,"connect_timeout_ms":2000,"statement_timeout_ms":4000,
   "lock_timeout_ms":500,"barrier_table":"myschema.my_barrier","purge_interval_ms":60000,
-  "purge_horizon_s":3600,
+  "purge_horizon_s":3600,"prepared_statements":false,
   "actions":{"debit":{"sql":["UPDATE accounts SET balance = balance - :amount WHERE id = :account"],
                       "expect_rows":[1]},
              "two":{"sql":["SELECT 1", "UPDATE t SET v = :v"],"expect_rows":[null, 2]}}})";
@@ -50,6 +50,7 @@ TEST(ParseConfigTest, ParsesEveryKey) {
   EXPECT_EQ(c->barrier_table, "myschema.my_barrier");
   EXPECT_EQ(c->purge_interval.count(), 60000);
   EXPECT_EQ(c->purge_horizon.count(), 3600);
+  EXPECT_FALSE(c->prepared_statements);
   ASSERT_EQ(c->actions.size(), 2u);
   EXPECT_EQ(c->actions["debit"].statements[0].expect_rows, 1);
   EXPECT_FALSE(c->actions["two"].statements[0].expect_rows.has_value());
@@ -62,6 +63,7 @@ TEST(ParseConfigTest, DefaultsApplyWhenKeysAreAbsent) {
   EXPECT_EQ(c->pool_size, 8);
   EXPECT_EQ(c->barrier_table, "txc_barrier");
   EXPECT_EQ(c->purge_interval.count(), 0);
+  EXPECT_TRUE(c->prepared_statements);
   EXPECT_TRUE(c->actions.empty());
 }
 
@@ -79,6 +81,8 @@ TEST(ParseConfigTest, BadConfigsGiveInvalidArgumentWithAReason) {
       {R"({"name":"p","dsn":"d","pool_size":0})", "\"pool_size\" must be in [1"},
       {R"({"name":"p","dsn":"d","pool_size":"8"})", "\"pool_size\" must be an integer"},
       {R"({"name":"p","dsn":"d","barrier_table":"x; DROP TABLE y"})", "barrier_table"},
+      {R"({"name":"p","dsn":"d","prepared_statements":"yes"})",
+       "\"prepared_statements\" must be true or false"},
       {R"({"name":"p","dsn":"d","actions":{"a":{}}})", "action \"a\": missing \"sql\""},
       {R"({"name":"p","dsn":"d","actions":{"a":{"sql":[]}}})", "\"sql\" is empty"},
       {R"({"name":"p","dsn":"d","actions":{"a":{"sql":"  "}}})", "empty SQL statement"},

@@ -125,7 +125,9 @@ class PgTest : public ::testing::Test {
       "note":{"sql":["INSERT INTO )J" +
            notes_ + R"J( (id, body) VALUES (:id, :body)"]},
       "unnote":{"sql":["DELETE FROM )J" +
-           notes_ + R"J( WHERE id = :id"]}}})J";
+           notes_ + R"J( WHERE id = :id"]},
+      "peek":{"sql":["SELECT balance FROM )J" +
+           t + R"J( WHERE id = :account"], "expect_rows":[1]}}})J";
   }
 
   std::unique_ptr<PostgresParticipant> Make(const std::string& extra = "") {

@@ -3,7 +3,7 @@
 //
 //   {"name":"bank-pg", "kind":"postgres", "dsn":"postgresql://...", "pool_size":8,
 //    "pool_wait_ms":1000, "connect_timeout_ms":2000, "statement_timeout_ms":5000,
-//    "lock_timeout_ms":1000, "barrier_table":"txc_barrier",
+//    "lock_timeout_ms":1000, "barrier_table":"txc_barrier", "prepared_statements":true,
 //    "purge_interval_ms":0, "purge_horizon_s":604800,
 //    "actions":{"debit":{"sql":["UPDATE accounts SET balance = balance - :amount
 //                                WHERE id = :account AND balance >= :amount"],
@@ -50,6 +50,9 @@ struct Config {
   std::chrono::milliseconds statement_timeout{5000};
   std::chrono::milliseconds lock_timeout{1000};
   std::string barrier_table = "txc_barrier";
+  // The barrier insert and declared actions' statements are prepared once per pooled connection.
+  // Off for poolers that do not keep server sessions (PgBouncer in transaction mode before 1.21).
+  bool prepared_statements = true;
   std::chrono::milliseconds purge_interval{0};  // 0 = no background purge
   std::chrono::seconds purge_horizon{7 * 24 * 3600};
   std::map<std::string, Action, std::less<>> actions;

@@ -32,6 +32,7 @@ typedef struct pg_conn PGconn;
 namespace txcoord::postgres {
 
 namespace internal {
+class Lease;
 class Pool;
 struct Outcome;
 }  // namespace internal
@@ -123,8 +124,11 @@ class PostgresParticipant final : public participant::Participant {
   // short wait (a prepared duplicate, or one in flight); rolled back either way. Otherwise the
   // action's verdict, the local transaction still open: the caller commits, prepares or rolls
   // back.
-  Result<std::optional<Verdict>> BeginWithBarrier(PGconn* conn, const participant::BranchCall& call,
-                                                  BarrierOp op, std::string_view what);
+  // The barrier insert and declared statements run as statements prepared on the lease's
+  // connection (when `prepared_statements` is on).
+  Result<std::optional<Verdict>> BeginWithBarrier(internal::Lease& lease,
+                                                  const participant::BranchCall& call, BarrierOp op,
+                                                  std::string_view what);
   // The answer to a Prepare whose barrier row could not be inserted (already prepared, a row
   // left by an earlier prepare or abort, or a duplicate still in flight). Runs outside a
   // transaction.
