@@ -70,6 +70,34 @@ Outcome Exec(PGconn* conn, const std::string& sql, const std::vector<std::string
   return FromResult(conn, res.get());
 }
 
+namespace {
+
+// Queues `q` on a connection in pipeline mode: as the cached named statement, or preceded by
+// its Parse under a new name (`*preparing`), or unnamed. False when libpq refused to queue.
+bool SendQuery(PGconn* conn, const Query& q, StatementCache* cache, std::string* name,
+               bool* preparing) {
+  const int n = static_cast<int>(q.params.size());
+  std::vector<const char*> values;
+  values.reserve(q.params.size());
+  for (const auto& p : q.params) values.push_back(p.c_str());
+  if (cache != nullptr && q.reuse) {
+    if (auto it = cache->names.find(q.sql); it != cache->names.end()) {
+      *name = it->second;
+    } else {
+      *name = "txc_" + std::to_string(cache->next++);
+      *preparing = true;
+      if (PQsendPrepare(conn, name->c_str(), q.sql.c_str(), n, nullptr) != 1) return false;
+    }
+  }
+  const int sent =
+      name->empty()
+          ? PQsendQueryParams(conn, q.sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0)
+          : PQsendQueryPrepared(conn, name->c_str(), n, values.data(), nullptr, nullptr, 0);
+  return sent == 1;
+}
+
+}  // namespace
+
 std::vector<Outcome> ExecPipeline(PGconn* conn, const std::vector<Query>& queries,
                                   StatementCache* cache) {
   std::vector<Outcome> out;
@@ -87,27 +115,9 @@ std::vector<Outcome> ExecPipeline(PGconn* conn, const std::vector<Query>& querie
   std::vector<bool> preparing(queries.size(), false);
   if (PQenterPipelineMode(conn) != 1) return lost("cannot enter pipeline mode");
   for (std::size_t i = 0; i < queries.size(); ++i) {
-    const Query& q = queries[i];
-    const int n = static_cast<int>(q.params.size());
-    std::vector<const char*> values;
-    values.reserve(q.params.size());
-    for (const auto& p : q.params) values.push_back(p.c_str());
-    if (cache != nullptr && q.reuse) {
-      if (auto it = cache->names.find(q.sql); it != cache->names.end()) {
-        names[i] = it->second;
-      } else {
-        names[i] = "txc_" + std::to_string(cache->next++);
-        preparing[i] = true;
-        if (PQsendPrepare(conn, names[i].c_str(), q.sql.c_str(), n, nullptr) != 1) {
-          return lost("cannot send");
-        }
-      }
-    }
-    const int sent =
-        names[i].empty()
-            ? PQsendQueryParams(conn, q.sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0)
-            : PQsendQueryPrepared(conn, names[i].c_str(), n, values.data(), nullptr, nullptr, 0);
-    if (sent != 1) return lost("cannot send");
+    bool prepares = false;
+    if (!SendQuery(conn, queries[i], cache, &names[i], &prepares)) return lost("cannot send");
+    preparing[i] = prepares;
   }
   if (PQpipelineSync(conn) != 1) return lost("cannot send");
   // The first result of one request (the rest drained); nullopt when the connection broke.
