@@ -139,14 +139,17 @@ TEST_F(PgTest, PrepareWaitsTheConfiguredLockTimeoutForARowLock) {
   ASSERT_TRUE(p);
   Sql("BEGIN");
   Sql("SELECT balance FROM " + table_ + " WHERE id = 'alice' FOR UPDATE");
+  const std::string holder = Scalar("SELECT xid(pg_current_xact_id())::text");
   auto prepare = std::async(std::launch::async, [&] {
     return p->Prepare(Call("g1", "debit", {{"account", "alice"}, {"amount", "10"}}));
   });
-  // Well past the barrier's short wait, the prepare still waits for the row.
+  // Well past the barrier's short wait, the prepare still waits for the row (for the holder's
+  // transaction).
   const bool waited = ::txcoord::testing::Eventually([&] {
     return Scalar(
-               "SELECT count(*) FROM pg_locks WHERE NOT granted AND waitstart < "
-               "clock_timestamp() - interval '200 ms'") != "0";
+               "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = "
+               "'transactionid' AND transactionid::text = '" +
+               holder + "' AND waitstart < clock_timestamp() - interval '200 ms'") != "0";
   });
   Sql("COMMIT");
   ASSERT_TRUE(waited);
