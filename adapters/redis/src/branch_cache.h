@@ -1,15 +1,15 @@
 #pragma once
 // Internal: what this process learnt when it staged a prepared branch — the hash tag the branch
 // is bound to and the data keys it staged — so Commit and Abort need neither the index GET nor
-// the key-list LRANGE. Only a cache: a miss (another process prepared the branch, a restart, an
-// eviction) falls back to reading both from Redis.
+// the read of the barrier's `keys` field. Only a cache: a miss (another process prepared the
+// branch, a restart, an eviction) falls back to reading both from Redis.
 //
 // Why a stale entry is harmless: both facts are immutable while the branch's records live (the
-// index binding is first-wins and only gets a TTL once the branch is finished; the key list is
-// written once, when the branch is staged, and deleted when it finishes). An entry that outlives
-// its branch (finished by another process) names a finished barrier, and the commit/abort
-// scripts answer from the barrier's state exactly as after the fallback reads. Entries older
-// than `max_age` (the records' TTL) count as misses, so an entry never outlives the records.
+// index binding is first-wins and only gets a TTL once the branch is finished; the barrier's
+// `keys` field is written once, when the branch is staged, and deleted when it finishes). An entry
+// that outlives its branch (finished by another process) names a finished barrier, and the
+// commit/abort scripts answer from the barrier's state exactly as after the fallback reads. Entries
+// older than `max_age` (the records' TTL) count as misses, so an entry never outlives the records.
 //
 // Bounded: beyond `capacity` entries the oldest is evicted. Thread-safety: every method is safe
 // from any thread.

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "branch_cache.h"
+#include "msgpack.h"
 #include "plan.h"
 #include "pool.h"
 #include "scripts.h"
@@ -311,11 +312,11 @@ Result<std::string> RedisParticipant::BindTag(const BranchId& id, const std::str
 Result<std::vector<std::string>> RedisParticipant::RunPlanScript(
     const internal::Script& script, const Resolved& r, bool last_attempt, bool in_script,
     const std::vector<std::vector<std::string>>& before) {
+  // The layout of lua/checks.lua: barrier, prepared set, data keys, their locks[, index].
   const std::vector<std::string> touched = internal::TouchedKeys(r.plan);
   const std::string lock_prefix = internal::LockPrefix(r.tag);
   std::vector<std::string> keys = {internal::BarrierKey(r.tag, r.id),
-                                   internal::PreparedSetKey(r.tag),
-                                   internal::KeyListKey(r.tag, r.id)};
+                                   internal::PreparedSetKey(r.tag)};
   keys.insert(keys.end(), touched.begin(), touched.end());
   for (const std::string& k : touched) keys.push_back(lock_prefix + k);
   if (in_script) keys.push_back(internal::IndexKey(r.id));  // last: the script binds it
@@ -326,17 +327,11 @@ Result<std::vector<std::string>> RedisParticipant::RunPlanScript(
                                    std::to_string(now.count()),
                                    std::to_string(config_.barrier_ttl.count()),
                                    last_attempt ? "1" : "0",
-                                   lock_prefix,
                                    in_script ? r.tag : std::string(),
-                                   std::to_string(r.plan.guards.size())};
-  for (const Guard& g : r.plan.guards) {
-    args.insert(args.end(), {std::string(GuardOpName(g.op)), g.key, g.field, g.value});
-  }
-  args.push_back(std::to_string(r.plan.writes.size()));
-  for (const Write& w : r.plan.writes) {
-    args.push_back(std::to_string(w.args.size()));
-    args.insert(args.end(), w.args.begin(), w.args.end());
-  }
+                                   internal::PackGuards(r.plan),
+                                   internal::PackWrites(r.plan)};
+  // prepare stores the writes and the data keys as they come (the barrier's `writes`, `keys`)
+  if (&script == &internal::PrepareScript()) args.push_back(internal::PackStrings(touched));
   return internal::RunScript(*pool_, script, keys, args, Effect::kMutating, before);
 }
 
@@ -394,13 +389,12 @@ Result<PrepareResult> RedisParticipant::Prepare(const BranchCall& call) {
                        BindAndRun(internal::PrepareScript(), r, "redis.prepare.before_script",
                                   "redis.prepare.after_script"));
   if (reply[0] == "bound") return PrepareStopped(r.id, r.tag, Reason(reply));
-  if (reply[0] == "yes") {
-    if (reply.size() > 1 && reply[1] == "staged") {  // this call staged it: remember for phase 2
-      staged_->Put(participant::PreparedName(r.id), {r.tag, internal::TouchedKeys(r.plan)},
-                   clock_.Now());
-    }
+  if (reply[0] == "staged") {  // yes, and this call staged it: remember it for phase 2
+    staged_->Put(participant::PreparedName(r.id), {r.tag, internal::TouchedKeys(r.plan)},
+                 clock_.Now());
     return PrepareResult{Vote::kYes, ""};
   }
+  if (reply[0] == "yes") return PrepareResult{Vote::kYes, ""};
   if (reply[0] == "no") {
     DeferExpire(r.id);  // the "no" is final: the records may go after the horizon
     return PrepareResult{Vote::kNo, Reason(reply)};
@@ -412,22 +406,26 @@ Result<PrepareResult> RedisParticipant::Prepare(const BranchCall& call) {
 Status RedisParticipant::Finish(const internal::Script& script, const BranchId& id,
                                 const std::string& tag,
                                 const std::vector<std::string>* staged_keys) {
-  // The script declares every key it touches: the staged keys come from the cache or are read
-  // from the branch's key list first.
-  const std::string list = internal::KeyListKey(tag, id);
-  std::vector<std::string> keys = {internal::BarrierKey(tag, id), internal::PreparedSetKey(tag),
-                                   list};
+  // The script declares every key it touches: the staged data keys come from the cache or are
+  // read from the barrier's `keys` field first (absent: not prepared, the script answers from
+  // the state alone).
+  const std::string barrier = internal::BarrierKey(tag, id);
+  std::vector<std::string> keys = {barrier, internal::PreparedSetKey(tag)};
   if (staged_keys != nullptr) {
     keys.insert(keys.end(), staged_keys->begin(), staged_keys->end());
   } else {
     TXC_ASSIGN_OR_RETURN(internal::Reply staged,
-                         pool_->Run({"LRANGE", list, "0", "-1"}, Effect::kRead));
-    for (size_t i = 0; staged->type == REDIS_REPLY_ARRAY && i < staged->elements; ++i) {
-      keys.emplace_back(staged->element[i]->str, staged->element[i]->len);
+                         pool_->Run({"HGET", barrier, "keys"}, Effect::kRead));
+    if (staged->type == REDIS_REPLY_STRING) {
+      Result<std::vector<std::string>> data =
+          internal::UnpackStrings(std::string_view(staged->str, staged->len));
+      if (!data.ok()) return data.status().Annotate(barrier + " field keys");
+      keys.insert(keys.end(), data->begin(), data->end());
     }
   }
-  const size_t data_keys = keys.size() - 3;
-  for (size_t i = 0; i < data_keys; ++i) keys.push_back(internal::LockPrefix(tag) + keys[3 + i]);
+  const std::string lock_prefix = internal::LockPrefix(tag);
+  const size_t data_keys = keys.size() - 2;
+  for (size_t i = 0; i < data_keys; ++i) keys.push_back(lock_prefix + keys[2 + i]);
   const auto now =
       std::chrono::duration_cast<std::chrono::milliseconds>(clock_.WallNow().time_since_epoch());
   const char* what = &script == &internal::CommitScript() ? "commit" : "abort";
@@ -435,7 +433,7 @@ Status RedisParticipant::Finish(const internal::Script& script, const BranchId& 
   Result<std::vector<std::string>> ran =
       internal::RunScript(*pool_, script, keys,
                           {participant::PreparedName(id), std::to_string(now.count()),
-                           std::to_string(config_.barrier_ttl.count())},
+                           std::to_string(config_.barrier_ttl.count()), lock_prefix},
                           Effect::kMutating, expiries);
   if (!ran.ok()) Requeue(std::move(expiries));
   TXC_ASSIGN_OR_RETURN(std::vector<std::string> reply, std::move(ran));
@@ -527,7 +525,7 @@ Status RedisParticipant::Compensate(const BranchCall& call) {
                                   "redis.compensate.after_script"));
   if (reply[0] == "bound") return CompensateStopped(call, r.tag, Reason(reply));
   if (reply[0] == "ok") {
-    LogWriteErrors(name(), r.id, reply, 2);
+    LogWriteErrors(name(), r.id, reply, 1);
     DeferExpire(r.id);
     return Status::Ok();
   }

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <set>
 
+#include "msgpack.h"
+
 namespace txcoord::redis::internal {
 namespace {
 
@@ -110,6 +112,30 @@ std::vector<std::string> TouchedKeys(const ActionPlan& plan) {
   return out;
 }
 
+std::string PackGuards(const ActionPlan& plan) {
+  std::string out;
+  if (plan.guards.empty()) return out;
+  PackArrayHeader(plan.guards.size(), out);
+  for (const Guard& g : plan.guards) {
+    PackArrayHeader(4, out);
+    PackString(GuardOpName(g.op), out);
+    PackString(g.key, out);
+    PackString(g.field, out);
+    PackString(g.value, out);
+  }
+  return out;
+}
+
+std::string PackWrites(const ActionPlan& plan) {
+  std::string out;
+  PackArrayHeader(plan.writes.size(), out);
+  for (const Write& w : plan.writes) {
+    PackArrayHeader(w.args.size(), out);
+    for (const std::string& a : w.args) PackString(a, out);
+  }
+  return out;
+}
+
 Result<std::string> CheckFilled(const ActionPlan& plan) {
   TXC_RETURN_IF_ERROR(CheckPlanShape(plan, /*templates=*/false));
   const std::vector<std::string> keys = TouchedKeys(plan);
@@ -133,9 +159,6 @@ Result<std::string> CheckFilled(const ActionPlan& plan) {
 
 std::string BarrierKey(std::string_view tag, const participant::BranchId& id) {
   return "txc:{" + std::string(tag) + "}:b:" + id.coordinator + ":" + id.gid + ":" + id.branch;
-}
-std::string KeyListKey(std::string_view tag, const participant::BranchId& id) {
-  return "txc:{" + std::string(tag) + "}:k:" + id.coordinator + ":" + id.gid + ":" + id.branch;
 }
 std::string PreparedSetKey(std::string_view tag) {
   return "txc:{" + std::string(tag) + "}:prepared";

@@ -28,7 +28,6 @@ Result<std::string> HashTagOf(std::string_view key);
 
 // Key layout (docs/adapters-redis.md). `tag` from CheckFilled.
 std::string BarrierKey(std::string_view tag, const participant::BranchId& id);
-std::string KeyListKey(std::string_view tag, const participant::BranchId& id);
 std::string PreparedSetKey(std::string_view tag);
 std::string LockPrefix(std::string_view tag);
 // Maps a branch to its tag (or to kAbortedMark): the one record outside the tag's slot.
@@ -38,5 +37,11 @@ inline constexpr std::string_view kPreparedSetPattern = "txc:{*}:prepared";
 
 // Distinct keys a plan reads or writes, in first-seen order.
 std::vector<std::string> TouchedKeys(const ActionPlan& plan);
+
+// The plan as the scripts take it (lua/checks.lua, one argument each, unpacked by cmsgpack):
+// the guards as "" (none) or a msgpack array of {op, key, field, value}; the writes as a msgpack
+// array of {command, key, args...} — also what the barrier stores as `writes`.
+std::string PackGuards(const ActionPlan& plan);
+std::string PackWrites(const ActionPlan& plan);
 
 }  // namespace txcoord::redis::internal

@@ -1,6 +1,7 @@
 #pragma once
 // Internal: the Lua scripts, embedded at build time from adapters/redis/lua/ (common.lua is
-// prepended to each). Defined in the generated script_text.cc.
+// prepended to each, and checks.lua to prepare, execute and compensate). Defined in the
+// generated script_text.cc.
 namespace txcoord::redis::internal {
 extern const char* const kLua_prepare;
 extern const char* const kLua_commit;

@@ -53,6 +53,9 @@ Result<std::vector<std::string>> Strings(const redisReply* r) {
   if (r->type == REDIS_REPLY_ERROR) {
     return Internal("redis script failed: " + std::string(r->str, r->len));
   }
+  if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) {
+    return std::vector<std::string>{std::string(r->str, r->len)};
+  }
   if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
     return Internal("redis script: unexpected reply type " + std::to_string(r->type));
   }

@@ -22,8 +22,10 @@ const Script& AbortScript();
 const Script& ExecuteScript();
 const Script& CompensateScript();
 
-// Runs `script` and returns its reply: an array of strings. A Lua error reply (a bug, or
-// data changed behind our back) → kInternal; pool errors as Pool::Run. `before` is pipelined
+// Runs `script` and returns its reply as strings: a table's elements, or a string reply (the
+// scripts answer with their reply's kind alone, e.g. 'ok', when it has no details) as one
+// element. A Lua error reply (a bug, or data changed behind our back) → kInternal; pool errors
+// as Pool::Run. `before` is pipelined
 // ahead of the script as in Pool::Run (sent once: not again with the EVAL fallback).
 Result<std::vector<std::string>> RunScript(
     Pool& pool, const Script& script, const std::vector<std::string>& keys,

@@ -24,14 +24,17 @@ TEST_F(TwoPcTest, PrepareStagesAndCommitApplies) {
   EXPECT_EQ(Get(Wallet(acct)), "100");  // staged only
   EXPECT_EQ(Get("txc:{" + acct + "}:l:" + Wallet(acct)), participant::PreparedName(id));
   EXPECT_EQ(Int({"TTL", "txc:{" + acct + "}:b:coord-t:" + id.gid + ":b1"}), -1);
-  EXPECT_EQ(Int({"LLEN", "txc:{" + acct + "}:k:coord-t:" + id.gid + ":b1"}), 1);
-  EXPECT_EQ(Int({"TTL", "txc:{" + acct + "}:k:coord-t:" + id.gid + ":b1"}), -1);
+  const std::string barrier = "txc:{" + acct + "}:b:coord-t:" + id.gid + ":b1";
+  EXPECT_EQ(Int({"HEXISTS", barrier, "keys"}), 1);  // the staged data keys, for commit/abort
+  EXPECT_EQ(Int({"HEXISTS", barrier, "writes"}), 1);
 
   ASSERT_TRUE(p_->Commit(id).ok());
   EXPECT_EQ(Get(Wallet(acct)), "70");
   EXPECT_EQ(Get("txc:{" + acct + "}:l:" + Wallet(acct)), "<nil>");
-  EXPECT_GT(Int({"TTL", "txc:{" + acct + "}:b:coord-t:" + id.gid + ":b1"}), 0);  // finished
-  EXPECT_EQ(Int({"EXISTS", "txc:{" + acct + "}:k:coord-t:" + id.gid + ":b1"}), 0);
+  EXPECT_GT(Int({"TTL", barrier}), 0);  // finished
+  EXPECT_EQ(Int({"HEXISTS", barrier, "keys"}), 0);
+  EXPECT_EQ(Int({"HEXISTS", barrier, "writes"}), 0);
+  EXPECT_EQ(Get("txc:{" + acct + "}:k:coord-t:" + id.gid + ":b1"), "<nil>");  // no key list
   // Duplicates: commit again is ok and applies nothing; a late prepare answers yes again.
   ASSERT_TRUE(p_->Commit(id).ok());
   EXPECT_EQ(Get(Wallet(acct)), "70");
@@ -263,7 +266,10 @@ TEST_F(TwoPcTest, InDoubtListsExactlyTheUndecidedBranches) {
   ManualClock clock;
   auto p = Make(0, clock);
   ASSERT_NE(p, nullptr);
-  const std::string coord = Unique("c").substr(0, 32);
+  // Unique to this run and mode (ctest runs both modes at once): the end of Unique() (its
+  // clock and counter part), within the 32 bytes of a coordinator id.
+  const std::string u = Unique();
+  const std::string coord = "c-" + u.substr(u.size() - std::min<std::size_t>(u.size(), 30));
   std::vector<participant::BranchId> ids;
   for (int i = 0; i < 4; ++i) {
     const std::string acct = Unique();
@@ -318,6 +324,85 @@ TEST_F(TwoPcTest, ScriptCacheFlushFallsBackToEval) {
   flushed = Cmd({"SCRIPT", "FLUSH"});
   ASSERT_TRUE(p_->Commit(id).ok());
   EXPECT_EQ(Get(Wallet(acct)), "6");
+}
+
+// A plan past every small msgpack header (17 writes, keys of 300 bytes, binary values) staged
+// by one participant and finished by another, which has no phase-2 cache entry: it reads the
+// barrier's `keys` to declare them.
+TEST_F(TwoPcTest, ALargeBinaryPlanIsFinishedByAnotherParticipant) {
+  const std::string tag = Unique();
+  auto key = [&](int i) {
+    return "k" + std::to_string(i) + ":{" + tag + "}" + std::string(i * 18, 'p');
+  };
+  const std::string value("v\0}{\xff", 5);
+  ASSERT_TRUE(p_->RegisterAction("wide", [&](const participant::Payload&) -> Result<ActionPlan> {
+                  ActionPlan plan;
+                  plan.guards.push_back({key(0), "", GuardOp::kNotExists, ""});
+                  for (int i = 1; i <= 17; ++i) plan.writes.push_back({{"SET", key(i), value}});
+                  return plan;
+                }).ok());
+  auto other = Make(0);
+  ASSERT_NE(other, nullptr);
+  const auto commit_me = Branch(Unique("g")), abort_me = Branch(Unique("g"));
+  auto v = p_->Prepare(Call(commit_me, "wide", {}));
+  ASSERT_TRUE(v.ok() && v->vote == Vote::kYes) << v.status() << (v.ok() ? v->reason : "");
+  ASSERT_TRUE(other->Commit(commit_me).ok());
+  for (int i = 1; i <= 17; ++i) {
+    EXPECT_EQ(Get(key(i)), value) << i;
+    EXPECT_EQ(Get("txc:{" + tag + "}:l:" + key(i)), "<nil>") << i;
+  }
+  EXPECT_EQ(Get("txc:{" + tag + "}:l:" + key(0)), "<nil>");  // the guard's key was locked too
+
+  for (int i = 1; i <= 17; ++i) Cmd({"DEL", key(i)});
+  v = p_->Prepare(Call(abort_me, "wide", {}));
+  ASSERT_TRUE(v.ok() && v->vote == Vote::kYes) << v.status();
+  EXPECT_EQ(Get("txc:{" + tag + "}:l:" + key(17)), participant::PreparedName(abort_me));
+  ASSERT_TRUE(other->Abort(abort_me).ok());
+  for (int i = 0; i <= 17; ++i) {
+    EXPECT_EQ(Get(key(i)), "<nil>") << i;
+    EXPECT_EQ(Get("txc:{" + tag + "}:l:" + key(i)), "<nil>") << i;
+  }
+}
+
+// Records of a branch prepared by the scripts before the barrier kept its data keys in `keys`:
+// the lock keys in the barrier's `locks`, and a key list txc:{tag}:k:<...>. A participant of
+// this version commits or aborts such a branch (after an upgrade) and leaves nothing behind.
+TEST_F(TwoPcTest, ABranchPreparedByTheEarlierLayoutCommitsAndAborts) {
+  for (const bool commit : {true, false}) {
+    const std::string acct = Unique();
+    Set(Wallet(acct), "10");
+    const auto id = Branch(Unique("g"));
+    const std::string member = participant::PreparedName(id);
+    const std::string rest = id.coordinator + ":" + id.gid + ":" + id.branch;
+    const std::string barrier = "txc:{" + acct + "}:b:" + rest;
+    const std::string list = "txc:{" + acct + "}:k:" + rest;
+    const std::string lock = "txc:{" + acct + "}:l:" + Wallet(acct);
+    const std::string prepared = "txc:{" + acct + "}:prepared";
+    RawReply packed = Cmd({"EVAL",
+                           "return {cmsgpack.pack({{'INCRBY', ARGV[1], '5'}}), "
+                           "cmsgpack.pack({ARGV[2]})}",
+                           "0", Wallet(acct), lock});
+    ASSERT_TRUE(packed && packed->type == REDIS_REPLY_ARRAY && packed->elements == 2);
+    const std::string writes(packed->element[0]->str, packed->element[0]->len);
+    const std::string locks(packed->element[1]->str, packed->element[1]->len);
+    Cmd({"SET", "txc:i:" + rest, acct});
+    Cmd({"SET", lock, member});
+    Cmd({"HSET", barrier, "state", "prepared", "at", "1", "writes", writes, "locks", locks});
+    Cmd({"RPUSH", list, Wallet(acct)});
+    Cmd({"ZADD", prepared, "1", member});
+
+    ASSERT_TRUE((commit ? p_->Commit(id) : p_->Abort(id)).ok()) << commit;
+    EXPECT_EQ(Get(Wallet(acct)), commit ? "15" : "10");
+    EXPECT_EQ(Get(lock), "<nil>");
+    EXPECT_EQ(Int({"EXISTS", list}), 0);
+    EXPECT_EQ(Int({"HEXISTS", barrier, "locks"}), 0);
+    EXPECT_EQ(Int({"HEXISTS", barrier, "writes"}), 0);
+    EXPECT_EQ(Int({"ZCARD", prepared}), 0);
+    RawReply state = Cmd({"HGET", barrier, "state"});
+    ASSERT_TRUE(state && state->type == REDIS_REPLY_STRING);
+    EXPECT_EQ(std::string(state->str, state->len), commit ? "committed" : "aborted");
+    EXPECT_TRUE((commit ? p_->Commit(id) : p_->Abort(id)).ok());  // idempotent
+  }
 }
 
 }  // namespace

@@ -91,7 +91,7 @@ class RedisParticipant final : public participant::Participant {
   Result<std::vector<std::string>> BindAndRun(const internal::Script& script, const Resolved& r,
                                               const char* before_script, const char* after_script);
   // Runs the commit or abort script. `staged_keys`: the branch's data keys when known (from the
-  // cache), else null and they are read from the key list first.
+  // cache), else null and they are read from the barrier's `keys` field first.
   Status Finish(const internal::Script& script, const participant::BranchId& id,
                 const std::string& tag, const std::vector<std::string>* staged_keys);
   void CheckDurability();  // fills warnings_
