@@ -104,9 +104,6 @@ int CheckLeftovers(Bank& bank) {
   if (prepared != 0) v += Violation(std::to_string(prepared) + " prepared transactions left");
   const std::string tags = "txc:{" + bank.cid() + "-*}";
   for (const auto& k : bank.redis().Keys(tags + ":l:*")) v += Violation("Redis lock left: " + k);
-  for (const auto& k : bank.redis().Keys(tags + ":k:*")) {
-    v += Violation("Redis key list left: " + k);
-  }
   for (const auto& set : bank.redis().Keys(tags + ":prepared")) {
     if (bank.redis().Cmd({"ZCARD", set}).value_or("?") != "0") {
       v += Violation("Redis prepared set not empty: " + set);

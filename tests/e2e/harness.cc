@@ -346,7 +346,6 @@ void E2eTest::ExpectNoLeftovers() {
   EXPECT_EQ(PreparedCount(cid_), 0) << "prepared transactions of " << cid_ << " left";
   const std::string tags = "txc:{" + cid_ + "-*}";
   EXPECT_TRUE(redis_->Keys(tags + ":l:*").empty()) << "Redis lock records left";
-  EXPECT_TRUE(redis_->Keys(tags + ":k:*").empty()) << "Redis key lists left";
   for (const auto& set : redis_->Keys(tags + ":prepared")) {
     EXPECT_EQ(redis_->Cmd({"ZCARD", set}).value_or("?"), "0") << set << " not empty";
   }
