@@ -275,7 +275,8 @@ void Engine::RecordPrepareLocked(Txn& t, std::size_t i, BranchState result,
   }
   ++t.replies;
   t.updated = clock_.WallNow();
-  t.cv.notify_all();
+  // Decide waits for the last reply or the first failure: no earlier wake-up.
+  if (t.prepare_failed || t.replies == t.branches.size()) t.cv.notify_all();
 }
 
 Result<SubmitReply> Engine::Decide(const TxnPtr& txn) {
