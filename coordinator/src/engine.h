@@ -170,10 +170,17 @@ class Engine {
                                                    std::string_view after_crash);
   std::optional<SubmitReply> MatchIdempotencyLocked(const std::string& key, const std::string& hash,
                                                     Status* mismatch) const;
+  // Sends every branch's prepare to its channel's pool, except the last one, which runs on the
+  // caller's thread when its channel has a free slot (the caller waits for it in Decide) and
+  // the housekeeping tick runs: while that call runs, Tick takes the timeout decision if the
+  // prepare deadline passes (inline_prepares_).
   void StartPrepares(const TxnPtr& txn);
   void SendPrepare(const TxnPtr& txn, std::size_t i);
   void RunPrepare(const TxnPtr& txn, std::size_t i);
   void RecordPrepareLocked(Txn& t, std::size_t i, BranchState result, const std::string& why);
+  // Past the prepare deadline without every reply: notes why (once) on the transaction and its
+  // unanswered branches; the reason is t.fail_reason.
+  void NotePrepareTimeoutLocked(Txn& t);
   Status ValidateCommon(const std::string& gid, const std::string& key,
                         std::optional<std::chrono::milliseconds> timeout) const;
   static internal::v1::Begin BeginOf(const Txn& t);
@@ -263,6 +270,9 @@ class Engine {
   // erased are skipped. Keeps the periodic expiry from scanning every record.
   std::deque<std::pair<Clock::WallTime, std::string>> idem_order_;
   std::vector<TxnPtr> open_active_;  // open transactions that may still be active (timeouts)
+  // One-shot transactions whose Submit thread is running a prepare call itself (until Decide):
+  // Tick aborts them once past their prepare deadline, as Decide would if it were waiting.
+  std::vector<TxnPtr> inline_prepares_;
   std::map<std::pair<std::string, participant::BranchId>, Clock::MonoTime> orphan_seen_;
   std::size_t in_flight_ = 0;
   Status halted_;

@@ -174,6 +174,7 @@ void Engine::StartTimers() {
 
 void Engine::Tick() {
   std::vector<TxnPtr> expired;
+  std::vector<std::pair<TxnPtr, std::string>> prepare_timeouts;
   {
     std::lock_guard<std::mutex> lock(mu_);
     const Clock::WallTime now = clock_.WallNow();
@@ -183,12 +184,20 @@ void Engine::Tick() {
       expired.push_back(t);
       return true;
     });
+    // Their Submit thread is inside a prepare call: decide for it, as its Decide would have.
+    const auto real_now = std::chrono::steady_clock::now();
+    for (const TxnPtr& t : inline_prepares_) {
+      if (t->state != TxnState::kPreparing || real_now < t->prepare_deadline) continue;
+      NotePrepareTimeoutLocked(*t);
+      prepare_timeouts.emplace_back(t, t->fail_reason);
+    }
     ExpireIdempotencyLocked();
   }
   for (const TxnPtr& t : expired) {
     DecideAbort(t,
                 "open transaction timed out after " + std::to_string(t->timeout.count()) + " ms");
   }
+  for (const auto& [t, why] : prepare_timeouts) DecideAbort(t, why);
 }
 
 // A record goes once older than the horizon, unless its transaction is still undecided.

@@ -201,12 +201,18 @@ Result<SubmitReply> Engine::Submit(const TxnRequest& request) {
 }
 
 void Engine::StartPrepares(const TxnPtr& txn) {
+  // Only with the tick running: it enforces the deadline while this thread is in the call.
+  const bool here = cfg_.tick.count() > 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     txn->prepare_deadline = std::chrono::steady_clock::now() + txn->timeout;
     for (Branch& b : txn->branches) b.state = BranchState::kPreparing;
+    if (here) inline_prepares_.push_back(txn);  // until Decide
   }
-  for (std::size_t i = 0; i < txn->branches.size(); ++i) SendPrepare(txn, i);
+  const std::size_t last = txn->branches.size() - 1;
+  for (std::size_t i = 0; i < last; ++i) SendPrepare(txn, i);
+  internal::ParticipantChannel* ch = ChannelFor(txn->branches[last].participant);
+  if (!here || !ch->TryRunHere([&] { RunPrepare(txn, last); })) SendPrepare(txn, last);
 }
 
 void Engine::SendPrepare(const TxnPtr& txn, std::size_t i) {
@@ -283,6 +289,7 @@ Result<SubmitReply> Engine::Decide(const TxnPtr& txn) {
   bool all_yes = false;
   {
     std::unique_lock<std::mutex> lock(mu_);
+    std::erase(inline_prepares_, txn);
     txn->cv.wait_until(lock, txn->prepare_deadline, [&] {
       return Stopped() || txn->prepare_failed || txn->replies == txn->branches.size();
     });
@@ -291,12 +298,7 @@ Result<SubmitReply> Engine::Decide(const TxnPtr& txn) {
                          "; recovery aborts it");
     }
     all_yes = !txn->prepare_failed && txn->replies == txn->branches.size();
-    if (!all_yes && txn->fail_reason.empty()) {
-      txn->fail_reason = "prepare timeout after " + std::to_string(txn->timeout.count()) + " ms";
-      for (Branch& b : txn->branches) {
-        if (b.state == BranchState::kPreparing) b.last_error = "no prepare reply before timeout";
-      }
-    }
+    if (!all_yes) NotePrepareTimeoutLocked(*txn);
   }
   SubmitReply reply;
   if (all_yes) {
@@ -317,6 +319,14 @@ Result<SubmitReply> Engine::Decide(const TxnPtr& txn) {
   std::lock_guard<std::mutex> lock(mu_);
   reply.txn = ViewLocked(*txn);
   return reply;
+}
+
+void Engine::NotePrepareTimeoutLocked(Txn& t) {
+  if (!t.fail_reason.empty()) return;
+  t.fail_reason = "prepare timeout after " + std::to_string(t.timeout.count()) + " ms";
+  for (Branch& b : t.branches) {
+    if (b.state == BranchState::kPreparing) b.last_error = "no prepare reply before timeout";
+  }
 }
 
 Result<TxnView> Engine::DecideCommit(const TxnPtr& txn, const ResolveRequest* op) {
