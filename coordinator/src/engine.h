@@ -184,17 +184,24 @@ class Engine {
   Status ValidateCommon(const std::string& gid, const std::string& key,
                         std::optional<std::chrono::milliseconds> timeout) const;
   static internal::v1::Begin BeginOf(const Txn& t);
-  Result<SubmitReply> Decide(const TxnPtr& txn);
+  // `here`: the caller waits for phase 2 after this returns; after a commit decision one
+  // phase-2 call may run on its thread (StartPhase2).
+  Result<SubmitReply> Decide(const TxnPtr& txn, bool here);
   // `op`: an operator's (non-forced) resolve: every branch must be prepared; the record carries
-  // the reason and operator.
-  Result<TxnView> DecideCommit(const TxnPtr& txn, const ResolveRequest* op = nullptr);
+  // the reason and operator. `here`: as for StartPhase2.
+  Result<TxnView> DecideCommit(const TxnPtr& txn, const ResolveRequest* op = nullptr,
+                               bool here = false);
   bool DecideAbort(const TxnPtr& txn, const std::string& reason);  // false: already decided
   void MarkAbortingLocked(Txn& t, const std::string& reason);
   void RecordLatencyLocked(const Txn& t);
 
   // --- phase2.cc ---
-  void StartPhase2(const TxnPtr& txn, Phase2Op op);
-  void DispatchPhase2(const std::string& gid, std::size_t i, std::uint64_t generation);
+  // `here`: the caller is going to wait for phase 2 anyway, so the last branch's call runs on
+  // its thread when the channel has a free slot (the others go to the pool first).
+  void StartPhase2(const TxnPtr& txn, Phase2Op op, bool here = false);
+  // `here`: run the call on this thread if the channel has a free slot (else the pool).
+  void DispatchPhase2(const std::string& gid, std::size_t i, std::uint64_t generation,
+                      bool here = false);
   void RunPhase2(const TxnPtr& txn, std::size_t i, Phase2Op op);
   // One commit/abort call of branch i through its channel's breaker, counted in the metrics.
   // Runs on the caller's thread; takes mu_ only briefly.

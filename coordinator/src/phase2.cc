@@ -13,7 +13,7 @@ bool Acked(BranchState s) {
 
 }  // namespace
 
-void Engine::StartPhase2(const TxnPtr& txn, Phase2Op op) {
+void Engine::StartPhase2(const TxnPtr& txn, Phase2Op op, bool here) {
   std::vector<std::pair<std::size_t, std::uint64_t>> todo;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -24,13 +24,16 @@ void Engine::StartPhase2(const TxnPtr& txn, Phase2Op op) {
       todo.emplace_back(i, b.generation);
     }
   }
-  for (auto [i, gen] : todo) DispatchPhase2(txn->gid, i, gen);
+  for (std::size_t k = 0; k < todo.size(); ++k) {
+    DispatchPhase2(txn->gid, todo[k].first, todo[k].second, here && k + 1 == todo.size());
+  }
   MaybeFinish(txn);
 }
 
 // Hands branch i to its participant's channel; a full queue or open breaker is not a loss:
 // the branch waits for its next retry.
-void Engine::DispatchPhase2(const std::string& gid, std::size_t i, std::uint64_t generation) {
+void Engine::DispatchPhase2(const std::string& gid, std::size_t i, std::uint64_t generation,
+                            bool here) {
   if (Stopped()) return;
   TxnPtr txn;
   Phase2Op op;
@@ -51,6 +54,7 @@ void Engine::DispatchPhase2(const std::string& gid, std::size_t i, std::uint64_t
     }
     b.call_in_flight = true;
   }
+  if (here && ch->TryRunHere([&] { RunPhase2(txn, i, op); })) return;
   if (ch->TrySubmit([this, txn, i, op] { RunPhase2(txn, i, op); })) return;
   std::lock_guard<std::mutex> lock(mu_);
   Branch& b = txn->branches[i];

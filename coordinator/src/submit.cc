@@ -197,7 +197,7 @@ Result<SubmitReply> Engine::Submit(const TxnRequest& request) {
                        AdmitAndBegin(txn, "coordinator.after_begin_durable", "recovery aborts it"));
   if (early) return *early;
   StartPrepares(txn);
-  return Decide(txn);
+  return Decide(txn, request.caller_waits_phase2);
 }
 
 void Engine::StartPrepares(const TxnPtr& txn) {
@@ -285,7 +285,7 @@ void Engine::RecordPrepareLocked(Txn& t, std::size_t i, BranchState result,
   if (t.prepare_failed || t.replies == t.branches.size()) t.cv.notify_all();
 }
 
-Result<SubmitReply> Engine::Decide(const TxnPtr& txn) {
+Result<SubmitReply> Engine::Decide(const TxnPtr& txn, bool here) {
   bool all_yes = false;
   {
     std::unique_lock<std::mutex> lock(mu_);
@@ -302,7 +302,7 @@ Result<SubmitReply> Engine::Decide(const TxnPtr& txn) {
   }
   SubmitReply reply;
   if (all_yes) {
-    Result<TxnView> committed = DecideCommit(txn);
+    Result<TxnView> committed = DecideCommit(txn, nullptr, here);
     if (committed.ok()) {
       reply.txn = *committed;
       return reply;
@@ -315,6 +315,8 @@ Result<SubmitReply> Engine::Decide(const TxnPtr& txn) {
     reply.txn = ViewLocked(*txn);
     return reply;
   }
+  // Not on this thread: an abort follows a refusal, an error or a timeout — the participant may
+  // well be the slow one.
   DecideAbort(txn, txn->fail_reason);  // false only if already decided
   std::lock_guard<std::mutex> lock(mu_);
   reply.txn = ViewLocked(*txn);
@@ -329,7 +331,7 @@ void Engine::NotePrepareTimeoutLocked(Txn& t) {
   }
 }
 
-Result<TxnView> Engine::DecideCommit(const TxnPtr& txn, const ResolveRequest* op) {
+Result<TxnView> Engine::DecideCommit(const TxnPtr& txn, const ResolveRequest* op, bool here) {
   Record rec;
   Decision* d = rec.mutable_decision();
   d->set_gid(txn->gid);
@@ -382,7 +384,7 @@ Result<TxnView> Engine::DecideCommit(const TxnPtr& txn, const ResolveRequest* op
     return UnknownOutcome("coordinator stopped after the commit decision of " + txn->gid +
                           " was durable; recovery commits it");
   }
-  StartPhase2(txn, Phase2Op::kCommit);
+  StartPhase2(txn, Phase2Op::kCommit, here);
   std::lock_guard<std::mutex> lock(mu_);
   return ViewLocked(*txn);
 }

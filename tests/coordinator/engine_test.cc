@@ -114,6 +114,36 @@ TEST_F(EngineTest, PrepareOnTheSubmitThreadKeepsTheConcurrencyCap) {
   EXPECT_EQ(WaitFinal("t-cap2").state, co::TxnState::kCommitted);
 }
 
+// A caller that is going to wait for phase 2 lets Submit make one commit call itself: a
+// one-branch transaction is finished when Submit returns. Aborts stay on the pool (the
+// participant that refused or timed out may be the slow one).
+TEST_F(EngineTest, CallerWaitingForPhase2MakesOneCommitCallItself) {
+  Start();
+  auto req = Request("t-wait", {"redis"});
+  req.caller_waits_phase2 = true;
+  auto r = tm->Submit(req);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->txn.state, co::TxnState::kCommitted);
+  EXPECT_EQ(redis->StateOf(Id("t-wait", "b0")), FakeState::kCommitted);
+  redis->commit_gate.Close();  // the commit runs on this thread: Submit waits for it
+  auto slow = std::async(std::launch::async, [&] {
+    auto q = Request("t-wait2", {"redis"});
+    q.caller_waits_phase2 = true;
+    return tm->Submit(q);
+  });
+  ASSERT_TRUE(Eventually([&] { return redis->commit_gate.waiting() == 1; }));
+  EXPECT_EQ(slow.wait_for(50ms), std::future_status::timeout);
+  redis->commit_gate.Open();
+  ASSERT_TRUE(slow.get().ok());
+  redis->commit_gate.Close();  // not waiting: Submit answers right after the decision
+  auto bg = Request("t-bg", {"redis"});
+  auto b = tm->Submit(bg);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->txn.state, co::TxnState::kCommitting);
+  redis->commit_gate.Open();
+  EXPECT_EQ(WaitFinal("t-bg").state, co::TxnState::kCommitted);
+}
+
 TEST_F(EngineTest, NonRetryablePrepareErrorAborts) {
   pg->FailPrepares(Code::kInvalidArgument, 1);
   Start();
