@@ -1,7 +1,5 @@
 #include "channel.h"
 
-#include <boost/asio/post.hpp>
-
 namespace txcoord::coordinator::internal {
 
 bool CircuitBreaker::Allow() {
@@ -49,7 +47,7 @@ bool ParticipantChannel::TrySubmit(std::function<void()> call) {
   std::lock_guard<std::mutex> lock(mu_);
   if (active_ < max_concurrent_) {
     ++active_;
-    boost::asio::post(pool_, [this, q = std::move(q)]() mutable { Run(std::move(q)); });
+    pool_.Post([this, q = std::move(q)]() mutable { Run(std::move(q)); });
     return true;
   }
   if (queue_.size() >= max_queued_) return false;
@@ -72,7 +70,7 @@ bool ParticipantChannel::TryRunHere(const std::function<void()>& call) {
     next = FinishLocked(start, start, end);
   }
   if (next) {
-    boost::asio::post(pool_, [this, q = std::move(*next)]() mutable { Run(std::move(q)); });
+    pool_.Post([this, q = std::move(*next)]() mutable { Run(std::move(q)); });
   }
   return true;
 }

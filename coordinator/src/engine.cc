@@ -47,7 +47,7 @@ Engine::~Engine() {
   work_.reset();
   io_.stop();
   if (io_thread_.joinable()) io_thread_.join();
-  pool_.join();
+  pool_.Join();
 }
 
 // Every durable record goes through here: the mutation and the Append call happen under the
@@ -98,7 +98,7 @@ void Engine::AfterDurable() {
   if (checkpoint_pending_.exchange(true)) return;  // one checkpoint requested at a time
   // Elsewhere: a checkpoint takes the gate exclusively, which our caller may hold shared.
   // A failed checkpoint fail-stops the engine (CheckpointNow), so its Status is not lost.
-  boost::asio::post(pool_, [this] {
+  pool_.Post([this] {
     if (!Stopped()) CheckpointNow().IgnoreError();
   });
 }
