@@ -96,6 +96,12 @@ void Engine::AfterDurable() {
   const std::uint64_t n = ++records_since_checkpoint_;
   if (cfg_.checkpoint_every_records == 0 || n < cfg_.checkpoint_every_records || stopping_) return;
   if (checkpoint_pending_.exchange(true)) return;  // one checkpoint requested at a time
+  // A checkpoint may have run since `n` was counted (it resets the count before it clears the
+  // request): then this record is in it, and asking again would write a second one right away.
+  if (records_since_checkpoint_.load() < cfg_.checkpoint_every_records) {
+    checkpoint_pending_ = false;
+    return;
+  }
   // Elsewhere: a checkpoint takes the gate exclusively, which our caller may hold shared.
   // A failed checkpoint fail-stops the engine (CheckpointNow), so its Status is not lost.
   pool_.Post([this] {

@@ -271,11 +271,12 @@ Status Engine::CheckpointNow() {
   std::string body;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // In this order: an AfterDurable that finds the request cleared finds the count reset.
+    records_since_checkpoint_ = 0;
     checkpoint_pending_ = false;
     TXC_RETURN_IF_ERROR(CheckReadyLocked());
     ExpireIdempotencyLocked();
     body = internal::Serialize(SnapshotLocked());
-    records_since_checkpoint_ = 0;
   }
   Status s = log_->Checkpoint(std::move(body));
   if (!s.ok()) FailStop(s);
