@@ -41,6 +41,7 @@ class LogImpl final : public Log {
   void AppendAsync(std::string body, std::function<void(Result<Lsn>)> done) override;
   void AppendLazy(std::string body, std::function<void(Result<Lsn>)> done) override;
   Status Checkpoint(std::string snapshot) override;
+  Status CheckpointWithCut(std::string snapshot, const std::function<void()>& cut_taken) override;
   Status health() const override {
     std::lock_guard lk(mu_);
     return failed_;

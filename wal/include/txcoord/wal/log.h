@@ -106,6 +106,17 @@ class Log {
   // was called. Records appended concurrently may be both in the snapshot and replayed after
   // it, so the owner's replay must be idempotent.
   virtual Status Checkpoint(std::string snapshot) = 0;
+  // Checkpoint that calls `cut_taken` on the calling thread once the cut (the last LSN the
+  // snapshot covers) is fixed and before any file I/O: every append called from then on gets a
+  // later LSN, so an owner that keeps its appends out while it builds the snapshot (to meet the
+  // contract above) may let them in again there, instead of holding them through the file's
+  // fsyncs. Not called when the checkpoint is refused before the cut (a failed log, a snapshot
+  // too large). The default implementation calls it after Checkpoint returns.
+  virtual Status CheckpointWithCut(std::string snapshot, const std::function<void()>& cut_taken) {
+    Status s = Checkpoint(std::move(snapshot));
+    if (s.ok() && cut_taken) cut_taken();
+    return s;
+  }
 
   virtual Status health() const = 0;  // ok, or the fail-stop error
   virtual Stats stats() const = 0;
