@@ -88,6 +88,8 @@ struct Txn {
   std::string operator_id;
   std::string operator_reason;  // the operator's words, as in the DECISION record
   std::vector<internal::v1::TimelineEntry> timeline;  // internal::AppendTimeline bounds it
+  std::size_t live_slot = kNotLive;                   // its index in Engine::live_ while not final
+  static constexpr std::size_t kNotLive = static_cast<std::size_t>(-1);
 };
 
 struct IdemRecord {
@@ -208,6 +210,7 @@ class Engine {
   void ScheduleRetryLocked(Txn& t, std::size_t i);
   void MaybeFinish(const TxnPtr& txn);
   void FinishLocked(Txn& t);
+  void EvictFinishedLocked();  // drops the oldest final transactions beyond max_finished_kept
 
   // --- resolve.cc ---
   Result<TxnView> ResolveConsistent(const TxnPtr& txn, const ResolveRequest& r);
@@ -252,6 +255,11 @@ class Engine {
   void Tick();
   void ExpireIdempotencyLocked();
   internal::v1::Checkpoint SnapshotLocked() const;
+  void LiveSnapshotLocked(const Txn& t, internal::v1::TxnSnapshot& s) const;
+  // live_ bookkeeping: a transaction is added where it enters txns_ not final (and in_flight_
+  // counts it), removed by FinishLocked.
+  void AddLiveLocked(Txn& t);
+  bool RemoveLiveLocked(Txn& t);  // false: it was not live
 
   Config cfg_;
   std::map<std::string, std::shared_ptr<participant::Participant>> parts_;
@@ -271,6 +279,10 @@ class Engine {
   mutable std::mutex mu_;
   std::map<std::string, TxnPtr> txns_;
   std::deque<std::string> finished_;  // gids of final transactions, oldest first
+  // The transactions not final yet, in no order (Txn::live_slot): what a checkpoint snapshots,
+  // without walking the up to max_finished_kept final ones kept in txns_.
+  std::vector<Txn*> live_;
+  std::size_t heuristic_kept_ = 0;  // final heuristic transactions in txns_ (snapshotted too)
   std::map<std::string, IdemRecord> idem_;
   // Expiry order of idem_: (created, key), oldest first; entries whose record was replaced or
   // erased are skipped. Keeps the periodic expiry from scanning every record.

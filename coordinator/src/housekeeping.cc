@@ -1,5 +1,6 @@
 // Recovery resume, periodic work (open-transaction timeouts, idempotency expiry, orphan scan,
 // checkpoints).
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <set>
 #if defined(__GLIBC__)
@@ -63,6 +64,7 @@ void Engine::Resume(internal::ReplayTables& tables) {
         }
         txns_[gid] = txn;
         ++in_flight_;
+        AddLiveLocked(*txn);
         continue;
       }
       auto add = [&](const internal::v1::Branch& p) {
@@ -109,6 +111,7 @@ void Engine::Resume(internal::ReplayTables& tables) {
       }
       txns_[gid] = txn;
       ++in_flight_;
+      AddLiveLocked(*txn);
     }
     for (const auto& [gid, rt] : tables.finished_heuristic) RestoreHeuristicLocked(rt);
     records_since_checkpoint_ = tables.records_after_checkpoint;
@@ -222,37 +225,14 @@ void Engine::ExpireIdempotencyLocked() {
 internal::v1::Checkpoint Engine::SnapshotLocked() const {
   internal::v1::Checkpoint c;
   c.set_at_unix_ms(internal::ToUnixMs(clock_.WallNow()));
-  for (const auto& [gid, t] : txns_) {
-    if (IsFinal(t->state)) {  // END was appended; heuristic outcomes are kept
-      if (t->heuristic) HeuristicSnapshotLocked(*t, *c.add_finished_heuristic());
-      continue;
-    }
-    internal::v1::TxnSnapshot* s = c.add_transactions();
-    *s->mutable_begin() = BeginOf(*t);
-    for (const auto& line : t->timeline) *s->add_timeline() = line;
-    if (t->saga) {
-      SagaSnapshotLocked(*t, *s);
-    } else {
-      if (t->open) {
-        for (const Branch& b : t->branches) {
-          *s->add_registered() =
-              internal::ToProto(BranchRequest{b.participant, b.action, b.payload, b.branch});
-        }
+  std::vector<const Txn*> live(live_.begin(), live_.end());
+  std::sort(live.begin(), live.end(), [](const Txn* a, const Txn* b) { return a->gid < b->gid; });
+  for (const Txn* t : live) LiveSnapshotLocked(*t, *c.add_transactions());
+  if (heuristic_kept_ > 0) {  // END was appended; heuristic outcomes are kept
+    for (const auto& [gid, t] : txns_) {
+      if (IsFinal(t->state) && t->heuristic) {
+        HeuristicSnapshotLocked(*t, *c.add_finished_heuristic());
       }
-      if (t->state == TxnState::kCommitting || t->state == TxnState::kAborting) {
-        Decision* d = s->mutable_decision();
-        d->set_gid(gid);
-        d->set_outcome(t->state == TxnState::kCommitting ? Decision::COMMIT : Decision::ABORT);
-        d->set_reason(t->reason);
-      }
-    }
-    if (t->heuristic || !t->operator_id.empty()) {
-      Decision* d = s->mutable_decision();
-      if (d->outcome() == Decision::OUTCOME_UNSPECIFIED) {  // a saga settling a heuristic commit
-        d->set_gid(gid);
-        d->set_outcome(t->state == TxnState::kCompensating ? Decision::ABORT : Decision::COMMIT);
-      }
-      OperatorFieldsOf(*t, *d);
     }
   }
   for (const auto& [key, r] : idem_) {
@@ -264,6 +244,35 @@ internal::v1::Checkpoint Engine::SnapshotLocked() const {
     p->set_final_state(r.final_state);
   }
   return c;
+}
+
+void Engine::LiveSnapshotLocked(const Txn& t, internal::v1::TxnSnapshot& s) const {
+  *s.mutable_begin() = BeginOf(t);
+  for (const auto& line : t.timeline) *s.add_timeline() = line;
+  if (t.saga) {
+    SagaSnapshotLocked(t, s);
+  } else {
+    if (t.open) {
+      for (const Branch& b : t.branches) {
+        *s.add_registered() =
+            internal::ToProto(BranchRequest{b.participant, b.action, b.payload, b.branch});
+      }
+    }
+    if (t.state == TxnState::kCommitting || t.state == TxnState::kAborting) {
+      Decision* d = s.mutable_decision();
+      d->set_gid(t.gid);
+      d->set_outcome(t.state == TxnState::kCommitting ? Decision::COMMIT : Decision::ABORT);
+      d->set_reason(t.reason);
+    }
+  }
+  if (t.heuristic || !t.operator_id.empty()) {
+    Decision* d = s.mutable_decision();
+    if (d->outcome() == Decision::OUTCOME_UNSPECIFIED) {  // a saga settling a heuristic commit
+      d->set_gid(t.gid);
+      d->set_outcome(t.state == TxnState::kCompensating ? Decision::ABORT : Decision::COMMIT);
+    }
+    OperatorFieldsOf(t, *d);
+  }
 }
 
 Status Engine::CheckpointNow() {

@@ -174,6 +174,7 @@ void Engine::FinishLocked(Txn& t) {
     ++(t.state == TxnState::kCommitted ? metrics_.heuristic_commits : metrics_.heuristic_aborts);
     if (t.heuristic_mixed) ++metrics_.heuristic_mixed;
   }
+  if (RemoveLiveLocked(t) && t.heuristic) ++heuristic_kept_;
   t.updated = clock_.WallNow();
   if (in_flight_ > 0) --in_flight_;
   if (!t.idem_key.empty()) {
@@ -182,11 +183,33 @@ void Engine::FinishLocked(Txn& t) {
     }
   }
   finished_.push_back(t.gid);
+  EvictFinishedLocked();
+  t.cv.notify_all();
+}
+
+void Engine::EvictFinishedLocked() {
   while (finished_.size() > cfg_.max_finished_kept) {
-    txns_.erase(finished_.front());
+    if (auto it = txns_.find(finished_.front()); it != txns_.end()) {
+      if (it->second->heuristic && heuristic_kept_ > 0) --heuristic_kept_;
+      txns_.erase(it);
+    }
     finished_.pop_front();
   }
-  t.cv.notify_all();
+}
+
+void Engine::AddLiveLocked(Txn& t) {
+  t.live_slot = live_.size();
+  live_.push_back(&t);
+}
+
+bool Engine::RemoveLiveLocked(Txn& t) {
+  if (t.live_slot == Txn::kNotLive) return false;
+  Txn* last = live_.back();
+  live_[t.live_slot] = last;
+  last->live_slot = t.live_slot;
+  live_.pop_back();
+  t.live_slot = Txn::kNotLive;
+  return true;
 }
 
 Status Engine::RetryNow(const std::string& gid) {

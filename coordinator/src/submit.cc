@@ -108,6 +108,7 @@ Result<std::optional<SubmitReply>> Engine::AdmitLocked(const TxnPtr& txn) {
   txn->started = clock_.Now();
   txns_[txn->gid] = txn;
   ++in_flight_;
+  AddLiveLocked(*txn);
   if (txn->open) open_active_.push_back(txn);
   if (!txn->idem_key.empty()) {
     idem_[txn->idem_key] = IdemRecord{txn->request_hash, txn->gid, txn->created, ""};
