@@ -229,11 +229,12 @@ internal::v1::Checkpoint Engine::SnapshotLocked() const {
   std::sort(live.begin(), live.end(), [](const Txn* a, const Txn* b) { return a->gid < b->gid; });
   for (const Txn* t : live) LiveSnapshotLocked(*t, *c.add_transactions());
   if (heuristic_kept_ > 0) {  // END was appended; heuristic outcomes are kept
+    std::vector<const Txn*> kept;
     for (const auto& [gid, t] : txns_) {
-      if (IsFinal(t->state) && t->heuristic) {
-        HeuristicSnapshotLocked(*t, *c.add_finished_heuristic());
-      }
+      if (IsFinal(t->state) && t->heuristic) kept.push_back(t.get());
     }
+    std::sort(kept.begin(), kept.end(), [](const Txn* a, const Txn* b) { return a->gid < b->gid; });
+    for (const Txn* t : kept) HeuristicSnapshotLocked(*t, *c.add_finished_heuristic());
   }
   for (const auto& [key, r] : idem_) {
     internal::v1::IdempotencyRecord* p = c.add_idempotency();
