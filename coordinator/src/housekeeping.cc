@@ -27,6 +27,9 @@ void Engine::Resume(internal::ReplayTables& tables) {
     }
     std::sort(idem_order_.begin(), idem_order_.end());
     const Clock::WallTime now = clock_.WallNow();
+    // Sized once: no rehashing (nor vector growth) through 100k recovered transactions.
+    txns_.reserve(txns_.size() + tables.live.size() + tables.finished_heuristic.size());
+    live_.reserve(live_.size() + tables.live.size());
     while (!tables.live.empty()) {
       // Taken out one at a time: each replayed transaction is freed as its engine copy is made,
       // so the two do not interleave in the heap (RSS per in-flight transaction).
