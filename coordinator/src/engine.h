@@ -2,9 +2,11 @@
 // Internal: the engine behind TransactionManager. Methods are split by topic over submit.cc,
 // open_txn.cc, phase2.cc, queries.cc, housekeeping.cc; shared plumbing in engine.cc.
 //
-// Locking: wal_gate_ (shared for appends, exclusive for checkpoints) → mu_ (all transaction
-// state). Participant calls and WAL waits never run under mu_. Channel/breaker mutexes are
-// leaves. Timers run on io_ (one thread); participant calls on pool_.
+// Locking: wal_gate_ (shared for appends, exclusive for a checkpoint until the WAL fixed its cut)
+// → mu_ (all transaction state). Participant calls and WAL waits never run under mu_.
+// Channel/breaker mutexes are leaves. Timers run on io_ (one thread); participant calls on
+// pool_, except a Submit's own last prepare and (caller_waits_phase2) last commit, which run on
+// the submitting thread in a channel slot (ParticipantChannel::TryRunHere).
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
