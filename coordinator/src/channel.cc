@@ -1,7 +1,5 @@
 #include "channel.h"
 
-#include <boost/asio/post.hpp>
-
 namespace txcoord::coordinator::internal {
 
 bool CircuitBreaker::Allow() {
@@ -49,11 +47,31 @@ bool ParticipantChannel::TrySubmit(std::function<void()> call) {
   std::lock_guard<std::mutex> lock(mu_);
   if (active_ < max_concurrent_) {
     ++active_;
-    boost::asio::post(pool_, [this, q = std::move(q)]() mutable { Run(std::move(q)); });
+    pool_.Post([this, q = std::move(q)]() mutable { Run(std::move(q)); });
     return true;
   }
   if (queue_.size() >= max_queued_) return false;
   queue_.push_back(std::move(q));
+  return true;
+}
+
+bool ParticipantChannel::TryRunHere(const std::function<void()>& call) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (active_ >= max_concurrent_) return false;
+    ++active_;
+  }
+  const Steady::time_point start = Steady::now();
+  call();
+  const Steady::time_point end = Steady::now();
+  std::optional<Queued> next;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    next = FinishLocked(start, start, end);
+  }
+  if (next) {
+    pool_.Post([this, q = std::move(*next)]() mutable { Run(std::move(q)); });
+  }
   return true;
 }
 
@@ -63,16 +81,25 @@ void ParticipantChannel::Run(Queued q) {
     q.call();
     const Steady::time_point end = Steady::now();
     std::lock_guard<std::mutex> lock(mu_);
-    ++stats_.calls;
-    stats_.queued_seconds += std::chrono::duration<double>(start - q.at).count();
-    stats_.running_seconds += std::chrono::duration<double>(end - start).count();
-    if (queue_.empty()) {
-      --active_;
-      return;
-    }
-    q = std::move(queue_.front());
-    queue_.pop_front();
+    std::optional<Queued> next = FinishLocked(q.at, start, end);
+    if (!next) return;
+    q = std::move(*next);
   }
+}
+
+std::optional<ParticipantChannel::Queued> ParticipantChannel::FinishLocked(Steady::time_point at,
+                                                                           Steady::time_point start,
+                                                                           Steady::time_point end) {
+  ++stats_.calls;
+  stats_.queued_seconds += std::chrono::duration<double>(start - at).count();
+  stats_.running_seconds += std::chrono::duration<double>(end - start).count();
+  if (queue_.empty()) {
+    --active_;
+    return std::nullopt;
+  }
+  Queued next = std::move(queue_.front());
+  queue_.pop_front();
+  return next;
 }
 
 ParticipantChannel::Stats ParticipantChannel::stats() const {

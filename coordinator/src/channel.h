@@ -1,14 +1,15 @@
 #pragma once
 // Internal: per-participant circuit breaker and bounded call queue (bulkhead).
-#include <boost/asio/thread_pool.hpp>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "txcoord/core/clock.h"
 #include "txcoord/participant/participant.h"
+#include "worker_pool.h"
 
 namespace txcoord::coordinator::internal {
 
@@ -38,15 +39,16 @@ class CircuitBreaker {
   Clock::MonoTime open_until_{};
 };
 
-// At most `max_concurrent` calls of one participant run on the shared worker pool; up to
-// `max_queued` more wait here; beyond that TrySubmit refuses (the caller retries later).
+// At most `max_concurrent` calls of one participant run at a time — on the shared worker pool,
+// or on a caller's own thread (TryRunHere); up to `max_queued` more wait here; beyond that
+// TrySubmit refuses (the caller retries later).
 // Thread-safety: all methods are safe from any thread. `pool` must outlive the channel's use.
 class ParticipantChannel {
  public:
   ParticipantChannel(std::shared_ptr<participant::Participant> p, std::size_t max_concurrent,
                      std::size_t max_queued, std::uint32_t breaker_failures,
                      std::chrono::milliseconds breaker_cooldown, Clock& clock,
-                     boost::asio::thread_pool& pool)
+                     WorkerPool& pool)
       : participant_(std::move(p)),
         max_concurrent_(max_concurrent),
         max_queued_(max_queued),
@@ -54,6 +56,11 @@ class ParticipantChannel {
         pool_(pool) {}
 
   bool TrySubmit(std::function<void()> call);
+  // Runs `call` on the calling thread if a slot is free, counted like a pooled call (it holds
+  // the slot while it runs); false, and nothing ran, when every slot is taken. Calls queued
+  // meanwhile continue on the pool, never on this thread. For a caller that would otherwise
+  // hand `call` to the pool and sleep until it is done: it saves the two thread hand-offs.
+  bool TryRunHere(const std::function<void()>& call);
   // Calls run so far, and the real time they waited for a slot and ran (participant call plus
   // the engine's bookkeeping around it).
   struct Stats {
@@ -73,12 +80,16 @@ class ParticipantChannel {
     Steady::time_point at;
   };
   void Run(Queued q);
+  // Under mu_: counts a call that waited from `at`, ran from `start` to `end`; frees its slot,
+  // or passes it to the next queued call (returned).
+  std::optional<Queued> FinishLocked(Steady::time_point at, Steady::time_point start,
+                                     Steady::time_point end);
 
   std::shared_ptr<participant::Participant> participant_;
   const std::size_t max_concurrent_;
   const std::size_t max_queued_;
   CircuitBreaker breaker_;
-  boost::asio::thread_pool& pool_;
+  WorkerPool& pool_;
   mutable std::mutex mu_;
   std::size_t active_ = 0;
   std::deque<Queued> queue_;

@@ -47,7 +47,7 @@ Engine::~Engine() {
   work_.reset();
   io_.stop();
   if (io_thread_.joinable()) io_thread_.join();
-  pool_.join();
+  pool_.Join();
 }
 
 // Every durable record goes through here: the mutation and the Append call happen under the
@@ -96,9 +96,15 @@ void Engine::AfterDurable() {
   const std::uint64_t n = ++records_since_checkpoint_;
   if (cfg_.checkpoint_every_records == 0 || n < cfg_.checkpoint_every_records || stopping_) return;
   if (checkpoint_pending_.exchange(true)) return;  // one checkpoint requested at a time
+  // A checkpoint may have run since `n` was counted (it resets the count before it clears the
+  // request): then this record is in it, and asking again would write a second one right away.
+  if (records_since_checkpoint_.load() < cfg_.checkpoint_every_records) {
+    checkpoint_pending_ = false;
+    return;
+  }
   // Elsewhere: a checkpoint takes the gate exclusively, which our caller may hold shared.
   // A failed checkpoint fail-stops the engine (CheckpointNow), so its Status is not lost.
-  boost::asio::post(pool_, [this] {
+  pool_.Post([this] {
     if (!Stopped()) CheckpointNow().IgnoreError();
   });
 }

@@ -2,13 +2,14 @@
 // Internal: the engine behind TransactionManager. Methods are split by topic over submit.cc,
 // open_txn.cc, phase2.cc, queries.cc, housekeeping.cc; shared plumbing in engine.cc.
 //
-// Locking: wal_gate_ (shared for appends, exclusive for checkpoints) → mu_ (all transaction
-// state). Participant calls and WAL waits never run under mu_. Channel/breaker mutexes are
-// leaves. Timers run on io_ (one thread); participant calls on pool_.
+// Locking: wal_gate_ (shared for appends, exclusive for a checkpoint until the WAL fixed its cut)
+// → mu_ (all transaction state). Participant calls and WAL waits never run under mu_.
+// Channel/breaker mutexes are leaves. Timers run on io_ (one thread); participant calls on
+// pool_, except a Submit's own last prepare and (caller_waits_phase2) last commit, which run on
+// the submitting thread in a channel slot (ParticipantChannel::TryRunHere).
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -17,6 +18,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "channel.h"
 #include "records.h"
@@ -89,6 +91,8 @@ struct Txn {
   std::string operator_id;
   std::string operator_reason;  // the operator's words, as in the DECISION record
   std::vector<internal::v1::TimelineEntry> timeline;  // internal::AppendTimeline bounds it
+  std::size_t live_slot = kNotLive;                   // its index in Engine::live_ while not final
+  static constexpr std::size_t kNotLive = static_cast<std::size_t>(-1);
 };
 
 struct IdemRecord {
@@ -170,24 +174,38 @@ class Engine {
                                                    std::string_view after_crash);
   std::optional<SubmitReply> MatchIdempotencyLocked(const std::string& key, const std::string& hash,
                                                     Status* mismatch) const;
+  // Sends every branch's prepare to its channel's pool, except the last one, which runs on the
+  // caller's thread when its channel has a free slot (the caller waits for it in Decide) and
+  // the housekeeping tick runs: while that call runs, Tick takes the timeout decision if the
+  // prepare deadline passes (inline_prepares_).
   void StartPrepares(const TxnPtr& txn);
   void SendPrepare(const TxnPtr& txn, std::size_t i);
   void RunPrepare(const TxnPtr& txn, std::size_t i);
   void RecordPrepareLocked(Txn& t, std::size_t i, BranchState result, const std::string& why);
+  // Past the prepare deadline without every reply: notes why (once) on the transaction and its
+  // unanswered branches; the reason is t.fail_reason.
+  void NotePrepareTimeoutLocked(Txn& t);
   Status ValidateCommon(const std::string& gid, const std::string& key,
                         std::optional<std::chrono::milliseconds> timeout) const;
   static internal::v1::Begin BeginOf(const Txn& t);
-  Result<SubmitReply> Decide(const TxnPtr& txn);
+  // `here`: the caller waits for phase 2 after this returns; after a commit decision one
+  // phase-2 call may run on its thread (StartPhase2).
+  Result<SubmitReply> Decide(const TxnPtr& txn, bool here);
   // `op`: an operator's (non-forced) resolve: every branch must be prepared; the record carries
-  // the reason and operator.
-  Result<TxnView> DecideCommit(const TxnPtr& txn, const ResolveRequest* op = nullptr);
+  // the reason and operator. `here`: as for StartPhase2.
+  Result<TxnView> DecideCommit(const TxnPtr& txn, const ResolveRequest* op = nullptr,
+                               bool here = false);
   bool DecideAbort(const TxnPtr& txn, const std::string& reason);  // false: already decided
   void MarkAbortingLocked(Txn& t, const std::string& reason);
   void RecordLatencyLocked(const Txn& t);
 
   // --- phase2.cc ---
-  void StartPhase2(const TxnPtr& txn, Phase2Op op);
-  void DispatchPhase2(const std::string& gid, std::size_t i, std::uint64_t generation);
+  // `here`: the caller is going to wait for phase 2 anyway, so the last branch's call runs on
+  // its thread when the channel has a free slot (the others go to the pool first).
+  void StartPhase2(const TxnPtr& txn, Phase2Op op, bool here = false);
+  // `here`: run the call on this thread if the channel has a free slot (else the pool).
+  void DispatchPhase2(const std::string& gid, std::size_t i, std::uint64_t generation,
+                      bool here = false);
   void RunPhase2(const TxnPtr& txn, std::size_t i, Phase2Op op);
   // One commit/abort call of branch i through its channel's breaker, counted in the metrics.
   // Runs on the caller's thread; takes mu_ only briefly.
@@ -195,6 +213,7 @@ class Engine {
   void ScheduleRetryLocked(Txn& t, std::size_t i);
   void MaybeFinish(const TxnPtr& txn);
   void FinishLocked(Txn& t);
+  void EvictFinishedLocked();  // drops the oldest final transactions beyond max_finished_kept
 
   // --- resolve.cc ---
   Result<TxnView> ResolveConsistent(const TxnPtr& txn, const ResolveRequest& r);
@@ -239,6 +258,11 @@ class Engine {
   void Tick();
   void ExpireIdempotencyLocked();
   internal::v1::Checkpoint SnapshotLocked() const;
+  void LiveSnapshotLocked(const Txn& t, internal::v1::TxnSnapshot& s) const;
+  // live_ bookkeeping: a transaction is added where it enters txns_ not final (and in_flight_
+  // counts it), removed by FinishLocked.
+  void AddLiveLocked(Txn& t);
+  bool RemoveLiveLocked(Txn& t);  // false: it was not live
 
   Config cfg_;
   std::map<std::string, std::shared_ptr<participant::Participant>> parts_;
@@ -251,18 +275,27 @@ class Engine {
 
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
-  boost::asio::thread_pool pool_;
+  internal::WorkerPool pool_;
   std::map<std::string, std::unique_ptr<internal::ParticipantChannel>> channels_;
 
   std::shared_mutex wal_gate_;
   mutable std::mutex mu_;
-  std::map<std::string, TxnPtr> txns_;
+  // Every transaction held: live ones and up to max_finished_kept final ones. Hashed: a few
+  // lookups per transaction, among ~10,000 entries (a tree's string compares missed the cache).
+  std::unordered_map<std::string, TxnPtr> txns_;
   std::deque<std::string> finished_;  // gids of final transactions, oldest first
+  // The transactions not final yet, in no order (Txn::live_slot): what a checkpoint snapshots,
+  // without walking the up to max_finished_kept final ones kept in txns_.
+  std::vector<Txn*> live_;
+  std::size_t heuristic_kept_ = 0;  // final heuristic transactions in txns_ (snapshotted too)
   std::map<std::string, IdemRecord> idem_;
   // Expiry order of idem_: (created, key), oldest first; entries whose record was replaced or
   // erased are skipped. Keeps the periodic expiry from scanning every record.
   std::deque<std::pair<Clock::WallTime, std::string>> idem_order_;
   std::vector<TxnPtr> open_active_;  // open transactions that may still be active (timeouts)
+  // One-shot transactions whose Submit thread is running a prepare call itself (until Decide):
+  // Tick aborts them once past their prepare deadline, as Decide would if it were waiting.
+  std::vector<TxnPtr> inline_prepares_;
   std::map<std::pair<std::string, participant::BranchId>, Clock::MonoTime> orphan_seen_;
   std::size_t in_flight_ = 0;
   Status halted_;

@@ -1,5 +1,6 @@
 // Recovery resume, periodic work (open-transaction timeouts, idempotency expiry, orphan scan,
 // checkpoints).
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <set>
 #if defined(__GLIBC__)
@@ -26,6 +27,9 @@ void Engine::Resume(internal::ReplayTables& tables) {
     }
     std::sort(idem_order_.begin(), idem_order_.end());
     const Clock::WallTime now = clock_.WallNow();
+    // Sized once: no rehashing (nor vector growth) through 100k recovered transactions.
+    txns_.reserve(txns_.size() + tables.live.size() + tables.finished_heuristic.size());
+    live_.reserve(live_.size() + tables.live.size());
     while (!tables.live.empty()) {
       // Taken out one at a time: each replayed transaction is freed as its engine copy is made,
       // so the two do not interleave in the heap (RSS per in-flight transaction).
@@ -63,6 +67,7 @@ void Engine::Resume(internal::ReplayTables& tables) {
         }
         txns_[gid] = txn;
         ++in_flight_;
+        AddLiveLocked(*txn);
         continue;
       }
       auto add = [&](const internal::v1::Branch& p) {
@@ -109,13 +114,14 @@ void Engine::Resume(internal::ReplayTables& tables) {
       }
       txns_[gid] = txn;
       ++in_flight_;
+      AddLiveLocked(*txn);
     }
     for (const auto& [gid, rt] : tables.finished_heuristic) RestoreHeuristicLocked(rt);
     records_since_checkpoint_ = tables.records_after_checkpoint;
     replay_done_ = true;
   }
   for (const TxnPtr& txn : to_settle) {
-    boost::asio::post(pool_, [this, txn] {
+    pool_.Post([this, txn] {
       if (!Stopped()) SettleHeuristic(txn);
     });
   }
@@ -154,7 +160,7 @@ void Engine::ResumeSlice(std::shared_ptr<ResumeWork> work) {
 
 void Engine::Every(std::chrono::milliseconds interval, std::function<void()> fn) {
   After(interval, [this, interval, f = std::move(fn)]() mutable {
-    boost::asio::post(pool_, [this, interval, g = std::move(f)]() mutable {
+    pool_.Post([this, interval, g = std::move(f)]() mutable {
       if (Stopped()) return;
       g();
       Every(interval, std::move(g));
@@ -174,6 +180,7 @@ void Engine::StartTimers() {
 
 void Engine::Tick() {
   std::vector<TxnPtr> expired;
+  std::vector<std::pair<TxnPtr, std::string>> prepare_timeouts;
   {
     std::lock_guard<std::mutex> lock(mu_);
     const Clock::WallTime now = clock_.WallNow();
@@ -183,12 +190,20 @@ void Engine::Tick() {
       expired.push_back(t);
       return true;
     });
+    // Their Submit thread is inside a prepare call: decide for it, as its Decide would have.
+    const auto real_now = std::chrono::steady_clock::now();
+    for (const TxnPtr& t : inline_prepares_) {
+      if (t->state != TxnState::kPreparing || real_now < t->prepare_deadline) continue;
+      NotePrepareTimeoutLocked(*t);
+      prepare_timeouts.emplace_back(t, t->fail_reason);
+    }
     ExpireIdempotencyLocked();
   }
   for (const TxnPtr& t : expired) {
     DecideAbort(t,
                 "open transaction timed out after " + std::to_string(t->timeout.count()) + " ms");
   }
+  for (const auto& [t, why] : prepare_timeouts) DecideAbort(t, why);
 }
 
 // A record goes once older than the horizon, unless its transaction is still undecided.
@@ -213,38 +228,16 @@ void Engine::ExpireIdempotencyLocked() {
 internal::v1::Checkpoint Engine::SnapshotLocked() const {
   internal::v1::Checkpoint c;
   c.set_at_unix_ms(internal::ToUnixMs(clock_.WallNow()));
-  for (const auto& [gid, t] : txns_) {
-    if (IsFinal(t->state)) {  // END was appended; heuristic outcomes are kept
-      if (t->heuristic) HeuristicSnapshotLocked(*t, *c.add_finished_heuristic());
-      continue;
+  std::vector<const Txn*> live(live_.begin(), live_.end());
+  std::sort(live.begin(), live.end(), [](const Txn* a, const Txn* b) { return a->gid < b->gid; });
+  for (const Txn* t : live) LiveSnapshotLocked(*t, *c.add_transactions());
+  if (heuristic_kept_ > 0) {  // END was appended; heuristic outcomes are kept
+    std::vector<const Txn*> kept;
+    for (const auto& [gid, t] : txns_) {
+      if (IsFinal(t->state) && t->heuristic) kept.push_back(t.get());
     }
-    internal::v1::TxnSnapshot* s = c.add_transactions();
-    *s->mutable_begin() = BeginOf(*t);
-    for (const auto& line : t->timeline) *s->add_timeline() = line;
-    if (t->saga) {
-      SagaSnapshotLocked(*t, *s);
-    } else {
-      if (t->open) {
-        for (const Branch& b : t->branches) {
-          *s->add_registered() =
-              internal::ToProto(BranchRequest{b.participant, b.action, b.payload, b.branch});
-        }
-      }
-      if (t->state == TxnState::kCommitting || t->state == TxnState::kAborting) {
-        Decision* d = s->mutable_decision();
-        d->set_gid(gid);
-        d->set_outcome(t->state == TxnState::kCommitting ? Decision::COMMIT : Decision::ABORT);
-        d->set_reason(t->reason);
-      }
-    }
-    if (t->heuristic || !t->operator_id.empty()) {
-      Decision* d = s->mutable_decision();
-      if (d->outcome() == Decision::OUTCOME_UNSPECIFIED) {  // a saga settling a heuristic commit
-        d->set_gid(gid);
-        d->set_outcome(t->state == TxnState::kCompensating ? Decision::ABORT : Decision::COMMIT);
-      }
-      OperatorFieldsOf(*t, *d);
-    }
+    std::sort(kept.begin(), kept.end(), [](const Txn* a, const Txn* b) { return a->gid < b->gid; });
+    for (const Txn* t : kept) HeuristicSnapshotLocked(*t, *c.add_finished_heuristic());
   }
   for (const auto& [key, r] : idem_) {
     internal::v1::IdempotencyRecord* p = c.add_idempotency();
@@ -257,18 +250,50 @@ internal::v1::Checkpoint Engine::SnapshotLocked() const {
   return c;
 }
 
+void Engine::LiveSnapshotLocked(const Txn& t, internal::v1::TxnSnapshot& s) const {
+  *s.mutable_begin() = BeginOf(t);
+  for (const auto& line : t.timeline) *s.add_timeline() = line;
+  if (t.saga) {
+    SagaSnapshotLocked(t, s);
+  } else {
+    if (t.open) {
+      for (const Branch& b : t.branches) {
+        *s.add_registered() =
+            internal::ToProto(BranchRequest{b.participant, b.action, b.payload, b.branch});
+      }
+    }
+    if (t.state == TxnState::kCommitting || t.state == TxnState::kAborting) {
+      Decision* d = s.mutable_decision();
+      d->set_gid(t.gid);
+      d->set_outcome(t.state == TxnState::kCommitting ? Decision::COMMIT : Decision::ABORT);
+      d->set_reason(t.reason);
+    }
+  }
+  if (t.heuristic || !t.operator_id.empty()) {
+    Decision* d = s.mutable_decision();
+    if (d->outcome() == Decision::OUTCOME_UNSPECIFIED) {  // a saga settling a heuristic commit
+      d->set_gid(t.gid);
+      d->set_outcome(t.state == TxnState::kCompensating ? Decision::ABORT : Decision::COMMIT);
+    }
+    OperatorFieldsOf(t, *d);
+  }
+}
+
 Status Engine::CheckpointNow() {
   std::unique_lock<std::shared_mutex> gate(wal_gate_);
   std::string body;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // In this order: an AfterDurable that finds the request cleared finds the count reset.
+    records_since_checkpoint_ = 0;
     checkpoint_pending_ = false;
     TXC_RETURN_IF_ERROR(CheckReadyLocked());
     ExpireIdempotencyLocked();
     body = internal::Serialize(SnapshotLocked());
-    records_since_checkpoint_ = 0;
   }
-  Status s = log_->Checkpoint(std::move(body));
+  // Appends may go on once the WAL fixed the cut: they get later LSNs and are replayed after
+  // the snapshot. The gate is not held through the checkpoint file's fsyncs.
+  Status s = log_->CheckpointWithCut(std::move(body), [&gate] { gate.unlock(); });
   if (!s.ok()) FailStop(s);
   return s;
 }

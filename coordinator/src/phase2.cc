@@ -13,7 +13,7 @@ bool Acked(BranchState s) {
 
 }  // namespace
 
-void Engine::StartPhase2(const TxnPtr& txn, Phase2Op op) {
+void Engine::StartPhase2(const TxnPtr& txn, Phase2Op op, bool here) {
   std::vector<std::pair<std::size_t, std::uint64_t>> todo;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -24,13 +24,16 @@ void Engine::StartPhase2(const TxnPtr& txn, Phase2Op op) {
       todo.emplace_back(i, b.generation);
     }
   }
-  for (auto [i, gen] : todo) DispatchPhase2(txn->gid, i, gen);
+  for (std::size_t k = 0; k < todo.size(); ++k) {
+    DispatchPhase2(txn->gid, todo[k].first, todo[k].second, here && k + 1 == todo.size());
+  }
   MaybeFinish(txn);
 }
 
 // Hands branch i to its participant's channel; a full queue or open breaker is not a loss:
 // the branch waits for its next retry.
-void Engine::DispatchPhase2(const std::string& gid, std::size_t i, std::uint64_t generation) {
+void Engine::DispatchPhase2(const std::string& gid, std::size_t i, std::uint64_t generation,
+                            bool here) {
   if (Stopped()) return;
   TxnPtr txn;
   Phase2Op op;
@@ -51,6 +54,7 @@ void Engine::DispatchPhase2(const std::string& gid, std::size_t i, std::uint64_t
     }
     b.call_in_flight = true;
   }
+  if (here && ch->TryRunHere([&] { RunPhase2(txn, i, op); })) return;
   if (ch->TrySubmit([this, txn, i, op] { RunPhase2(txn, i, op); })) return;
   std::lock_guard<std::mutex> lock(mu_);
   Branch& b = txn->branches[i];
@@ -170,6 +174,7 @@ void Engine::FinishLocked(Txn& t) {
     ++(t.state == TxnState::kCommitted ? metrics_.heuristic_commits : metrics_.heuristic_aborts);
     if (t.heuristic_mixed) ++metrics_.heuristic_mixed;
   }
+  if (RemoveLiveLocked(t) && t.heuristic) ++heuristic_kept_;
   t.updated = clock_.WallNow();
   if (in_flight_ > 0) --in_flight_;
   if (!t.idem_key.empty()) {
@@ -178,11 +183,33 @@ void Engine::FinishLocked(Txn& t) {
     }
   }
   finished_.push_back(t.gid);
+  EvictFinishedLocked();
+  t.cv.notify_all();
+}
+
+void Engine::EvictFinishedLocked() {
   while (finished_.size() > cfg_.max_finished_kept) {
-    txns_.erase(finished_.front());
+    if (auto it = txns_.find(finished_.front()); it != txns_.end()) {
+      if (it->second->heuristic && heuristic_kept_ > 0) --heuristic_kept_;
+      txns_.erase(it);
+    }
     finished_.pop_front();
   }
-  t.cv.notify_all();
+}
+
+void Engine::AddLiveLocked(Txn& t) {
+  t.live_slot = live_.size();
+  live_.push_back(&t);
+}
+
+bool Engine::RemoveLiveLocked(Txn& t) {
+  if (t.live_slot == Txn::kNotLive) return false;
+  Txn* last = live_.back();
+  live_[t.live_slot] = last;
+  last->live_slot = t.live_slot;
+  live_.pop_back();
+  t.live_slot = Txn::kNotLive;
+  return true;
 }
 
 Status Engine::RetryNow(const std::string& gid) {

@@ -347,11 +347,9 @@ void Engine::RestoreHeuristicLocked(const internal::ReplayTxn& rt) {
   for (const auto& p : rt.registered) add(p);
   txn->timeline = rt.timeline;
   txns_[txn->gid] = txn;
+  ++heuristic_kept_;
   finished_.push_back(txn->gid);
-  while (finished_.size() > cfg_.max_finished_kept) {
-    txns_.erase(finished_.front());
-    finished_.pop_front();
-  }
+  EvictFinishedLocked();
 }
 
 }  // namespace txcoord::coordinator

@@ -108,6 +108,7 @@ Result<std::optional<SubmitReply>> Engine::AdmitLocked(const TxnPtr& txn) {
   txn->started = clock_.Now();
   txns_[txn->gid] = txn;
   ++in_flight_;
+  AddLiveLocked(*txn);
   if (txn->open) open_active_.push_back(txn);
   if (!txn->idem_key.empty()) {
     idem_[txn->idem_key] = IdemRecord{txn->request_hash, txn->gid, txn->created, ""};
@@ -197,16 +198,22 @@ Result<SubmitReply> Engine::Submit(const TxnRequest& request) {
                        AdmitAndBegin(txn, "coordinator.after_begin_durable", "recovery aborts it"));
   if (early) return *early;
   StartPrepares(txn);
-  return Decide(txn);
+  return Decide(txn, request.caller_waits_phase2);
 }
 
 void Engine::StartPrepares(const TxnPtr& txn) {
+  // Only with the tick running: it enforces the deadline while this thread is in the call.
+  const bool here = cfg_.tick.count() > 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     txn->prepare_deadline = std::chrono::steady_clock::now() + txn->timeout;
     for (Branch& b : txn->branches) b.state = BranchState::kPreparing;
+    if (here) inline_prepares_.push_back(txn);  // until Decide
   }
-  for (std::size_t i = 0; i < txn->branches.size(); ++i) SendPrepare(txn, i);
+  const std::size_t last = txn->branches.size() - 1;
+  for (std::size_t i = 0; i < last; ++i) SendPrepare(txn, i);
+  internal::ParticipantChannel* ch = ChannelFor(txn->branches[last].participant);
+  if (!here || !ch->TryRunHere([&] { RunPrepare(txn, last); })) SendPrepare(txn, last);
 }
 
 void Engine::SendPrepare(const TxnPtr& txn, std::size_t i) {
@@ -275,13 +282,15 @@ void Engine::RecordPrepareLocked(Txn& t, std::size_t i, BranchState result,
   }
   ++t.replies;
   t.updated = clock_.WallNow();
-  t.cv.notify_all();
+  // Decide waits for the last reply or the first failure: no earlier wake-up.
+  if (t.prepare_failed || t.replies == t.branches.size()) t.cv.notify_all();
 }
 
-Result<SubmitReply> Engine::Decide(const TxnPtr& txn) {
+Result<SubmitReply> Engine::Decide(const TxnPtr& txn, bool here) {
   bool all_yes = false;
   {
     std::unique_lock<std::mutex> lock(mu_);
+    std::erase(inline_prepares_, txn);
     txn->cv.wait_until(lock, txn->prepare_deadline, [&] {
       return Stopped() || txn->prepare_failed || txn->replies == txn->branches.size();
     });
@@ -290,16 +299,11 @@ Result<SubmitReply> Engine::Decide(const TxnPtr& txn) {
                          "; recovery aborts it");
     }
     all_yes = !txn->prepare_failed && txn->replies == txn->branches.size();
-    if (!all_yes && txn->fail_reason.empty()) {
-      txn->fail_reason = "prepare timeout after " + std::to_string(txn->timeout.count()) + " ms";
-      for (Branch& b : txn->branches) {
-        if (b.state == BranchState::kPreparing) b.last_error = "no prepare reply before timeout";
-      }
-    }
+    if (!all_yes) NotePrepareTimeoutLocked(*txn);
   }
   SubmitReply reply;
   if (all_yes) {
-    Result<TxnView> committed = DecideCommit(txn);
+    Result<TxnView> committed = DecideCommit(txn, nullptr, here);
     if (committed.ok()) {
       reply.txn = *committed;
       return reply;
@@ -312,13 +316,23 @@ Result<SubmitReply> Engine::Decide(const TxnPtr& txn) {
     reply.txn = ViewLocked(*txn);
     return reply;
   }
+  // Not on this thread: an abort follows a refusal, an error or a timeout — the participant may
+  // well be the slow one.
   DecideAbort(txn, txn->fail_reason);  // false only if already decided
   std::lock_guard<std::mutex> lock(mu_);
   reply.txn = ViewLocked(*txn);
   return reply;
 }
 
-Result<TxnView> Engine::DecideCommit(const TxnPtr& txn, const ResolveRequest* op) {
+void Engine::NotePrepareTimeoutLocked(Txn& t) {
+  if (!t.fail_reason.empty()) return;
+  t.fail_reason = "prepare timeout after " + std::to_string(t.timeout.count()) + " ms";
+  for (Branch& b : t.branches) {
+    if (b.state == BranchState::kPreparing) b.last_error = "no prepare reply before timeout";
+  }
+}
+
+Result<TxnView> Engine::DecideCommit(const TxnPtr& txn, const ResolveRequest* op, bool here) {
   Record rec;
   Decision* d = rec.mutable_decision();
   d->set_gid(txn->gid);
@@ -371,7 +385,7 @@ Result<TxnView> Engine::DecideCommit(const TxnPtr& txn, const ResolveRequest* op
     return UnknownOutcome("coordinator stopped after the commit decision of " + txn->gid +
                           " was durable; recovery commits it");
   }
-  StartPhase2(txn, Phase2Op::kCommit);
+  StartPhase2(txn, Phase2Op::kCommit, here);
   std::lock_guard<std::mutex> lock(mu_);
   return ViewLocked(*txn);
 }

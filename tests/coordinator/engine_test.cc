@@ -71,6 +71,79 @@ TEST_F(EngineTest, PrepareTimeoutAborts) {
   EXPECT_EQ(pg->prepared_count() + redis->prepared_count(), 0u);
 }
 
+// The last branch's prepare runs on the Submit thread. When it hangs past the prepare deadline,
+// the housekeeping tick takes the timeout decision in time (the other branch is aborted while
+// the submitter is still in the call); Submit answers with it once the call returns.
+TEST_F(EngineTest, PrepareOnTheSubmitThreadHangingPastTheDeadlineIsAbortedInTime) {
+  pg->prepare_gate.Close();
+  Start();
+  auto req = Request("t-here", {"redis", "pg"});
+  req.timeout = 100ms;
+  auto submit = std::async(std::launch::async, [&] { return tm->Submit(req); });
+  ASSERT_TRUE(Eventually([&] { return pg->prepare_gate.waiting() == 1; }));
+  ASSERT_TRUE(
+      Eventually([&] { return redis->StateOf(Id("t-here", "b0")) == FakeState::kAborted; }, 5s));
+  EXPECT_NE(tm->Get("t-here")->state, co::TxnState::kPreparing);  // decided: abort
+  EXPECT_EQ(submit.wait_for(0s), std::future_status::timeout) << "Submit is in pg's prepare";
+  EXPECT_EQ(pg->prepare_gate.waiting(), 1);
+  pg->prepare_gate.Open();  // the late prepare finds the abort and votes no
+  auto r = submit.get();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_NE(r->txn.reason.find("timeout"), std::string::npos) << r->txn.reason;
+  EXPECT_EQ(WaitFinal("t-here").state, co::TxnState::kAborted);
+  EXPECT_EQ(pg->StateOf(Id("t-here", "b1")), FakeState::kAborted);
+  EXPECT_EQ(events->First("wal:COMMIT"), -1);
+}
+
+// A prepare on the Submit thread takes one of the participant's slots like a pooled call: with
+// every slot taken, the next one waits in the channel's queue.
+TEST_F(EngineTest, PrepareOnTheSubmitThreadKeepsTheConcurrencyCap) {
+  cfg.max_concurrent_per_participant = 1;
+  pg->prepare_gate.Close();
+  Start();
+  auto first =
+      std::async(std::launch::async, [&] { return tm->Submit(Request("t-cap1", {"pg"})); });
+  ASSERT_TRUE(Eventually([&] { return pg->prepare_gate.waiting() == 1; }));
+  auto second =
+      std::async(std::launch::async, [&] { return tm->Submit(Request("t-cap2", {"pg"})); });
+  EXPECT_FALSE(Eventually([&] { return pg->prepare_gate.waiting() > 1; }, 200ms));
+  pg->prepare_gate.Open();
+  ASSERT_TRUE(first.get().ok());
+  ASSERT_TRUE(second.get().ok());
+  EXPECT_EQ(WaitFinal("t-cap1").state, co::TxnState::kCommitted);
+  EXPECT_EQ(WaitFinal("t-cap2").state, co::TxnState::kCommitted);
+}
+
+// A caller that is going to wait for phase 2 lets Submit make one commit call itself: a
+// one-branch transaction is finished when Submit returns. Aborts stay on the pool (the
+// participant that refused or timed out may be the slow one).
+TEST_F(EngineTest, CallerWaitingForPhase2MakesOneCommitCallItself) {
+  Start();
+  auto req = Request("t-wait", {"redis"});
+  req.caller_waits_phase2 = true;
+  auto r = tm->Submit(req);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->txn.state, co::TxnState::kCommitted);
+  EXPECT_EQ(redis->StateOf(Id("t-wait", "b0")), FakeState::kCommitted);
+  redis->commit_gate.Close();  // the commit runs on this thread: Submit waits for it
+  auto slow = std::async(std::launch::async, [&] {
+    auto q = Request("t-wait2", {"redis"});
+    q.caller_waits_phase2 = true;
+    return tm->Submit(q);
+  });
+  ASSERT_TRUE(Eventually([&] { return redis->commit_gate.waiting() == 1; }));
+  EXPECT_EQ(slow.wait_for(50ms), std::future_status::timeout);
+  redis->commit_gate.Open();
+  ASSERT_TRUE(slow.get().ok());
+  redis->commit_gate.Close();  // not waiting: Submit answers right after the decision
+  auto bg = Request("t-bg", {"redis"});
+  auto b = tm->Submit(bg);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->txn.state, co::TxnState::kCommitting);
+  redis->commit_gate.Open();
+  EXPECT_EQ(WaitFinal("t-bg").state, co::TxnState::kCommitted);
+}
+
 TEST_F(EngineTest, NonRetryablePrepareErrorAborts) {
   pg->FailPrepares(Code::kInvalidArgument, 1);
   Start();

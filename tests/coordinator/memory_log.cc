@@ -58,6 +58,7 @@ Status MemoryLog::Checkpoint(std::string snapshot) {
   store_->checkpoint = std::move(snapshot);
   store_->checkpoint_lsn = store_->next_lsn++;
   store_->dropped += store_->records.size();
+  ++store_->checkpoints;
   store_->records.clear();
   store_->synced = 0;
   return Status::Ok();

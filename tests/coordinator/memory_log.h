@@ -24,6 +24,7 @@ struct MemoryLogStore {
   std::vector<std::pair<wal::Lsn, std::string>> records;  // after the checkpoint
   wal::Lsn next_lsn = 1;
   std::uint64_t dropped = 0;  // records made unnecessary by checkpoints
+  std::uint64_t checkpoints = 0;  // Checkpoint calls that succeeded
   // records[0, synced) are durable; the rest were appended lazily since the last forced append.
   std::size_t synced = 0;
 

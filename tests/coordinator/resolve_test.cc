@@ -225,6 +225,9 @@ TEST_F(ResolveTest, ReplayAfterForcedResolveKeepsTheOutcomeAndCallsNothing) {
   Start();
   StuckCommitting("t6");
   ASSERT_TRUE(tm->Resolve("t6", Req(kCommit, true)).ok());
+  ASSERT_TRUE(tm->Submit(Request("t6-after", {"pg"})).ok());  // a plain one finishing after it
+  WaitFinal("t6-after");
+  ASSERT_TRUE(tm->CheckpointNow().ok());  // a snapshot holds the finished heuristic outcome
   Restart();
   const int calls = redis->commits() + redis->aborts() + pg->commits() + pg->aborts();
   auto v = tm->Get("t6");

@@ -1,6 +1,8 @@
 // Checkpoints: replay starts from the newest complete one, covered segments go, disk stays bounded.
 #include <gtest/gtest.h>
 
+#include <future>
+
 #include "txcoord/core/fault.h"
 #include "wal_test_util.h"
 
@@ -39,6 +41,45 @@ TEST(WalCheckpoint, ReplayStartsAfterCheckpointAndSegmentsGo) {
   EXPECT_EQ((*log)->replay_report().checkpoint_lsn, 400u);
   EXPECT_EQ((*log)->replay_report().records, 10u);
   EXPECT_EQ(*(*log)->Append("next").get(), 411u);
+}
+
+// CheckpointWithCut: the callback runs once the cut is fixed and before the checkpoint file is
+// written; an append made from there on (here: from the callback itself) gets a later LSN and
+// replays after the checkpoint.
+TEST(WalCheckpoint, CutCallbackComesBeforeTheFileAndLaterAppendsReplayAfterIt) {
+  ScratchDir dir;
+  const Options o = SmallOptions(dir.path(), 8192);
+  {
+    auto log = Log::Open(o, nullptr);
+    ASSERT_TRUE(log.ok()) << log.status();
+    ASSERT_TRUE(AppendN(**log, 5));
+    bool called = false;
+    bool file_there = true;
+    std::future<Result<Lsn>> after;
+    ASSERT_TRUE((*log)
+                    ->CheckpointWithCut("at5",
+                                        [&] {
+                                          called = true;
+                                          file_there = testing::fs::exists(
+                                              testing::fs::path(dir.path()) /
+                                              "checkpoint-0000000000000005.ckpt");
+                                          after = (*log)->Append("after-cut");
+                                        })
+                    .ok());
+    EXPECT_TRUE(called);
+    EXPECT_FALSE(file_there);
+    Result<Lsn> lsn = after.get();
+    ASSERT_TRUE(lsn.ok()) << lsn.status();
+    EXPECT_EQ(*lsn, 6u);
+    EXPECT_EQ((*log)->stats().checkpoint_lsn, 5u);
+  }
+  Replayed r;
+  auto log = OpenCollect(o, &r);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ(r.checkpoint, "at5");
+  ASSERT_EQ(r.entries.size(), 1u);
+  EXPECT_EQ(r.entries[0].first, 6u);
+  EXPECT_EQ(r.entries[0].second, "after-cut");
 }
 
 TEST(WalCheckpoint, OnlyNewestCheckpointFileIsKept) {

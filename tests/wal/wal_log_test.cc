@@ -161,6 +161,68 @@ TEST(WalLog, LazyAppendsAreWrittenInOrderWithoutTheirOwnSync) {
   }
 }
 
+// A lazy record does not wake the sync thread lingering after a batch: it rides the next
+// durable append's batch (one write and one fdatasync for both).
+TEST(WalLog, LazyRecordRidesTheNextDurableBatch) {
+  ScratchDir dir;
+  Options o = SmallOptions(dir.path());
+  o.lazy_delay = std::chrono::seconds(10);
+  auto log = Log::Open(o, nullptr);
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_TRUE((*log)->Append("durable-1").get().ok());  // the sync thread lingers from here
+  std::promise<Result<Lsn>> written;
+  (*log)->AppendLazy("lazy-2", [&](Result<Lsn> r) { written.set_value(std::move(r)); });
+  std::future<Result<Lsn>> lazy = written.get_future();
+  EXPECT_EQ(lazy.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout)
+      << "a lazy record must not wake the lingering sync thread";
+  const std::uint64_t batches = (*log)->stats().batches;
+  ASSERT_TRUE((*log)->Append("durable-3").get().ok());
+  ASSERT_EQ(lazy.wait_for(std::chrono::seconds(0)), std::future_status::ready)
+      << "completed with (and before) the durable record after it";
+  Result<Lsn> lsn = lazy.get();
+  ASSERT_TRUE(lsn.ok()) << lsn.status();
+  EXPECT_EQ(*lsn, 2u);
+  EXPECT_EQ((*log)->stats().batches, batches + 1);
+  EXPECT_EQ((*log)->stats().last_batch_records, 2u);
+}
+
+// Without a durable append, lazy records are written once lazy_delay ran out (no fdatasync);
+// closing the log writes them at once, whatever the delay.
+TEST(WalLog, LazyRecordIsWrittenAfterTheDelayOrAtClose) {
+  ScratchDir dir;
+  {
+    Options o = SmallOptions(dir.path());
+    o.lazy_delay = std::chrono::milliseconds(20);
+    auto log = Log::Open(o, nullptr);
+    ASSERT_TRUE(log.ok()) << log.status();
+    ASSERT_TRUE((*log)->Append("durable-1").get().ok());
+    const std::uint64_t batches = (*log)->stats().batches;
+    std::promise<Result<Lsn>> written;
+    (*log)->AppendLazy("lazy-2", [&](Result<Lsn> r) { written.set_value(std::move(r)); });
+    std::future<Result<Lsn>> lazy = written.get_future();
+    ASSERT_EQ(lazy.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    EXPECT_TRUE(lazy.get().ok());
+    EXPECT_EQ((*log)->stats().batches, batches) << "a lazy-only batch must not fdatasync";
+  }
+  const auto start = std::chrono::steady_clock::now();
+  {
+    Options o = SmallOptions(dir.path());
+    o.lazy_delay = std::chrono::seconds(10);
+    auto log = Log::Open(o, nullptr);
+    ASSERT_TRUE(log.ok()) << log.status();
+    ASSERT_TRUE((*log)->Append("durable-3").get().ok());
+    (*log)->AppendLazy("lazy-4", nullptr);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5))
+      << "closing must not wait for the linger";
+  Replayed r;
+  auto log = OpenCollect(SmallOptions(dir.path()), &r);
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_EQ(r.entries.size(), 4u);
+  EXPECT_EQ(r.entries[1].second, "lazy-2");
+  EXPECT_EQ(r.entries[3].second, "lazy-4");
+}
+
 TEST(WalLog, RecordLargerThanASegment) {
   ScratchDir dir;
   const std::string big(20000, 'b');
@@ -203,6 +265,9 @@ TEST(WalLog, BadOptionsAreInvalidArgument) {
   EXPECT_EQ(Log::Open(o, nullptr).status().code(), Code::kInvalidArgument);
   o = SmallOptions(dir.path());
   o.max_batch_bytes = 0;
+  EXPECT_EQ(Log::Open(o, nullptr).status().code(), Code::kInvalidArgument);
+  o = SmallOptions(dir.path());
+  o.lazy_delay = std::chrono::microseconds(-1);
   EXPECT_EQ(Log::Open(o, nullptr).status().code(), Code::kInvalidArgument);
   testing::WriteBytes(dir.path() + "/afile", "x");
   EXPECT_EQ(Log::Open(SmallOptions(dir.path() + "/afile"), nullptr).status().code(),

@@ -13,6 +13,10 @@
 namespace txcoord::wal {
 
 Status LogImpl::Checkpoint(std::string snapshot) {
+  return CheckpointWithCut(std::move(snapshot), nullptr);
+}
+
+Status LogImpl::CheckpointWithCut(std::string snapshot, const std::function<void()>& cut_taken) {
   if (snapshot.size() > format::kMaxBodyBytes)
     return InvalidArgument("wal: checkpoint snapshot of " + std::to_string(snapshot.size()) +
                            " bytes exceeds the limit of " + std::to_string(format::kMaxBodyBytes));
@@ -23,6 +27,7 @@ Status LogImpl::Checkpoint(std::string snapshot) {
     if (!failed_.ok()) return failed_;
     cut = next_lsn_ - 1;
   }
+  if (cut_taken) cut_taken();
   Status s = WriteCheckpointFile(cut, snapshot);
   if (!s.ok()) {
     std::deque<Pending> refused;

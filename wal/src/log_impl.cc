@@ -103,8 +103,12 @@ void LogImpl::Enqueue(std::string body, std::function<void(Result<Lsn>)> done, b
     } else {
       const Lsn lsn = next_lsn_++;
       queue_.push_back({lsn, EncodeFrame(lsn, RecordKind::kEntry, body), std::move(done), sync});
-      wake = sync_idle_;  // a busy sync thread looks at the queue again before it waits
-      sync_idle_ = false;
+      queued_bytes_ += queue_.back().frame.size();
+      if (sync) ++queued_durable_;
+      // A lingering sync thread is not woken for a lazy record: it rides the next batch.
+      wake = waiting_ == Waiting::kIdle ||
+             (waiting_ == Waiting::kLinger && (sync || queued_bytes_ >= opts_.max_batch_bytes));
+      if (wake) waiting_ = Waiting::kBusy;
     }
   }
   if (!refused.ok()) {
@@ -114,24 +118,40 @@ void LogImpl::Enqueue(std::string body, std::function<void(Result<Lsn>)> done, b
   if (wake) cv_.notify_one();
 }
 
+void LogImpl::WaitForBatch(std::unique_lock<std::mutex>& lk) {
+  using Steady = std::chrono::steady_clock;
+  const Steady::time_point linger_end = Steady::now() + opts_.lazy_delay;
+  for (;;) {
+    if (stop_ || queued_durable_ > 0 || queued_bytes_ >= opts_.max_batch_bytes) break;
+    const bool linger = opts_.lazy_delay.count() > 0 && Steady::now() < linger_end;
+    if (!queue_.empty() && !linger) break;  // lazy records only, and they waited long enough
+    if (linger) {
+      waiting_ = Waiting::kLinger;
+      cv_.wait_until(lk, linger_end);
+    } else {
+      waiting_ = Waiting::kIdle;
+      cv_.wait(lk);
+    }
+  }
+  waiting_ = Waiting::kBusy;
+}
+
 void LogImpl::SyncLoop() {
   std::vector<Pending> batch;
   for (;;) {
     {
       std::unique_lock lk(mu_);
-      while (!stop_ && queue_.empty()) {
-        sync_idle_ = true;
-        cv_.wait(lk);
-      }
-      sync_idle_ = false;
-      if (queue_.empty()) return;
+      WaitForBatch(lk);
+      if (queue_.empty()) return;  // stop_
       std::size_t bytes = 0;
       while (!queue_.empty() &&
              (batch.empty() || bytes + queue_.front().frame.size() <= opts_.max_batch_bytes)) {
         bytes += queue_.front().frame.size();
+        if (queue_.front().sync) --queued_durable_;
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      queued_bytes_ -= bytes;
     }
     const auto start = clock_.Now();
     std::uint64_t syncs = 0;
@@ -171,6 +191,8 @@ std::deque<Pending> LogImpl::FailLocked(const Status& cause) {
   }
   std::deque<Pending> refused;
   refused.swap(queue_);
+  queued_bytes_ = 0;
+  queued_durable_ = 0;
   return refused;
 }
 
@@ -249,6 +271,8 @@ Status ValidateOptions(const Options& o) {
                            std::to_string(format::kMinSegmentBytes) + " and " +
                            std::to_string(format::kMaxSegmentBytes));
   if (o.max_batch_bytes == 0) return InvalidArgument("wal: Options::max_batch_bytes is 0");
+  if (o.lazy_delay.count() < 0 || o.lazy_delay > std::chrono::seconds(10))
+    return InvalidArgument("wal: Options::lazy_delay must be between 0 and 10 s");
   return Status::Ok();
 }
 

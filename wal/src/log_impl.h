@@ -3,8 +3,11 @@
 //
 // Threads: appenders enqueue framed records under mu_ (LSNs are assigned in queue order); one
 // sync thread takes batches off the queue, writes each batch with one pwrite and makes it durable
-// with one fdatasync, then completes the batch's callbacks. Checkpoint runs on the caller's
-// thread, serialized by ckpt_mu_. On any I/O error the log fails (fail-stop) for good.
+// with one fdatasync, then completes the batch's callbacks. After a batch it lingers up to
+// Options::lazy_delay for the next durable append: lazy records queued meanwhile do not wake it
+// (they ride that append's batch, or are written when the delay runs out). Checkpoint runs on
+// the caller's thread, serialized by ckpt_mu_. On any I/O error the log fails (fail-stop) for
+// good.
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -38,6 +41,7 @@ class LogImpl final : public Log {
   void AppendAsync(std::string body, std::function<void(Result<Lsn>)> done) override;
   void AppendLazy(std::string body, std::function<void(Result<Lsn>)> done) override;
   Status Checkpoint(std::string snapshot) override;
+  Status CheckpointWithCut(std::string snapshot, const std::function<void()>& cut_taken) override;
   Status health() const override {
     std::lock_guard lk(mu_);
     return failed_;
@@ -47,6 +51,9 @@ class LogImpl final : public Log {
 
  private:
   void SyncLoop();
+  // Under mu_ (held by `lk`): waits until a batch is due — a durable record queued, the queue
+  // over max_batch_bytes, lazy records queued and the linger (from the call on) over, or stop_.
+  void WaitForBatch(std::unique_lock<std::mutex>& lk);
   Status WriteBatch(const std::vector<Pending>& batch, std::uint64_t* syncs);
   Status WriteAndSync(const std::string& buf, bool sync);  // sync=false: lazy records only
   void Enqueue(std::string body, std::function<void(Result<Lsn>)> done, bool sync);
@@ -64,10 +71,16 @@ class LogImpl final : public Log {
   mutable std::mutex mu_;  // guards the fields down to stats_
   std::condition_variable cv_;
   std::deque<Pending> queue_;
+  std::size_t queued_bytes_ = 0;    // frame bytes in queue_
+  std::size_t queued_durable_ = 0;  // records in queue_ that need an fdatasync (not lazy)
   Lsn next_lsn_ = 1;
   Status failed_;
   bool stop_ = false;
-  bool sync_idle_ = false;  // the sync thread waits on cv_; appenders notify only then
+  // How the sync thread waits on cv_, i.e. which appends must notify it: when kIdle, every one;
+  // when kLinger (timed wait after a batch), durable ones and those filling a batch; when kBusy,
+  // none (it looks at the queue again before it waits).
+  enum class Waiting { kBusy, kLinger, kIdle };
+  Waiting waiting_ = Waiting::kBusy;
   Stats stats_;
 
   mutable std::mutex seg_mu_;  // guards segments_ (sync thread appends, Checkpoint deletes)

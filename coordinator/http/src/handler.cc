@@ -267,6 +267,8 @@ void Exchange::CreateTransaction() {
     txn.branches.push_back({std::move(b.participant), std::move(b.action), std::move(b.payload),
                             MakeBranchId(i, incarnation)});
   }
+  // A waiting request lets Submit run one phase-2 call on this thread (it waits anyway).
+  txn.caller_waits_phase2 = wait == "true" && ctx_.options.phase2_wait.count() > 0;
   auto reply = ctx_.manager.Submit(txn);
   if (!reply.ok()) return SendError(reply.status());
   ReplySubmitted(*reply, wait == "true");

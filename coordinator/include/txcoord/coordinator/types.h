@@ -69,6 +69,13 @@ struct TxnRequest {
   std::optional<std::chrono::milliseconds> timeout;  // prepare timeout; default from Config
   std::string idempotency_key;                       // empty = none; <= 255 bytes
   std::string request_hash;  // hash of the request body; empty = computed from the fields
+  // The caller is going to Wait for phase 2 right after Submit returns (the HTTP API's default).
+  // After a commit decision Submit may then make one of the commit calls itself, on the
+  // caller's thread, before it returns (saving two thread hand-offs): Submit returns no earlier
+  // than that call ends, even if it takes longer than the caller meant to wait (the
+  // participant's own call timeout bounds it). false: Submit returns right after the decision,
+  // phase 2 runs in the background.
+  bool caller_waits_phase2 = false;
 };
 
 // One saga step: Execute(action) forward, Compensate(compensation_action) backward.

@@ -14,6 +14,7 @@
 //    the holder's pid.
 // Thread-safety: Append*, Checkpoint, health and stats may be called from any thread.
 // Frame layout and file naming: see wal/include/txcoord/wal/format.h and docs/wal.md.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <future>
@@ -37,6 +38,11 @@ struct Options {
   std::string dir;
   std::uint64_t segment_bytes = 64ull << 20;  // preallocated size of each segment
   std::size_t max_batch_bytes = 4u << 20;     // group-commit batch cap
+  // How long AppendLazy records may wait for a durable append to share its batch: after a
+  // batch the sync thread lingers this long, and lazy records queued meanwhile do not wake it;
+  // a durable append (or the delay running out, or Log destruction) writes them. 0 = a lazy
+  // record is written as soon as the sync thread is free (no lingering).
+  std::chrono::microseconds lazy_delay{10'000};
   SyncMode sync = SyncMode::kFsync;
   Clock* clock = nullptr;  // nullptr = Clock::Real()
 };
@@ -85,9 +91,12 @@ class Log {
   virtual void AppendAsync(std::string body, std::function<void(Result<Lsn>)> done) = 0;
   // A record that need not be durable on its own (e.g. a presumed-abort END): written in LSN
   // order like any other, but a batch of only such records is not fdatasync'd — it becomes
-  // durable with the next Append's batch (or a segment roll). `done` runs once it is written
-  // (or with the error). A crash may lose it, and only it and later lazy records: never a
-  // record before a durable one. The default is AppendAsync (durable: stronger).
+  // durable with the next Append's batch (or a segment roll). It does not wake the sync thread
+  // while that lingers after a batch: it rides the next durable append's batch, or is written
+  // alone once Options::lazy_delay ran out. `done` runs once it is written (or with the error),
+  // so it may run up to lazy_delay later. A crash (also kill -9 within that delay) may lose it,
+  // and only it and later lazy records: never a record before a durable one. The default is
+  // AppendAsync (durable: stronger).
   virtual void AppendLazy(std::string body, std::function<void(Result<Lsn>)> done) {
     AppendAsync(std::move(body), std::move(done));
   }
@@ -97,6 +106,17 @@ class Log {
   // was called. Records appended concurrently may be both in the snapshot and replayed after
   // it, so the owner's replay must be idempotent.
   virtual Status Checkpoint(std::string snapshot) = 0;
+  // Checkpoint that calls `cut_taken` on the calling thread once the cut (the last LSN the
+  // snapshot covers) is fixed and before any file I/O: every append called from then on gets a
+  // later LSN, so an owner that keeps its appends out while it builds the snapshot (to meet the
+  // contract above) may let them in again there, instead of holding them through the file's
+  // fsyncs. Not called when the checkpoint is refused before the cut (a failed log, a snapshot
+  // too large). The default implementation calls it after Checkpoint returns.
+  virtual Status CheckpointWithCut(std::string snapshot, const std::function<void()>& cut_taken) {
+    Status s = Checkpoint(std::move(snapshot));
+    if (s.ok() && cut_taken) cut_taken();
+    return s;
+  }
 
   virtual Status health() const = 0;  // ok, or the fail-stop error
   virtual Stats stats() const = 0;
