@@ -1,5 +1,7 @@
 #include "channel.h"
 
+#include <boost/asio/post.hpp>
+
 namespace txcoord::coordinator::internal {
 
 bool CircuitBreaker::Allow() {
@@ -47,7 +49,7 @@ bool ParticipantChannel::TrySubmit(std::function<void()> call) {
   std::lock_guard<std::mutex> lock(mu_);
   if (active_ < max_concurrent_) {
     ++active_;
-    pool_.Post([this, q = std::move(q)]() mutable { Run(std::move(q)); });
+    boost::asio::post(pool_, [this, q = std::move(q)]() mutable { Run(std::move(q)); });
     return true;
   }
   if (queue_.size() >= max_queued_) return false;
@@ -70,7 +72,7 @@ bool ParticipantChannel::TryRunHere(const std::function<void()>& call) {
     next = FinishLocked(start, start, end);
   }
   if (next) {
-    pool_.Post([this, q = std::move(*next)]() mutable { Run(std::move(q)); });
+    boost::asio::post(pool_, [this, q = std::move(*next)]() mutable { Run(std::move(q)); });
   }
   return true;
 }

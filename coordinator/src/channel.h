@@ -1,5 +1,6 @@
 #pragma once
 // Internal: per-participant circuit breaker and bounded call queue (bulkhead).
+#include <boost/asio/thread_pool.hpp>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -9,7 +10,6 @@
 
 #include "txcoord/core/clock.h"
 #include "txcoord/participant/participant.h"
-#include "worker_pool.h"
 
 namespace txcoord::coordinator::internal {
 
@@ -48,7 +48,7 @@ class ParticipantChannel {
   ParticipantChannel(std::shared_ptr<participant::Participant> p, std::size_t max_concurrent,
                      std::size_t max_queued, std::uint32_t breaker_failures,
                      std::chrono::milliseconds breaker_cooldown, Clock& clock,
-                     WorkerPool& pool)
+                     boost::asio::thread_pool& pool)
       : participant_(std::move(p)),
         max_concurrent_(max_concurrent),
         max_queued_(max_queued),
@@ -89,7 +89,7 @@ class ParticipantChannel {
   const std::size_t max_concurrent_;
   const std::size_t max_queued_;
   CircuitBreaker breaker_;
-  WorkerPool& pool_;
+  boost::asio::thread_pool& pool_;
   mutable std::mutex mu_;
   std::size_t active_ = 0;
   std::deque<Queued> queue_;

@@ -47,7 +47,7 @@ Engine::~Engine() {
   work_.reset();
   io_.stop();
   if (io_thread_.joinable()) io_thread_.join();
-  pool_.Join();
+  pool_.join();
 }
 
 // Every durable record goes through here: the mutation and the Append call happen under the
@@ -104,7 +104,7 @@ void Engine::AfterDurable() {
   }
   // Elsewhere: a checkpoint takes the gate exclusively, which our caller may hold shared.
   // A failed checkpoint fail-stops the engine (CheckpointNow), so its Status is not lost.
-  pool_.Post([this] {
+  boost::asio::post(pool_, [this] {
     if (!Stopped()) CheckpointNow().IgnoreError();
   });
 }

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -275,7 +276,7 @@ class Engine {
 
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
-  internal::WorkerPool pool_;
+  boost::asio::thread_pool pool_;
   std::map<std::string, std::unique_ptr<internal::ParticipantChannel>> channels_;
 
   std::shared_mutex wal_gate_;

@@ -121,7 +121,7 @@ void Engine::Resume(internal::ReplayTables& tables) {
     replay_done_ = true;
   }
   for (const TxnPtr& txn : to_settle) {
-    pool_.Post([this, txn] {
+    boost::asio::post(pool_, [this, txn] {
       if (!Stopped()) SettleHeuristic(txn);
     });
   }
@@ -160,7 +160,7 @@ void Engine::ResumeSlice(std::shared_ptr<ResumeWork> work) {
 
 void Engine::Every(std::chrono::milliseconds interval, std::function<void()> fn) {
   After(interval, [this, interval, f = std::move(fn)]() mutable {
-    pool_.Post([this, interval, g = std::move(f)]() mutable {
+    boost::asio::post(pool_, [this, interval, g = std::move(f)]() mutable {
       if (Stopped()) return;
       g();
       Every(interval, std::move(g));
