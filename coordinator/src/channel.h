@@ -47,8 +47,7 @@ class ParticipantChannel {
  public:
   ParticipantChannel(std::shared_ptr<participant::Participant> p, std::size_t max_concurrent,
                      std::size_t max_queued, std::uint32_t breaker_failures,
-                     std::chrono::milliseconds breaker_cooldown, Clock& clock,
-                     WorkerPool& pool)
+                     std::chrono::milliseconds breaker_cooldown, Clock& clock, WorkerPool& pool)
       : participant_(std::move(p)),
         max_concurrent_(max_concurrent),
         max_queued_(max_queued),
