@@ -95,6 +95,14 @@ TEST(Log, JsonStringEscapes) {
   EXPECT_EQ(out, "\"a\\\"b\\\\c\\nd\\u0001\"");
 }
 
+TEST(Log, JsonStringCopiesRunsBetweenEscapes) {
+  std::string out = "x";
+  log::AppendJsonString(out, "");
+  log::AppendJsonString(out, "\tstart and end\r");
+  log::AppendJsonString(out, "caf\xc3\xa9 \x1f\"q\"");
+  EXPECT_EQ(out, "x\"\"\"\\tstart and end\\r\"\"caf\xc3\xa9 \\u001f\\\"q\\\"\"");
+}
+
 TEST(Log, WritesOneJsonLine) {
   ::testing::internal::CaptureStderr();
   log::Info("hello", {{"k", "v\"q"}});
