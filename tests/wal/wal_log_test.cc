@@ -19,6 +19,14 @@ using testing::Replayed;
 using testing::ScratchDir;
 using testing::SmallOptions;
 
+// AppendLazy with its completion as a future.
+std::future<Result<Lsn>> AppendLazyFuture(Log& log, std::string body) {
+  auto done = std::make_shared<std::promise<Result<Lsn>>>();
+  std::future<Result<Lsn>> f = done->get_future();
+  log.AppendLazy(std::move(body), [done](Result<Lsn> r) { done->set_value(std::move(r)); });
+  return f;
+}
+
 TEST(WalLog, RoundTrip) {
   ScratchDir dir;
   const std::vector<std::string> bodies = {"", "a", std::string(100000, 'x'), "last"};
@@ -127,9 +135,7 @@ TEST(WalLog, LazyAppendsAreWrittenInOrderWithoutTheirOwnSync) {
     auto log = Log::Open(SmallOptions(dir.path(), 4 << 10), nullptr);
     ASSERT_TRUE(log.ok()) << log.status();
     const std::uint64_t batches0 = (*log)->stats().batches;
-    std::promise<Result<Lsn>> written;
-    (*log)->AppendLazy("lazy-1", [&](Result<Lsn> r) { written.set_value(std::move(r)); });
-    Result<Lsn> lsn = written.get_future().get();
+    Result<Lsn> lsn = AppendLazyFuture(**log, "lazy-1").get();
     ASSERT_TRUE(lsn.ok()) << lsn.status();
     EXPECT_EQ(*lsn, 1u);
     EXPECT_EQ((*log)->stats().batches, batches0) << "a lazy-only batch must not fdatasync";
@@ -170,9 +176,7 @@ TEST(WalLog, LazyRecordRidesTheNextDurableBatch) {
   auto log = Log::Open(o, nullptr);
   ASSERT_TRUE(log.ok()) << log.status();
   ASSERT_TRUE((*log)->Append("durable-1").get().ok());  // the sync thread lingers from here
-  std::promise<Result<Lsn>> written;
-  (*log)->AppendLazy("lazy-2", [&](Result<Lsn> r) { written.set_value(std::move(r)); });
-  std::future<Result<Lsn>> lazy = written.get_future();
+  std::future<Result<Lsn>> lazy = AppendLazyFuture(**log, "lazy-2");
   EXPECT_EQ(lazy.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout)
       << "a lazy record must not wake the lingering sync thread";
   const std::uint64_t batches = (*log)->stats().batches;
@@ -197,9 +201,7 @@ TEST(WalLog, LazyRecordIsWrittenAfterTheDelayOrAtClose) {
     ASSERT_TRUE(log.ok()) << log.status();
     ASSERT_TRUE((*log)->Append("durable-1").get().ok());
     const std::uint64_t batches = (*log)->stats().batches;
-    std::promise<Result<Lsn>> written;
-    (*log)->AppendLazy("lazy-2", [&](Result<Lsn> r) { written.set_value(std::move(r)); });
-    std::future<Result<Lsn>> lazy = written.get_future();
+    std::future<Result<Lsn>> lazy = AppendLazyFuture(**log, "lazy-2");
     ASSERT_EQ(lazy.wait_for(std::chrono::seconds(10)), std::future_status::ready);
     EXPECT_TRUE(lazy.get().ok());
     EXPECT_EQ((*log)->stats().batches, batches) << "a lazy-only batch must not fdatasync";
