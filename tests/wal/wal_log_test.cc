@@ -27,6 +27,14 @@ std::future<Result<Lsn>> AppendLazyFuture(Log& log, std::string body) {
   return f;
 }
 
+// A log whose sync thread lingers `delay` after each batch (Options::lazy_delay).
+Result<std::unique_ptr<Log>> OpenLingering(const std::string& dir,
+                                           std::chrono::microseconds delay) {
+  Options o = SmallOptions(dir);
+  o.lazy_delay = delay;
+  return Log::Open(o, nullptr);
+}
+
 TEST(WalLog, RoundTrip) {
   ScratchDir dir;
   const std::vector<std::string> bodies = {"", "a", std::string(100000, 'x'), "last"};
@@ -171,9 +179,7 @@ TEST(WalLog, LazyAppendsAreWrittenInOrderWithoutTheirOwnSync) {
 // durable append's batch (one write and one fdatasync for both).
 TEST(WalLog, LazyRecordRidesTheNextDurableBatch) {
   ScratchDir dir;
-  Options o = SmallOptions(dir.path());
-  o.lazy_delay = std::chrono::seconds(10);
-  auto log = Log::Open(o, nullptr);
+  auto log = OpenLingering(dir.path(), std::chrono::seconds(10));
   ASSERT_TRUE(log.ok()) << log.status();
   ASSERT_TRUE((*log)->Append("durable-1").get().ok());  // the sync thread lingers from here
   std::future<Result<Lsn>> lazy = AppendLazyFuture(**log, "lazy-2");
@@ -195,9 +201,7 @@ TEST(WalLog, LazyRecordRidesTheNextDurableBatch) {
 TEST(WalLog, LazyRecordIsWrittenAfterTheDelayOrAtClose) {
   ScratchDir dir;
   {
-    Options o = SmallOptions(dir.path());
-    o.lazy_delay = std::chrono::milliseconds(20);
-    auto log = Log::Open(o, nullptr);
+    auto log = OpenLingering(dir.path(), std::chrono::milliseconds(20));
     ASSERT_TRUE(log.ok()) << log.status();
     ASSERT_TRUE((*log)->Append("durable-1").get().ok());
     const std::uint64_t batches = (*log)->stats().batches;
@@ -208,9 +212,7 @@ TEST(WalLog, LazyRecordIsWrittenAfterTheDelayOrAtClose) {
   }
   const auto start = std::chrono::steady_clock::now();
   {
-    Options o = SmallOptions(dir.path());
-    o.lazy_delay = std::chrono::seconds(10);
-    auto log = Log::Open(o, nullptr);
+    auto log = OpenLingering(dir.path(), std::chrono::seconds(10));
     ASSERT_TRUE(log.ok()) << log.status();
     ASSERT_TRUE((*log)->Append("durable-3").get().ok());
     (*log)->AppendLazy("lazy-4", nullptr);

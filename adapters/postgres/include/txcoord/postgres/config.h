@@ -10,7 +10,7 @@
 //                        "expect_rows":[1]}}}
 //
 // Named parameters (":name", name = [A-Za-z_][A-Za-z0-9_]*) are rewritten to $n and bound
-// from payload fields with PQexecParams; values never enter the SQL text. "::" casts and
+// from payload fields as text parameters; values never enter the SQL text. "::" casts and
 // text inside '...' / "..." are left alone. Every parse error is InvalidArgument naming the
 // key at fault. Thread-safety: values.
 #include <chrono>
