@@ -43,6 +43,7 @@ struct Env {
   int redis_port = 0;
   std::uint16_t coord_port = 0;
   pid_t coord_pid = -1;
+  bool idempotency_keys = false;  // every coordinator request carries a unique Idempotency-Key
 };
 
 // Per participant from txcoordd's /metrics: calls run, seconds queued, seconds running.
@@ -171,10 +172,13 @@ ModeResult RunMode(const Env& env, const std::string& mode, int clients, double 
                                                     : "wallet-redis";
       const std::string body = Body(mode, pg, rd, c);
       HttpClient http(env.coord_port);
-      std::string out;
-      while (SteadyClock::now() < until) {
+      std::string out, key;
+      const std::string key_prefix =
+          mode + "-" + std::to_string(clients) + "-" + std::to_string(c) + "-";
+      for (long long n = 0; SteadyClock::now() < until; ++n) {
+        if (env.idempotency_keys) key = key_prefix + std::to_string(n);
         const auto t0 = SteadyClock::now();
-        const int status = http.Request("POST", "/v1/transactions", body, out);
+        const int status = http.Request("POST", "/v1/transactions", body, out, key);
         if (status == 200 && out.find("\"state\":\"committed\"") != std::string::npos) {
           l.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
         } else {
@@ -299,6 +303,7 @@ int Main(int argc, char** argv) {
   std::vector<std::string> modes = all_modes;
   std::vector<int> client_counts = {1, 8, 64};
   std::string coordinator_extra;  // raw JSON members added to txcoordd.json (experiments)
+  bool idempotency_keys = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     char* end = nullptr;
@@ -313,6 +318,9 @@ int Main(int argc, char** argv) {
         ok = ok && std::find(all_modes.begin(), all_modes.end(), m) != all_modes.end();
         if (m != "baseline") modes.push_back(m);
       }
+    } else if (a == "--idempotency-keys") {
+      idempotency_keys = true;
+      ok = true;
     } else if (a == "--coordinator-json" && i + 1 < argc) {
       coordinator_extra = argv[++i];
       ok = true;
@@ -329,7 +337,8 @@ int Main(int argc, char** argv) {
     if (ok) continue;
     std::cerr << "txbench: bad argument \"" << a
               << "\"; usage: txbench [--seconds 0.5..600] [--modes 2pc,saga,...] "
-                 "[--clients 1,8,64] [--coordinator-json '\"worker_threads\":32,...']\n";
+                 "[--clients 1,8,64] [--idempotency-keys] "
+                 "[--coordinator-json '\"worker_threads\":32,...']\n";
     return 2;
   }
   const char* base = std::getenv("TXC_BENCH_DIR");
@@ -338,6 +347,7 @@ int Main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
   Env env;
   env.services = TXC_SERVICES_SCRIPT;
+  env.idempotency_keys = idempotency_keys;
   // Under /tmp: PostgreSQL runs as the postgres user, which may not reach TXC_BENCH_DIR.
   const std::string services_dir = "/tmp/txbench-services-" + std::to_string(::getpid());
   ::setenv("TXC_SERVICES_DIR", services_dir.c_str(), 1);

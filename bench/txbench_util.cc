@@ -58,7 +58,7 @@ HttpClient::HttpClient(std::uint16_t port) : port_(port) {}
 HttpClient::~HttpClient() = default;
 
 int HttpClient::Request(const std::string& method, const std::string& path, const std::string& body,
-                        std::string& out) {
+                        std::string& out, const std::string& idempotency_key) {
   out.clear();
   try {
     if (!session_) {
@@ -68,6 +68,7 @@ int HttpClient::Request(const std::string& method, const std::string& path, cons
     }
     Poco::Net::HTTPRequest req(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
     req.setKeepAlive(true);
+    if (!idempotency_key.empty()) req.set("Idempotency-Key", idempotency_key);
     if (method == "POST") {
       req.setContentType("application/json");
       req.setContentLength64(static_cast<Poco::Int64>(body.size()));

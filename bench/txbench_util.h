@@ -37,9 +37,10 @@ class HttpClient {
  public:
   explicit HttpClient(std::uint16_t port);
   ~HttpClient();
-  // The status (-1: no answer) and body of one request.
+  // The status (-1: no answer) and body of one request; a non-empty `idempotency_key` is sent
+  // as the Idempotency-Key header.
   int Request(const std::string& method, const std::string& path, const std::string& body,
-              std::string& out);
+              std::string& out, const std::string& idempotency_key = "");
 
  private:
   std::uint16_t port_;

@@ -34,6 +34,7 @@ const std::set<std::string> kKeys = {"coordinator_id",
                                      "checkpoint_every_records",
                                      "checkpoint_interval_ms",
                                      "idempotency_horizon_ms",
+                                     "max_idempotency_keys",
                                      "wal_segment_bytes",
                                      "http_threads",
                                      "saga_step_max_attempts",
@@ -141,6 +142,8 @@ Result<DaemonConfig> ParseDaemonConfig(const Object& o,
   c.engine.checkpoint_interval = milliseconds(ckpt_ms);
   TXC_ASSIGN_OR_RETURN(auto horizon, Int(o, "idempotency_horizon_ms", kDay, 1, 365 * kDay));
   c.engine.idempotency_horizon = milliseconds(horizon);
+  TXC_ASSIGN_OR_RETURN(auto max_keys, Int(o, "max_idempotency_keys", 250'000, 1, 1'000'000'000));
+  c.engine.max_idempotency_keys = static_cast<std::size_t>(max_keys);
   TXC_ASSIGN_OR_RETURN(auto seg, Int(o, "wal_segment_bytes", 64ll << 20, 1 << 20, 1ll << 32));
   c.wal.segment_bytes = static_cast<std::uint64_t>(seg);
 

@@ -54,6 +54,7 @@ Engine::~Engine() {
 // shared wal gate, so a checkpoint (exclusive gate) sees either both or neither.
 Status Engine::AppendForced(const Record& rec, const Mutation& mutate) {
   std::future<Result<wal::Lsn>> done;
+  std::size_t bytes = 0;
   {
     std::shared_lock<std::shared_mutex> gate(wal_gate_);
     {
@@ -63,14 +64,16 @@ Status Engine::AppendForced(const Record& rec, const Mutation& mutate) {
       if (!go.ok()) return go.status();
       if (!*go) return Status::Ok();
     }
-    done = log_->Append(internal::Serialize(rec));
+    std::string body = internal::Serialize(rec);
+    bytes = body.size();
+    done = log_->Append(std::move(body));
   }
   Result<wal::Lsn> lsn = done.get();
   if (!lsn.ok()) {
     FailStop(lsn.status());
     return lsn.status();
   }
-  AfterDurable();
+  AfterDurable(bytes);
   return Status::Ok();
 }
 
@@ -81,24 +84,33 @@ void Engine::AppendLazy(const Record& rec, const std::function<bool()>& mutate) 
     if (!mutate() || !halted_.ok()) return;
   }
   // Not fdatasync'd on its own: durable with the next forced record (wal::Log::AppendLazy).
-  log_->AppendLazy(internal::Serialize(rec), [this, life = life_](Result<wal::Lsn> lsn) {
+  std::string body = internal::Serialize(rec);
+  const std::size_t bytes = body.size();
+  log_->AppendLazy(std::move(body), [this, bytes, life = life_](Result<wal::Lsn> lsn) {
     std::lock_guard<std::mutex> alive(life->mu);
     if (!life->alive) return;
     if (!lsn.ok()) {
       FailStop(lsn.status());
       return;
     }
-    AfterDurable();
+    AfterDurable(bytes);
   });
 }
 
-void Engine::AfterDurable() {
-  const std::uint64_t n = ++records_since_checkpoint_;
-  if (cfg_.checkpoint_every_records == 0 || n < cfg_.checkpoint_every_records || stopping_) return;
+bool Engine::CheckpointDue() const {
+  return cfg_.checkpoint_every_records > 0 &&
+         records_since_checkpoint_.load() >= cfg_.checkpoint_every_records &&
+         bytes_since_checkpoint_.load() >= last_checkpoint_bytes_.load();
+}
+
+void Engine::AfterDurable(std::size_t bytes) {
+  bytes_since_checkpoint_ += bytes;
+  ++records_since_checkpoint_;
+  if (!CheckpointDue() || stopping_) return;
   if (checkpoint_pending_.exchange(true)) return;  // one checkpoint requested at a time
-  // A checkpoint may have run since `n` was counted (it resets the count before it clears the
+  // A checkpoint may have run since the counts were read (it resets them before it clears the
   // request): then this record is in it, and asking again would write a second one right away.
-  if (records_since_checkpoint_.load() < cfg_.checkpoint_every_records) {
+  if (!CheckpointDue()) {
     checkpoint_pending_ = false;
     return;
   }

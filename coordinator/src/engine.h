@@ -137,7 +137,13 @@ class Engine {
   // --- engine.cc: plumbing ---
   Status AppendForced(const internal::v1::Record& rec, const Mutation& mutate);
   void AppendLazy(const internal::v1::Record& rec, const std::function<bool()>& mutate);
-  void AfterDurable();
+  // After each durable record of `bytes`: asks for a checkpoint once one is due
+  // (CheckpointDue).
+  void AfterDurable(std::size_t bytes);
+  // checkpoint_every_records records since the last checkpoint, and at least as many bytes as
+  // that checkpoint had: a snapshot grown large (idempotency keys, transactions in flight) is
+  // rewritten only after the log grew by as much, so checkpoints cost O(1) per record.
+  bool CheckpointDue() const;
   void FailStop(const Status& why);
   void NotifyAllLocked();        // wakes every transaction's waiters (stop, fail-stop)
   bool Fault(const char* name);  // false = the point fired; the engine is halted
@@ -257,8 +263,13 @@ class Engine {
   void StartTimers();
   void Every(std::chrono::milliseconds interval, std::function<void()> fn);
   void Tick();
-  void ExpireIdempotencyLocked();
+  // Drops idempotency records past the horizon, then the oldest beyond max_idempotency_keys
+  // (counted as evicted); never one whose transaction is not final (it waits at the back).
+  void TrimIdempotencyLocked();
+  // The checkpoint without its idempotency records, which AppendIdempotencyLocked then writes
+  // straight into the serialized body (the wire format concatenates; no message per record).
   internal::v1::Checkpoint SnapshotLocked() const;
+  void AppendIdempotencyLocked(std::string& body) const;
   void LiveSnapshotLocked(const Txn& t, internal::v1::TxnSnapshot& s) const;
   // live_ bookkeeping: a transaction is added where it enters txns_ not final (and in_flight_
   // counts it), removed by FinishLocked.
@@ -303,6 +314,8 @@ class Engine {
   bool replay_done_ = false;
   // Atomics: AfterDurable runs once per record and must not take mu_.
   std::atomic<std::uint64_t> records_since_checkpoint_{0};
+  std::atomic<std::uint64_t> bytes_since_checkpoint_{0};  // record bodies
+  std::atomic<std::uint64_t> last_checkpoint_bytes_{0};   // the last snapshot's size
   std::atomic<bool> checkpoint_pending_{false};
   Metrics metrics_;
   // Call counters live apart from mu_ (a leaf lock): every participant call bumps one.

@@ -8,6 +8,7 @@
 #endif
 
 #include "engine.h"
+#include "txcoord/core/log.h"
 
 namespace txcoord::coordinator {
 
@@ -174,7 +175,9 @@ void Engine::StartTimers() {
     Every(cfg_.orphan_scan_interval, [this] { RunOrphanScan().IgnoreError(); });
   }
   if (cfg_.checkpoint_interval.count() > 0) {
-    Every(cfg_.checkpoint_interval, [this] { CheckpointNow().IgnoreError(); });
+    Every(cfg_.checkpoint_interval, [this] {
+      if (records_since_checkpoint_.load() > 0) CheckpointNow().IgnoreError();  // else no news
+    });
   }
 }
 
@@ -197,7 +200,7 @@ void Engine::Tick() {
       NotePrepareTimeoutLocked(*t);
       prepare_timeouts.emplace_back(t, t->fail_reason);
     }
-    ExpireIdempotencyLocked();
+    TrimIdempotencyLocked();
   }
   for (const TxnPtr& t : expired) {
     DecideAbort(t,
@@ -206,12 +209,12 @@ void Engine::Tick() {
   for (const auto& [t, why] : prepare_timeouts) DecideAbort(t, why);
 }
 
-// A record goes once older than the horizon, unless its transaction is still undecided.
-void Engine::ExpireIdempotencyLocked() {
+void Engine::TrimIdempotencyLocked() {
   const Clock::WallTime cutoff = clock_.WallNow() - cfg_.idempotency_horizon;
-  // Each entry is looked at once per call: a live one goes to the back for a later tick.
+  // Each entry is looked at once per call: a live one goes to the back for a later call.
   for (std::size_t n = idem_order_.size(); n > 0 && !idem_order_.empty(); --n) {
-    if (idem_order_.front().first > cutoff) break;
+    const bool over_cap = idem_.size() > cfg_.max_idempotency_keys;
+    if (idem_order_.front().first > cutoff && !over_cap) break;
     auto [created, key] = std::move(idem_order_.front());
     idem_order_.pop_front();
     auto it = idem_.find(key);
@@ -222,6 +225,17 @@ void Engine::ExpireIdempotencyLocked() {
       continue;
     }
     idem_.erase(it);
+    if (created <= cutoff) continue;
+    // Evicted before its horizon: the first time and every 100,000th, say how far back keys
+    // are still remembered.
+    if (metrics_.idempotency_evicted++ % 100'000 == 0) {
+      const auto window = std::chrono::duration_cast<std::chrono::seconds>(
+          clock_.WallNow() - (idem_order_.empty() ? created : idem_order_.front().first));
+      log::Warn("idempotency keys evicted before their horizon (max_idempotency_keys)",
+                {{"max_idempotency_keys", std::to_string(cfg_.max_idempotency_keys)},
+                 {"evicted", std::to_string(metrics_.idempotency_evicted)},
+                 {"window_seconds", std::to_string(window.count())}});
+    }
   }
 }
 
@@ -239,15 +253,26 @@ internal::v1::Checkpoint Engine::SnapshotLocked() const {
     std::sort(kept.begin(), kept.end(), [](const Txn* a, const Txn* b) { return a->gid < b->gid; });
     for (const Txn* t : kept) HeuristicSnapshotLocked(*t, *c.add_finished_heuristic());
   }
-  for (const auto& [key, r] : idem_) {
-    internal::v1::IdempotencyRecord* p = c.add_idempotency();
-    p->set_key(key);
-    p->set_request_hash(r.hash);
-    p->set_gid(r.gid);
-    p->set_created_unix_ms(internal::ToUnixMs(r.created));
-    p->set_final_state(r.final_state);
-  }
   return c;
+}
+
+void Engine::AppendIdempotencyLocked(std::string& body) const {
+  namespace io = google::protobuf::io;
+  constexpr std::uint32_t kTag =
+      (internal::v1::Checkpoint::kIdempotencyFieldNumber << 3) | 2;  // length-delimited
+  io::StringOutputStream raw(&body);                                 // appends
+  io::CodedOutputStream out(&raw);
+  internal::v1::IdempotencyRecord p;  // reused: its strings keep their capacity
+  for (const auto& [key, r] : idem_) {
+    p.set_key(key);
+    p.set_request_hash(r.hash);
+    p.set_gid(r.gid);
+    p.set_created_unix_ms(internal::ToUnixMs(r.created));
+    p.set_final_state(r.final_state);
+    out.WriteVarint32(kTag);
+    out.WriteVarint32(static_cast<std::uint32_t>(p.ByteSizeLong()));
+    p.SerializeWithCachedSizes(&out);
+  }
 }
 
 void Engine::LiveSnapshotLocked(const Txn& t, internal::v1::TxnSnapshot& s) const {
@@ -286,10 +311,13 @@ Status Engine::CheckpointNow() {
     std::lock_guard<std::mutex> lock(mu_);
     // In this order: an AfterDurable that finds the request cleared finds the count reset.
     records_since_checkpoint_ = 0;
+    bytes_since_checkpoint_ = 0;
     checkpoint_pending_ = false;
     TXC_RETURN_IF_ERROR(CheckReadyLocked());
-    ExpireIdempotencyLocked();
+    TrimIdempotencyLocked();
     body = internal::Serialize(SnapshotLocked());
+    AppendIdempotencyLocked(body);
+    last_checkpoint_bytes_ = body.size();
   }
   // Appends may go on once the WAL fixed the cut: they get later LSNs and are replayed after
   // the snapshot. The gate is not held through the checkpoint file's fsyncs.

@@ -135,6 +135,7 @@ Metrics Engine::metrics() const {
   m = metrics_;
   m.branch_calls = std::move(calls);
   m.in_flight = in_flight_;
+  m.idempotency_keys = idem_.size();
   m.stuck = 0;
   for (const auto& [gid, t] : txns_) m.stuck += t->stuck ? 1 : 0;
   for (const auto& [name, ch] : channels_) {

@@ -12,10 +12,10 @@ Result<std::unique_ptr<TransactionManager>> TransactionManager::Start(
   }
   if (log == nullptr) return InvalidArgument("no WAL given");
   if (config.worker_threads == 0 || config.max_concurrent_per_participant == 0 ||
-      config.max_branches == 0 || config.max_in_flight == 0) {
+      config.max_branches == 0 || config.max_in_flight == 0 || config.max_idempotency_keys == 0) {
     return InvalidArgument(
-        "worker_threads, max_concurrent_per_participant, max_branches and max_in_flight must "
-        "be > 0");
+        "worker_threads, max_concurrent_per_participant, max_branches, max_in_flight and "
+        "max_idempotency_keys must be > 0");
   }
   if (config.default_timeout.count() <= 0 || config.default_timeout > config.max_timeout) {
     return InvalidArgument("default_timeout must be in 1..max_timeout ms");

@@ -35,13 +35,15 @@ TEST(DaemonConfig, MinimalConfigGetsDocumentedDefaults) {
   EXPECT_EQ(c->engine.max_concurrent_per_participant, 8u);
   EXPECT_EQ(c->engine.max_queued_per_participant, 1'000u);
   EXPECT_EQ(c->engine.worker_threads, 16u);
+  EXPECT_EQ(c->engine.max_idempotency_keys, 250'000u);
   EXPECT_EQ(c->server.max_body_bytes, 1u << 20);
   EXPECT_EQ(c->participants.size(), 1u);
 }
 
 TEST(DaemonConfig, KeysAndOverridesApply) {
   auto c = Parse(With(R"("listen":"0.0.0.0:9000","token":"s","max_concurrent_per_participant":16,
-                         "max_queued_per_participant":50,"worker_threads":32,"log_level":"warn")"),
+                         "max_queued_per_participant":50,"worker_threads":32,"log_level":"warn",
+                         "max_idempotency_keys":5000)"),
                  {{"wal-dir", "/tmp/other"}, {"coordinator-id", "c2"}});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->server.host, "0.0.0.0");
@@ -50,6 +52,7 @@ TEST(DaemonConfig, KeysAndOverridesApply) {
   EXPECT_EQ(c->engine.max_concurrent_per_participant, 16u);
   EXPECT_EQ(c->engine.max_queued_per_participant, 50u);
   EXPECT_EQ(c->engine.worker_threads, 32u);
+  EXPECT_EQ(c->engine.max_idempotency_keys, 5000u);
   EXPECT_EQ(c->log_level, log::Level::kWarn);
   EXPECT_EQ(c->wal.dir, "/tmp/other");
   EXPECT_EQ(c->engine.coordinator_id, "c2");
@@ -67,6 +70,7 @@ TEST(DaemonConfig, BadValuesNameTheKey) {
       {With(R"("listen":"nohost")"), "listen"},
       {With(R"("listen":"h:99999")"), "listen"},
       {With(R"("max_in_flight":0)"), "max_in_flight"},
+      {With(R"("max_idempotency_keys":0)"), "max_idempotency_keys"},
       {With(R"("max_concurrent_per_participant":0)"), "max_concurrent_per_participant"},
       {With(R"("max_queued_per_participant":"10")"), "max_queued_per_participant"},
       {With(R"("default_timeout_ms":-1)"), "default_timeout_ms"},

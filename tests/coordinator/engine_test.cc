@@ -332,6 +332,12 @@ TEST_F(EngineTest, StartRejectsBadConfig) {
   auto twice =
       co::TransactionManager::Start(cfg, {pg, pg}, *opened, std::move(state2), clock, random);
   EXPECT_EQ(twice.status().code(), Code::kInvalidArgument);
+  co::RecoveredState state3;
+  cfg.max_idempotency_keys = 0;
+  auto no_keys =
+      co::TransactionManager::Start(cfg, {pg, redis}, *opened, std::move(state3), clock, random);
+  EXPECT_EQ(no_keys.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(no_keys.status().message().find("max_idempotency_keys"), std::string::npos);
 }
 
 }  // namespace

@@ -118,6 +118,43 @@ TEST_F(EngineTest, IdempotencyRecordOfALiveTransactionOutlivesTheHorizon) {
   EXPECT_EQ(fresh->match, co::IdempotencyMatch::kNew);
 }
 
+// Beyond max_idempotency_keys the oldest finished records go before their horizon, counted; an
+// undecided transaction keeps its key however many come after it (it waits at the back).
+TEST_F(EngineTest, IdempotencyKeysBeyondTheCapEvictTheOldestFinished) {
+  cfg.max_idempotency_keys = 2;
+  Start();
+  co::OpenRequest live;
+  live.gid = "cap-live";
+  live.idempotency_key = "cap-live";
+  live.timeout = 20h;
+  ASSERT_TRUE(tm->BeginOpen(live).ok());
+  std::vector<std::string> gids;
+  for (int i = 0; i < 3; ++i) {
+    auto r = tm->Submit(Keyed("cap-" + std::to_string(i)));
+    ASSERT_TRUE(r.ok()) << r.status();
+    gids.push_back(r->txn.gid);
+    WaitFinal(r->txn.gid);
+  }
+  EXPECT_EQ(tm->metrics().idempotency_keys, 2u);
+  EXPECT_EQ(tm->metrics().idempotency_evicted, 2u);
+  auto newest = tm->Submit(Keyed("cap-2"));
+  ASSERT_TRUE(newest.ok()) << newest.status();
+  EXPECT_EQ(newest->match, co::IdempotencyMatch::kReplayed);
+  EXPECT_EQ(newest->txn.gid, gids[2]);
+  auto kept = tm->BeginOpen(live);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_NE(kept->match, co::IdempotencyMatch::kNew);
+  EXPECT_EQ(kept->txn.gid, "cap-live");
+  auto oldest = tm->Submit(Keyed("cap-0"));  // forgotten: runs again, as a new transaction
+  ASSERT_TRUE(oldest.ok()) << oldest.status();
+  EXPECT_EQ(oldest->match, co::IdempotencyMatch::kNew);
+  EXPECT_NE(oldest->txn.gid, gids[0]);
+  EXPECT_EQ(pg->prepares(), 4);
+  ASSERT_TRUE(tm->CheckpointNow().ok());  // the checkpoint holds the kept records only
+  Restart();
+  EXPECT_EQ(tm->metrics().idempotency_keys, 2u);
+}
+
 TEST_F(EngineTest, OpenTransactionRegisterAndCommit) {
   Start();
   co::OpenRequest req;

@@ -29,6 +29,7 @@ Result<wal::Lsn> MemoryLog::DoAppend(std::string body, bool forced) {
   if (on_append_) on_append_(body);
   std::lock_guard<std::mutex> store_lock(store_->mu);
   const wal::Lsn lsn = store_->next_lsn++;
+  store_->appended_bytes += body.size();
   store_->records.emplace_back(lsn, std::move(body));
   if (forced) store_->synced = store_->records.size();
   ++appended_;
@@ -55,6 +56,8 @@ Status MemoryLog::Checkpoint(std::string snapshot) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!health_.ok()) return health_;
   std::lock_guard<std::mutex> store_lock(store_->mu);
+  store_->checkpoint_bytes += snapshot.size();
+  store_->last_checkpoint_bytes = snapshot.size();
   store_->checkpoint = std::move(snapshot);
   store_->checkpoint_lsn = store_->next_lsn++;
   store_->dropped += store_->records.size();

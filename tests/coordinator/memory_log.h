@@ -23,8 +23,11 @@ struct MemoryLogStore {
   wal::Lsn checkpoint_lsn = 0;
   std::vector<std::pair<wal::Lsn, std::string>> records;  // after the checkpoint
   wal::Lsn next_lsn = 1;
-  std::uint64_t dropped = 0;  // records made unnecessary by checkpoints
-  std::uint64_t checkpoints = 0;  // Checkpoint calls that succeeded
+  std::uint64_t dropped = 0;           // records made unnecessary by checkpoints
+  std::uint64_t checkpoints = 0;       // Checkpoint calls that succeeded
+  std::uint64_t appended_bytes = 0;    // record bodies appended, in all
+  std::uint64_t checkpoint_bytes = 0;  // snapshots written, in all
+  std::uint64_t last_checkpoint_bytes = 0;
   // records[0, synced) are durable; the rest were appended lazily since the last forced append.
   std::size_t synced = 0;
 

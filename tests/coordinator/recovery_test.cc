@@ -205,6 +205,8 @@ TEST_F(RecoveryTest, PeriodicOrphanScanAndCheckpointRun) {
   cfg.orphan_min_age = 0ms;  // two sightings, one interval apart
   cfg.checkpoint_interval = 5ms;
   Start();
+  // A timed checkpoint is written only when records were appended since the last one.
+  ASSERT_TRUE(tm->Submit(Request("periodic")).ok());
   pg->SetPrepared(Id("ghost2", "b0"));
   ASSERT_TRUE(Eventually([&] { return pg->StateOf(Id("ghost2", "b0")) == FakeState::kAborted; }));
   EXPECT_GE(tm->metrics().branch_calls["pg"]["orphan.abort.ok"], 1u);
@@ -284,6 +286,27 @@ TEST_F(RecoveryTest, AutomaticCheckpointsComeOncePerInterval) {
   const std::uint64_t records = store->dropped + store->records.size();  // 600: BEGIN, COMMIT, END
   EXPECT_GE(store->checkpoints, 1u);
   EXPECT_LE(store->checkpoints, records / 10 + 1) << records << " records";
+}
+
+// A snapshot that grows (here: idempotency records, ~100 bytes each, kept for 24 h) is rewritten
+// only after the log grew by as many bytes: every checkpoint's size is paid for by the records
+// appended since the one before, so all checkpoints together write at most the log's bytes plus
+// the last snapshot — not one ever-larger snapshot per checkpoint_every_records records.
+TEST_F(RecoveryTest, ALargeSnapshotIsRewrittenOnlyAfterAsManyBytesOfRecords) {
+  cfg.checkpoint_every_records = 2;
+  Start();
+  for (int i = 0; i < 150; ++i) {
+    co::TxnRequest r = Request("big-" + std::to_string(i));
+    r.idempotency_key = "key-for-a-long-lived-client-retry-" + std::to_string(i);
+    ASSERT_TRUE(tm->Submit(r).ok());
+  }
+  ASSERT_TRUE(Eventually([&] { return tm->metrics().in_flight == 0u; }));
+  EXPECT_EQ(tm->metrics().idempotency_keys, 150u);
+  std::lock_guard<std::mutex> lock(store->mu);
+  const std::uint64_t records = store->dropped + store->records.size();  // BEGIN, COMMIT, END
+  EXPECT_GE(store->checkpoints, 2u);
+  EXPECT_LT(store->checkpoints, records / 2 / 4) << records << " records";
+  EXPECT_LE(store->checkpoint_bytes, store->appended_bytes + store->last_checkpoint_bytes);
 }
 
 TEST_F(RecoveryTest, ReplayAfterCheckpointIsIdempotent) {

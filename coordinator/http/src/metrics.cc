@@ -69,6 +69,10 @@ std::string RenderMetrics(const coordinator::Metrics& m, const std::optional<wal
          "Requests refused before anything was logged (bad input, limits).", m.rejected);
   Single(os, "txcoord_transactions_in_flight", "gauge", "Transactions not yet finished.",
          m.in_flight);
+  Single(os, "txcoord_idempotency_keys", "gauge", "Idempotency records held.", m.idempotency_keys);
+  Single(os, "txcoord_idempotency_evicted_total", "counter",
+         "Idempotency records dropped before their horizon (max_idempotency_keys).",
+         m.idempotency_evicted);
 
   Header(os, "txcoord_branch_calls_total", "counter",
          "Participant calls by participant, call and outcome.");

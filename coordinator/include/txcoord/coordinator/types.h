@@ -191,7 +191,10 @@ struct Config {
   std::uint32_t breaker_failures = 5;  // consecutive failures that open a participant's breaker
   std::chrono::milliseconds breaker_cooldown{5'000};                // injected Clock time
   std::chrono::milliseconds idempotency_horizon{24 * 3600 * 1000};  // injected Clock (wall)
-  std::chrono::milliseconds orphan_scan_interval{30'000};           // 0 = no periodic scan
+  // Idempotency records kept (memory, checkpoints): beyond it the oldest finished ones go before
+  // their horizon (Metrics::idempotency_evicted). ≥ 1.
+  std::size_t max_idempotency_keys = 250'000;
+  std::chrono::milliseconds orphan_scan_interval{30'000};  // 0 = no periodic scan
   std::chrono::milliseconds orphan_min_age{30'000};  // sightings this far apart (Clock) → abort
   std::uint64_t checkpoint_every_records = 1'000;    // 0 = never by count
   std::chrono::milliseconds checkpoint_interval{60'000};  // 0 = never by time
@@ -211,6 +214,8 @@ struct Metrics {
   std::uint64_t compensated = 0;  // sagas that ended compensated
   std::uint64_t stuck = 0;        // sagas flagged stuck now
   std::uint64_t in_flight = 0;
+  std::uint64_t idempotency_keys = 0;     // records held now
+  std::uint64_t idempotency_evicted = 0;  // dropped before their horizon (max_idempotency_keys)
   // Transactions ended by an operator's forced resolve, by outcome (sagas: abort = compensated),
   // and those among them whose outcome contradicts an earlier durable decision.
   std::uint64_t heuristic_commits = 0;
