@@ -2,11 +2,12 @@
 // Internal: the engine behind TransactionManager. Methods are split by topic over submit.cc,
 // open_txn.cc, phase2.cc, queries.cc, housekeeping.cc; shared plumbing in engine.cc.
 //
-// Locking: wal_gate_ (shared for appends, exclusive for a checkpoint until the WAL fixed its cut)
-// → mu_ (all transaction state). Participant calls and WAL waits never run under mu_.
-// Channel/breaker mutexes are leaves. Timers run on io_ (one thread); participant calls on
-// pool_, except a Submit's own last prepare and (caller_waits_phase2) last commit, which run on
-// the submitting thread in a channel slot (ParticipantChannel::TryRunHere).
+// Locking: checkpoint_mu_ (one checkpoint at a time) → wal_gate_ (shared for appends, exclusive
+// for a checkpoint until the WAL fixed its cut) → mu_ (all transaction state). Participant calls
+// and WAL waits never run under mu_. Channel/breaker mutexes are leaves. Timers run on io_ (one
+// thread); participant calls on pool_, except a Submit's own last prepare and (caller_waits_phase2)
+// last commit, which run on the submitting thread in a channel slot
+// (ParticipantChannel::TryRunHere).
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -266,10 +267,15 @@ class Engine {
   // Drops idempotency records past the horizon, then the oldest beyond max_idempotency_keys
   // (counted as evicted); never one whose transaction is not final (it waits at the back).
   void TrimIdempotencyLocked();
-  // The checkpoint without its idempotency records, which AppendIdempotencyLocked then writes
-  // straight into the serialized body (the wire format concatenates; no message per record).
+  // The checkpoint without its idempotency records (CheckpointNow adds them).
   internal::v1::Checkpoint SnapshotLocked() const;
-  void AppendIdempotencyLocked(std::string& body) const;
+  // Every idempotency record, serialized as Checkpoint.idempotency entries, taking mu_ for one
+  // slice of records at a time (not held between slices).
+  std::string SerializeIdempotencyInSlices();
+  // Appends the records of the keys touched since idem_tracking_ was set, and stops tracking.
+  void AppendChangedIdempotencyLocked(std::string& body);
+  // A key's record was added or changed: noted while a checkpoint serializes idem_ in slices.
+  void TouchIdempotencyLocked(const std::string& key);
   void LiveSnapshotLocked(const Txn& t, internal::v1::TxnSnapshot& s) const;
   // live_ bookkeeping: a transaction is added where it enters txns_ not final (and in_flight_
   // counts it), removed by FinishLocked.
@@ -290,6 +296,7 @@ class Engine {
   boost::asio::thread_pool pool_;
   std::map<std::string, std::unique_ptr<internal::ParticipantChannel>> channels_;
 
+  std::mutex checkpoint_mu_;  // one CheckpointNow at a time; taken before wal_gate_ and mu_
   std::shared_mutex wal_gate_;
   mutable std::mutex mu_;
   // Every transaction held: live ones and up to max_finished_kept final ones. Hashed: a few
@@ -300,7 +307,9 @@ class Engine {
   // without walking the up to max_finished_kept final ones kept in txns_.
   std::vector<Txn*> live_;
   std::size_t heuristic_kept_ = 0;  // final heuristic transactions in txns_ (snapshotted too)
-  std::map<std::string, IdemRecord> idem_;
+  std::map<std::string, IdemRecord> idem_;  // ordered: slices resume after the last key
+  bool idem_tracking_ = false;              // a checkpoint is serializing idem_ in slices
+  std::vector<std::string> idem_dirty_;     // keys touched since (TouchIdempotencyLocked)
   // Expiry order of idem_: (created, key), oldest first; entries whose record was replaced or
   // erased are skipped. Keeps the periodic expiry from scanning every record.
   std::deque<std::pair<Clock::WallTime, std::string>> idem_order_;

@@ -256,23 +256,77 @@ internal::v1::Checkpoint Engine::SnapshotLocked() const {
   return c;
 }
 
-void Engine::AppendIdempotencyLocked(std::string& body) const {
+namespace {
+
+// Appends records to `body` as Checkpoint.idempotency entries: the wire format concatenates, so
+// no message object per record. `next` yields (key, record) pairs until it returns false.
+template <typename Next>
+void EncodeIdempotency(std::string& body, Next next) {
   namespace io = google::protobuf::io;
   constexpr std::uint32_t kTag =
       (internal::v1::Checkpoint::kIdempotencyFieldNumber << 3) | 2;  // length-delimited
   io::StringOutputStream raw(&body);                                 // appends
   io::CodedOutputStream out(&raw);
   internal::v1::IdempotencyRecord p;  // reused: its strings keep their capacity
-  for (const auto& [key, r] : idem_) {
-    p.set_key(key);
-    p.set_request_hash(r.hash);
-    p.set_gid(r.gid);
-    p.set_created_unix_ms(internal::ToUnixMs(r.created));
-    p.set_final_state(r.final_state);
+  const std::string* key = nullptr;
+  const IdemRecord* r = nullptr;
+  while (next(key, r)) {
+    p.set_key(*key);
+    p.set_request_hash(r->hash);
+    p.set_gid(r->gid);
+    p.set_created_unix_ms(internal::ToUnixMs(r->created));
+    p.set_final_state(r->final_state);
     out.WriteVarint32(kTag);
     out.WriteVarint32(static_cast<std::uint32_t>(p.ByteSizeLong()));
     p.SerializeWithCachedSizes(&out);
   }
+}
+
+}  // namespace
+
+std::string Engine::SerializeIdempotencyInSlices() {
+  constexpr std::size_t kSlice = 4096;  // records per hold of mu_
+  std::string body;
+  std::string last;  // the last key written; the next slice starts after it
+  for (bool first = true;; first = false) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = first ? idem_.begin() : idem_.upper_bound(last);
+    std::size_t n = 0;
+    EncodeIdempotency(body, [&](const std::string*& key, const IdemRecord*& r) {
+      if (it == idem_.end() || n == kSlice) return false;
+      key = &it->first;
+      r = &it->second;
+      ++it;
+      ++n;
+      return true;
+    });
+    if (it == idem_.end()) break;
+    last = std::prev(it)->first;
+  }
+  // Room for what is added under the gate, so that is not a copy of the whole body.
+  body.reserve(body.size() + body.size() / 8 + (64u << 10));
+  return body;
+}
+
+void Engine::AppendChangedIdempotencyLocked(std::string& body) {
+  auto dirty = idem_dirty_.begin();
+  EncodeIdempotency(body, [&](const std::string*& key, const IdemRecord*& r) {
+    for (; dirty != idem_dirty_.end(); ++dirty) {
+      auto it = idem_.find(*dirty);
+      if (it == idem_.end()) continue;  // expired or evicted since
+      key = &it->first;
+      r = &it->second;
+      ++dirty;
+      return true;
+    }
+    return false;
+  });
+  idem_dirty_.clear();
+  idem_tracking_ = false;
+}
+
+void Engine::TouchIdempotencyLocked(const std::string& key) {
+  if (idem_tracking_) idem_dirty_.push_back(key);
 }
 
 void Engine::LiveSnapshotLocked(const Txn& t, internal::v1::TxnSnapshot& s) const {
@@ -305,18 +359,30 @@ void Engine::LiveSnapshotLocked(const Txn& t, internal::v1::TxnSnapshot& s) cons
 }
 
 Status Engine::CheckpointNow() {
-  std::unique_lock<std::shared_mutex> gate(wal_gate_);
-  std::string body;
+  std::lock_guard<std::mutex> one_at_a_time(checkpoint_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
+    TXC_RETURN_IF_ERROR(CheckReadyLocked());
+    TrimIdempotencyLocked();
+    idem_tracking_ = true;
+  }
+  // The idempotency records (up to max_idempotency_keys) are serialized before the gate, a
+  // slice at a time, while transactions go on; the keys added or finished meanwhile are written
+  // again, current, under the gate: replay keeps the last entry of a key.
+  std::string body = SerializeIdempotencyInSlices();
+  if (!Fault("coordinator.checkpoint.before_gate")) {
+    return Unavailable("coordinator stopped at a fault point before a checkpoint");
+  }
+  std::unique_lock<std::shared_mutex> gate(wal_gate_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    AppendChangedIdempotencyLocked(body);
     // In this order: an AfterDurable that finds the request cleared finds the count reset.
     records_since_checkpoint_ = 0;
     bytes_since_checkpoint_ = 0;
     checkpoint_pending_ = false;
     TXC_RETURN_IF_ERROR(CheckReadyLocked());
-    TrimIdempotencyLocked();
-    body = internal::Serialize(SnapshotLocked());
-    AppendIdempotencyLocked(body);
+    body += internal::Serialize(SnapshotLocked());  // fields may come in any order
     last_checkpoint_bytes_ = body.size();
   }
   // Appends may go on once the WAL fixed the cut: they get later LSNs and are replayed after

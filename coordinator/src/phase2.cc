@@ -180,6 +180,7 @@ void Engine::FinishLocked(Txn& t) {
   if (!t.idem_key.empty()) {
     if (auto it = idem_.find(t.idem_key); it != idem_.end() && it->second.gid == t.gid) {
       it->second.final_state = final_state;
+      TouchIdempotencyLocked(t.idem_key);
     }
   }
   finished_.push_back(t.gid);

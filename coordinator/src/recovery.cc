@@ -89,7 +89,8 @@ void ApplyEnd(ReplayTables& t, const v1::End& e) {
   std::string final_state = e.final_state();
   if (final_state.empty()) final_state = committed ? "committed" : "aborted";
   if (auto k = t.key_of_gid.find(e.gid()); k != t.key_of_gid.end()) {
-    if (auto r = t.idem.find(k->second); r != t.idem.end()) {
+    // The key may have gone to a later transaction (evicted, then used again).
+    if (auto r = t.idem.find(k->second); r != t.idem.end() && r->second.gid() == e.gid()) {
       r->second.set_final_state(final_state);
     }
   }

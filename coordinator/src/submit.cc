@@ -113,6 +113,7 @@ Result<std::optional<SubmitReply>> Engine::AdmitLocked(const TxnPtr& txn) {
   if (!txn->idem_key.empty()) {
     idem_[txn->idem_key] = IdemRecord{txn->request_hash, txn->gid, txn->created, ""};
     idem_order_.emplace_back(txn->created, txn->idem_key);
+    TouchIdempotencyLocked(txn->idem_key);
     if (idem_.size() > cfg_.max_idempotency_keys) TrimIdempotencyLocked();
   }
   return std::optional<SubmitReply>();

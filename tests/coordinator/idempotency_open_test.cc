@@ -155,6 +155,75 @@ TEST_F(EngineTest, IdempotencyKeysBeyondTheCapEvictTheOldestFinished) {
   EXPECT_EQ(tm->metrics().idempotency_keys, 2u);
 }
 
+// Between the slices of idempotency records and the gate (fault point callback), one keyed
+// transaction is admitted and one that was live finishes: the checkpoint must hold both as they
+// are at the cut, since it drops their BEGIN and END.
+TEST_F(EngineTest, KeysChangedBeforeTheCheckpointGateAreWrittenCurrent) {
+  Start();
+  pg->commit_gate.Close();
+  auto finishing = tm->Submit(Keyed("gate-finishing"));  // decided; phase 2 held
+  ASSERT_TRUE(finishing.ok()) << finishing.status();
+  std::string admitted_gid;
+  fault::ScopedFault window("coordinator.checkpoint.before_gate", fault::Spec::Callback([&] {
+                              pg->commit_gate.Open();
+                              WaitFinal(finishing->txn.gid);
+                              auto r = tm->Submit(Keyed("gate-admitted"));
+                              ASSERT_TRUE(r.ok()) << r.status();
+                              admitted_gid = r->txn.gid;
+                              WaitFinal(admitted_gid);
+                            }));
+  ASSERT_TRUE(tm->CheckpointNow().ok());
+  {
+    std::lock_guard<std::mutex> lock(store->mu);
+    ASSERT_TRUE(store->records.empty()) << "both transactions' records went with the checkpoint";
+  }
+  Restart();
+  for (const auto& [key, gid] : {std::pair{std::string("gate-finishing"), finishing->txn.gid},
+                                 std::pair{std::string("gate-admitted"), admitted_gid}}) {
+    auto again = tm->Submit(Keyed(key));
+    ASSERT_TRUE(again.ok()) << key << ": " << again.status();
+    EXPECT_EQ(again->match, co::IdempotencyMatch::kReplayed) << key;
+    EXPECT_EQ(again->txn.gid, gid) << key;
+    EXPECT_EQ(again->txn.state, co::TxnState::kCommitted) << key;
+  }
+  EXPECT_EQ(pg->prepares(), 2);
+}
+
+// A checkpoint serializes the idempotency records a slice at a time while transactions go on,
+// then rewrites under the gate the keys added or finished meanwhile. Keyed transactions
+// submitted from 4 threads while one of them checkpoints every 20 of its own (more keys than
+// one slice by the end) must all be found, with their first transaction, after a crash.
+TEST_F(EngineTest, KeysAddedWhileACheckpointIsWrittenSurviveACrash) {
+  Start();
+  std::vector<std::vector<std::pair<std::string, std::string>>> acked(4);  // key, gid
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 4; ++c) {
+    clients.emplace_back([&, c] {
+      for (int i = 0; i < 1500; ++i) {
+        const std::string key = "slice-" + std::to_string(c) + "-" + std::to_string(i);
+        auto r = tm->Submit(Keyed(key));
+        if (r.ok()) acked[static_cast<std::size_t>(c)].emplace_back(key, r->txn.gid);
+        if (c == 0 && i % 20 == 19) {
+          EXPECT_TRUE(tm->CheckpointNow().ok());
+        }
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  Restart();
+  std::size_t n = 0;
+  for (const auto& list : acked) {
+    for (const auto& [key, gid] : list) {
+      auto again = tm->Submit(Keyed(key));
+      ASSERT_TRUE(again.ok()) << key << ": " << again.status();
+      ASSERT_NE(again->match, co::IdempotencyMatch::kNew) << key;
+      ASSERT_EQ(again->txn.gid, gid) << key;
+      ++n;
+    }
+  }
+  EXPECT_EQ(n, 6000u);
+}
+
 TEST_F(EngineTest, OpenTransactionRegisterAndCommit) {
   Start();
   co::OpenRequest req;
