@@ -387,7 +387,15 @@ Status Engine::CheckpointNow() {
   }
   // Appends may go on once the WAL fixed the cut: they get later LSNs and are replayed after
   // the snapshot. The gate is not held through the checkpoint file's fsyncs.
+  const std::size_t bytes = body.size();
   Status s = log_->CheckpointWithCut(std::move(body), [&gate] { gate.unlock(); });
+  if (s.code() == Code::kInvalidArgument) {
+    // Refused before the cut (larger than a WAL record may be): nothing was written or dropped;
+    // the log keeps its segments and the engine goes on. Not a storage failure.
+    log::Warn("checkpoint skipped: the snapshot is too large for the WAL",
+              {{"bytes", std::to_string(bytes)}, {"error", s.ToString()}});
+    return s;
+  }
   if (!s.ok()) FailStop(s);
   return s;
 }

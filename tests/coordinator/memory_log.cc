@@ -56,6 +56,10 @@ Status MemoryLog::Checkpoint(std::string snapshot) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!health_.ok()) return health_;
   std::lock_guard<std::mutex> store_lock(store_->mu);
+  if (snapshot.size() > store_->max_snapshot_bytes) {
+    return InvalidArgument("memory log: snapshot of " + std::to_string(snapshot.size()) +
+                           " bytes is too large");
+  }
   store_->checkpoint_bytes += snapshot.size();
   store_->last_checkpoint_bytes = snapshot.size();
   store_->checkpoint = std::move(snapshot);

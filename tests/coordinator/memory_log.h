@@ -6,6 +6,7 @@
 // crash of the real WAL may. Append errors can be injected;
 // an injected error is terminal (fail-stop), as in the real WAL.
 // Thread-safety: all methods are safe from any thread.
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,9 @@ struct MemoryLogStore {
   std::uint64_t appended_bytes = 0;    // record bodies appended, in all
   std::uint64_t checkpoint_bytes = 0;  // snapshots written, in all
   std::uint64_t last_checkpoint_bytes = 0;
+  // Larger snapshots are refused with kInvalidArgument before anything changes (as the WAL
+  // refuses one over format::kMaxBodyBytes).
+  std::size_t max_snapshot_bytes = SIZE_MAX;
   // records[0, synced) are durable; the rest were appended lazily since the last forced append.
   std::size_t synced = 0;
 

@@ -309,6 +309,29 @@ TEST_F(RecoveryTest, ALargeSnapshotIsRewrittenOnlyAfterAsManyBytesOfRecords) {
   EXPECT_LE(store->checkpoint_bytes, store->appended_bytes + store->last_checkpoint_bytes);
 }
 
+// A snapshot the WAL refuses as too large (kInvalidArgument, before its cut) is skipped: the
+// engine keeps working and keeps its log; a later checkpoint that fits goes through.
+TEST_F(RecoveryTest, ACheckpointTooLargeForTheWalIsSkippedNotFatal) {
+  Start();
+  ASSERT_TRUE(tm->Submit(Request("huge-0")).ok());
+  WaitFinal("huge-0");
+  {
+    std::lock_guard<std::mutex> lock(store->mu);
+    store->max_snapshot_bytes = 1;
+  }
+  EXPECT_EQ(tm->CheckpointNow().code(), Code::kInvalidArgument);
+  EXPECT_TRUE(tm->ready());
+  EXPECT_TRUE(tm->health().ok()) << tm->health();
+  ASSERT_TRUE(tm->Submit(Request("huge-1")).ok());
+  EXPECT_EQ(WaitFinal("huge-1").state, co::TxnState::kCommitted);
+  {
+    std::lock_guard<std::mutex> lock(store->mu);
+    EXPECT_EQ(store->checkpoints, 0u);
+    store->max_snapshot_bytes = SIZE_MAX;
+  }
+  EXPECT_TRUE(tm->CheckpointNow().ok());
+}
+
 TEST_F(RecoveryTest, ReplayAfterCheckpointIsIdempotent) {
   PutBegin("idem");
   PutDecision("idem", true);
