@@ -16,6 +16,15 @@ co::TxnRequest Keyed(const std::string& key, const std::string& amount = "10") {
   return r;
 }
 
+// An open transaction with an idempotency key that stays undecided for the test's length.
+co::OpenRequest KeyedOpen(const std::string& gid, const std::string& key) {
+  co::OpenRequest r;
+  r.gid = gid;
+  r.idempotency_key = key;
+  r.timeout = 20h;
+  return r;
+}
+
 TEST_F(EngineTest, SameKeySameBodyReturnsTheSameAnswer) {
   Start();
   auto a = tm->Submit(Keyed("k1"));
@@ -97,10 +106,7 @@ TEST_F(EngineTest, IdempotencyRecordsExpireAfterTheHorizon) {
 TEST_F(EngineTest, IdempotencyRecordOfALiveTransactionOutlivesTheHorizon) {
   cfg.idempotency_horizon = 1h;
   Start();
-  co::OpenRequest req;
-  req.gid = "xa-live";
-  req.idempotency_key = "k-live";
-  req.timeout = 20h;
+  co::OpenRequest req = KeyedOpen("xa-live", "k-live");
   ASSERT_TRUE(tm->BeginOpen(req).ok());
   clock.Advance(2h);
   ASSERT_TRUE(tm->CheckpointNow().ok());  // runs the expiry, as every tick does
@@ -123,10 +129,7 @@ TEST_F(EngineTest, IdempotencyRecordOfALiveTransactionOutlivesTheHorizon) {
 TEST_F(EngineTest, IdempotencyKeysBeyondTheCapEvictTheOldestFinished) {
   cfg.max_idempotency_keys = 2;
   Start();
-  co::OpenRequest live;
-  live.gid = "cap-live";
-  live.idempotency_key = "cap-live";
-  live.timeout = 20h;
+  const co::OpenRequest live = KeyedOpen("cap-live", "cap-live");
   ASSERT_TRUE(tm->BeginOpen(live).ok());
   std::vector<std::string> gids;
   for (int i = 0; i < 3; ++i) {
