@@ -242,9 +242,19 @@ class Engine {
   Result<TxnPtr> BuildSaga(const SagaRequest& r) const;
   void SagaAdvance(const TxnPtr& txn);
   void SagaTurnBack(const TxnPtr& txn);
-  void SagaStartStep(const TxnPtr& txn, std::size_t i, bool backward);
-  void SagaSend(const TxnPtr& txn, std::size_t i);
-  void SagaRun(const TxnPtr& txn, std::size_t i);
+  // here: on this thread (a waiting SubmitSaga's, SagaRequest::caller_waits) if the
+  // participant's channel has a free slot, else on the pool.
+  void SagaStartStep(const TxnPtr& txn, std::size_t i, bool backward, bool here);
+  void SagaSend(const TxnPtr& txn, std::size_t i, bool here = false);
+  // The outcome of one step call: an Execute's result forward, a Compensate's status backward.
+  struct SagaOutcome {
+    bool backward = false;
+    std::optional<Result<participant::ExecuteResult>> forward;
+    Status compensated;
+  };
+  void SagaRun(const TxnPtr& txn, std::size_t i);  // SagaCall, then SagaDeliver
+  std::optional<SagaOutcome> SagaCall(const TxnPtr& txn, std::size_t i);  // nullopt: stopped
+  void SagaDeliver(const TxnPtr& txn, std::size_t i, const SagaOutcome& out);
   void SagaForwardResult(const TxnPtr& txn, std::size_t i,
                          const Result<participant::ExecuteResult>& r);
   void SagaCompensateResult(const TxnPtr& txn, std::size_t i, const Status& s);

@@ -40,6 +40,18 @@ std::vector<saga::StepInfo> StepInfos(const Txn& t) {
   return out;
 }
 
+// The saga whose SubmitSaga runs on this thread with a waiting caller, and until when its steps
+// may start here (SagaRequest::caller_waits).
+struct InlineSaga {
+  const Txn* txn = nullptr;
+  std::chrono::steady_clock::time_point until{};
+};
+thread_local InlineSaga inline_saga;
+
+bool RunsHere(const Txn& t) {
+  return inline_saga.txn == &t && std::chrono::steady_clock::now() < inline_saga.until;
+}
+
 }  // namespace
 
 Result<Engine::TxnPtr> Engine::BuildSaga(const SagaRequest& r) const {
@@ -91,7 +103,14 @@ Result<SubmitReply> Engine::SubmitSaga(const SagaRequest& request) {
     std::lock_guard<std::mutex> lock(mu_);
     reply.txn = ViewLocked(*txn);
   }
-  SagaAdvance(txn);
+  if (request.caller_waits.count() > 0) {
+    const InlineSaga outer = inline_saga;
+    inline_saga = {txn.get(), std::chrono::steady_clock::now() + request.caller_waits};
+    SagaAdvance(txn);
+    inline_saga = outer;
+  } else {
+    SagaAdvance(txn);
+  }
   return reply;
 }
 
@@ -138,7 +157,10 @@ void Engine::SagaAdvance(const TxnPtr& txn) {
       continue;
     }
     if (plan.finished) return SagaEnd(txn, backward);
-    for (std::size_t i : plan.start) SagaStartStep(txn, i, backward);
+    const bool here = RunsHere(*txn);
+    for (std::size_t k = 0; k < plan.start.size(); ++k) {
+      SagaStartStep(txn, plan.start[k], backward, here && k + 1 == plan.start.size());
+    }
     return;
   }
 }

@@ -52,15 +52,15 @@ void Engine::SagaStepRecord(const TxnPtr& txn, std::size_t i, int phase, int eve
   AppendLazy(rec, apply);
 }
 
-void Engine::SagaStartStep(const TxnPtr& txn, std::size_t i, bool backward) {
+void Engine::SagaStartStep(const TxnPtr& txn, std::size_t i, bool backward, bool here) {
   SagaStepRecord(txn, i, backward ? SagaStep::COMPENSATE : SagaStep::FORWARD, SagaStep::STARTED,
                  nullptr);
   if (Stopped()) return;
   if (!Fault(backward ? "saga.after_compensation_started" : "saga.after_step_started")) return;
-  SagaSend(txn, i);
+  SagaSend(txn, i, here);
 }
 
-void Engine::SagaSend(const TxnPtr& txn, std::size_t i) {
+void Engine::SagaSend(const TxnPtr& txn, std::size_t i, bool here) {
   if (Stopped()) return;
   internal::ParticipantChannel* ch = ChannelFor(txn->branches[i].participant);
   {
@@ -79,6 +79,15 @@ void Engine::SagaSend(const TxnPtr& txn, std::size_t i) {
     if (backward) return SagaCompensateResult(txn, i, Unavailable("participant not configured"));
     return SagaForwardResult(txn, i, Unavailable("participant not configured"));
   }
+  if (here) {
+    // The slot is held for the call only: the outcome, and with it the next step, is handled
+    // after it is given back (nested steps must not pile up slots).
+    std::optional<SagaOutcome> out;
+    if (ch->TryRunHere([&] { out = SagaCall(txn, i); })) {
+      if (out) SagaDeliver(txn, i, *out);
+      return;
+    }
+  }
   if (ch->TrySubmit([this, txn, i] { SagaRun(txn, i); })) return;
   bool backward = false;
   {
@@ -92,7 +101,16 @@ void Engine::SagaSend(const TxnPtr& txn, std::size_t i) {
 }
 
 void Engine::SagaRun(const TxnPtr& txn, std::size_t i) {
-  if (Stopped()) return;
+  if (std::optional<SagaOutcome> out = SagaCall(txn, i)) SagaDeliver(txn, i, *out);
+}
+
+void Engine::SagaDeliver(const TxnPtr& txn, std::size_t i, const SagaOutcome& out) {
+  if (out.backward) return SagaCompensateResult(txn, i, out.compensated);
+  SagaForwardResult(txn, i, *out.forward);
+}
+
+std::optional<Engine::SagaOutcome> Engine::SagaCall(const TxnPtr& txn, std::size_t i) {
+  if (Stopped()) return std::nullopt;
   participant::BranchCall call;
   std::string name;
   bool backward = false;
@@ -107,17 +125,19 @@ void Engine::SagaRun(const TxnPtr& txn, std::size_t i) {
   }
   internal::ParticipantChannel* ch = ChannelFor(name);
   const char* what = backward ? "compensate" : "execute";
+  SagaOutcome out;
+  out.backward = backward;
   if (!ch->breaker().Allow()) {
     CountCall(name, std::string(what) + ".fast_fail");
-    const Status open = Unavailable("circuit breaker open for " + name);
-    if (backward) return SagaCompensateResult(txn, i, open);
-    return SagaForwardResult(txn, i, open);
+    out.compensated = Unavailable("circuit breaker open for " + name);
+    out.forward = out.compensated;
+    return out;
   }
   if (backward) {
-    Status s = CallParticipant([&] { return ch->participant().Compensate(call); });
-    s.ok() ? ch->breaker().OnSuccess() : ch->breaker().OnFailure();
-    CountCall(name, s.ok() ? "compensate.ok" : "compensate.error");
-    return SagaCompensateResult(txn, i, s);
+    out.compensated = CallParticipant([&] { return ch->participant().Compensate(call); });
+    out.compensated.ok() ? ch->breaker().OnSuccess() : ch->breaker().OnFailure();
+    CountCall(name, out.compensated.ok() ? "compensate.ok" : "compensate.error");
+    return out;
   }
   Result<participant::ExecuteResult> r =
       CallParticipant([&] { return ch->participant().Execute(call); });
@@ -125,7 +145,8 @@ void Engine::SagaRun(const TxnPtr& txn, std::size_t i) {
   CountCall(name, !r.ok()                                     ? "execute.error"
                   : r->outcome == participant::Outcome::kDone ? "execute.done"
                                                               : "execute.refused");
-  SagaForwardResult(txn, i, r);
+  out.forward = std::move(r);
+  return out;
 }
 
 void Engine::SagaForwardResult(const TxnPtr& txn, std::size_t i,

@@ -176,6 +176,50 @@ TEST_F(SagaTest, StepsOfOneGroupRunConcurrently) {
   EXPECT_GT(events->First("execute:pg:groups/s2"), events->First("execute:redis:groups/s1"));
 }
 
+// A caller that waits (SagaRequest::caller_waits) has the steps run on its own thread: the
+// saga, and its compensation after a refusal, are over when SubmitSaga returns.
+TEST_F(SagaTest, AWaitingCallerRunsTheStepsOnItsOwnThread) {
+  Start();
+  co::SagaRequest ok = Saga("here-ok", 3);
+  ok.caller_waits = 10s;
+  auto r = tm->SubmitSaga(ok);
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto v = tm->Get("here-ok");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->state, co::TxnState::kCommitted);
+  co::SagaRequest back = Saga("here-back", 3, 2);
+  back.caller_waits = 10s;
+  ASSERT_TRUE(tm->SubmitSaga(back).ok());
+  v = tm->Get("here-back");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->state, co::TxnState::kCompensated);
+  EXPECT_EQ(StepState("here-back", 0), FakeSagaState::kCompensated);
+  EXPECT_EQ(StepState("here-back", 1), FakeSagaState::kCompensated);
+}
+
+// On the waiting caller's thread only the last step of a group runs; its siblings still run
+// concurrently on the pool, and a step that needs a retry goes back to the pool.
+TEST_F(SagaTest, AWaitingCallerKeepsGroupsConcurrentAndRetriesOnThePool) {
+  Start();
+  co::SagaRequest r = Saga("here-groups", 3);
+  r.steps[0].group = r.steps[1].group = 1;  // pg and redis together, then pg
+  r.steps[2].group = 2;
+  r.caller_waits = 10s;
+  pg->execute_gate.Close();
+  redis->execute_gate.Close();
+  auto submitted = std::async(std::launch::async, [&] { return tm->SubmitSaga(r); });
+  ASSERT_TRUE(Eventually(
+      [&] { return pg->execute_gate.waiting() == 1 && redis->execute_gate.waiting() == 1; }));
+  redis->FailExecutes(Code::kUnavailable, 1);  // s1 (redis, on the caller's thread) retries
+  redis->execute_gate.Open();
+  ASSERT_TRUE(submitted.get().ok());  // s0 still waits: the caller's thread is free again
+  EXPECT_EQ(events->First("execute:pg:here-groups/s2"), -1);
+  pg->execute_gate.Open();
+  EXPECT_EQ(WaitFinal("here-groups").state, co::TxnState::kCommitted);
+  EXPECT_GT(events->First("execute:pg:here-groups/s2"),
+            events->First("execute:redis:here-groups/s1"));
+}
+
 TEST_F(SagaTest, RefusalInAGroupCompensatesItsDoneSiblingsAndEarlierGroups) {
   Start();
   co::SagaRequest r = Saga("group-refuse", 3);

@@ -246,7 +246,10 @@ void Exchange::CreateTransaction() {
   if (r.timeout_ms) timeout = std::chrono::milliseconds(*r.timeout_ms);
   if (r.mode == "saga") {
     if (r.open) return SendError(InvalidArgument("\"open\" is for mode 2pc, not saga"));
-    auto reply = ctx_.manager.SubmitSaga(SagaRequestOf(r, timeout, key));
+    coordinator::SagaRequest saga = SagaRequestOf(r, timeout, key);
+    // A waiting request lets SubmitSaga run the steps on this thread (it waits anyway).
+    if (wait == "true") saga.caller_waits = ctx_.options.phase2_wait;
+    auto reply = ctx_.manager.SubmitSaga(saga);
     if (!reply.ok()) return SendError(reply.status());
     return ReplySubmitted(*reply, wait == "true");
   }

@@ -100,6 +100,13 @@ struct SagaRequest {
   std::optional<std::chrono::milliseconds> timeout;
   std::string idempotency_key;
   std::string request_hash;  // empty = computed from the fields
+  // How long the caller will wait for the outcome (0: it does not). Meanwhile SubmitSaga runs
+  // the saga's steps on the calling thread, in a channel slot, instead of handing each to the
+  // pool: of the steps that start together (a group) the last runs here, the others on the
+  // pool; a step waiting for a retry goes back to the pool. SubmitSaga then returns once no step
+  // can run here; a step started in time runs to its end (the participant's call timeout bounds
+  // it).
+  std::chrono::milliseconds caller_waits{0};
 };
 
 // An open (XA-style) transaction: branches are registered by participant services.
