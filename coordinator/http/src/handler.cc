@@ -67,7 +67,9 @@ class Exchange {
   void Metrics();
 
   // Replies with the outcome of Submit/BeginOpen, honouring ?wait.
-  void ReplySubmitted(const coordinator::SubmitReply& reply, bool wait);
+  // wait: up to `waited_already` less than phase2_wait (a saga whose steps ran on this thread).
+  void ReplySubmitted(const coordinator::SubmitReply& reply, bool wait,
+                      std::chrono::steady_clock::duration waited_already = {});
   bool WaitRequested() const { return Query("wait", "true") != "false"; }
   std::string Query(const std::string& key, const std::string& fallback) const;
   Status Authorize();
@@ -247,11 +249,13 @@ void Exchange::CreateTransaction() {
   if (r.mode == "saga") {
     if (r.open) return SendError(InvalidArgument("\"open\" is for mode 2pc, not saga"));
     coordinator::SagaRequest saga = SagaRequestOf(r, timeout, key);
-    // A waiting request lets SubmitSaga run the steps on this thread (it waits anyway).
+    // A waiting request lets SubmitSaga run the steps on this thread (it waits anyway); the
+    // time they take counts against phase2_wait.
     if (wait == "true") saga.caller_waits = ctx_.options.phase2_wait;
+    const auto started = std::chrono::steady_clock::now();
     auto reply = ctx_.manager.SubmitSaga(saga);
     if (!reply.ok()) return SendError(reply.status());
-    return ReplySubmitted(*reply, wait == "true");
+    return ReplySubmitted(*reply, wait == "true", std::chrono::steady_clock::now() - started);
   }
   if (r.open) {
     coordinator::OpenRequest open{r.gid.value_or(""), timeout, key, r.body_hash};
@@ -277,7 +281,8 @@ void Exchange::CreateTransaction() {
   ReplySubmitted(*reply, wait == "true");
 }
 
-void Exchange::ReplySubmitted(const coordinator::SubmitReply& reply, bool wait) {
+void Exchange::ReplySubmitted(const coordinator::SubmitReply& reply, bool wait,
+                              std::chrono::steady_clock::duration waited_already) {
   TxnView view = reply.txn;
   if (reply.match == IdempotencyMatch::kInProgress) {
     if (wait) {
@@ -296,8 +301,12 @@ void Exchange::ReplySubmitted(const coordinator::SubmitReply& reply, bool wait) 
   if (reply.match == IdempotencyMatch::kReplayed) resp_.set("Idempotent-Replayed", "true");
   if (view.open) return SendTxn(reply.match == IdempotencyMatch::kNew ? 201 : 200, view);
   if (!wait) return SendTxn(202, view);
-  if (!coordinator::IsFinal(view.state)) {
-    auto waited = ctx_.manager.Wait(view.gid, ctx_.options.phase2_wait);
+  if (!coordinator::IsFinal(view.state)) {  // 0 left: the view as it is now
+    const auto left =
+        std::max(std::chrono::milliseconds(0),
+                 ctx_.options.phase2_wait -
+                     std::chrono::duration_cast<std::chrono::milliseconds>(waited_already));
+    auto waited = ctx_.manager.Wait(view.gid, left);
     if (waited.ok()) view = *waited;
   }
   SendTxn(200, view);
