@@ -59,12 +59,12 @@ struct ReplayedRecord {
 using ReplayVisitor = std::function<Status(const ReplayedRecord&)>;
 
 struct ReplayReport {
-  std::uint64_t records = 0;            // entries replayed (after the checkpoint)
-  Lsn checkpoint_lsn = 0;               // 0 = replay started from the beginning
+  std::uint64_t records = 0;  // entries replayed (after the checkpoint)
+  Lsn checkpoint_lsn = 0;     // 0 = replay started from the beginning
   Lsn last_lsn = 0;
-  std::uint64_t truncated_bytes = 0;    // torn/zeroed tail dropped from the last segment
-  std::string truncated_segment;        // file name, when truncated_bytes > 0
-  std::uint64_t truncated_offset = 0;   // where the dropped tail began
+  std::uint64_t truncated_bytes = 0;   // torn/zeroed tail dropped from the last segment
+  std::string truncated_segment;       // file name, when truncated_bytes > 0
+  std::uint64_t truncated_offset = 0;  // where the dropped tail began
 };
 
 struct Stats {
@@ -72,8 +72,8 @@ struct Stats {
   std::uint64_t bytes_on_disk = 0;
   Lsn last_lsn = 0;
   Lsn checkpoint_lsn = 0;
-  std::uint64_t batches = 0;       // fdatasync calls made for appends
-  std::uint64_t appended = 0;      // records made durable since Open
+  std::uint64_t batches = 0;   // fdatasync calls made for appends
+  std::uint64_t appended = 0;  // records made durable since Open
   std::uint64_t last_batch_records = 0;
   double last_fsync_seconds = 0;
 };

@@ -13,7 +13,8 @@ std::string RequiredEnv(const char* name);
 }  // namespace txcoord::testing
 
 // ASSERTs that the variable is set; `var` receives its value.
-#define TXC_REQUIRE_ENV(var, name)                                                   \
-  const std::string var = ::txcoord::testing::RequiredEnv(name);                     \
-  ASSERT_FALSE(var.empty()) << name << " is not set: start the servers with "        \
+#define TXC_REQUIRE_ENV(var, name)                                    \
+  const std::string var = ::txcoord::testing::RequiredEnv(name);      \
+  ASSERT_FALSE(var.empty()) << name                                   \
+                            << " is not set: start the servers with " \
                                "`scripts/services start` and eval `scripts/services env`"
