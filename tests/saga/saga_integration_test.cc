@@ -239,7 +239,8 @@ TEST_F(SagaStoresTest, CompensationBeforeExecuteIsNullAndTheLateExecuteIsRefused
 
 TEST_F(SagaStoresTest, ConcurrentTransferSagasConserveMoney) {
   // alice (PostgreSQL, 100) and the wallet (Redis, 100) send each other money; some transfers
-  // overdraw and compensate. The total never changes.
+  // overdraw and compensate. The total never changes. Half the threads are waiting callers:
+  // their sagas' steps run on their own threads (SagaRequest::caller_waits).
   constexpr int kThreads = 4, kPerThread = 6;
   std::atomic<int> committed{0}, compensated{0};
   std::vector<std::thread> threads;
@@ -251,6 +252,7 @@ TEST_F(SagaStoresTest, ConcurrentTransferSagasConserveMoney) {
         const participant::Payload w{{"w", tag_}, {"amount", std::to_string(amount)}};
         co::SagaRequest r;
         r.gid = "tr-" + std::to_string(t) + "-" + std::to_string(i);
+        if (t % 2 == 1) r.caller_waits = 20s;
         if ((t + i) % 2 == 0) {
           r.steps.push_back({"shop-pg", "charge", acc, "refund", acc, 0, ""});
           r.steps.push_back({"shop-redis", "credit", w, "debit", w, 1, ""});
@@ -269,6 +271,37 @@ TEST_F(SagaStoresTest, ConcurrentTransferSagasConserveMoney) {
   EXPECT_EQ(std::stoll(Balance()) + std::stoll(Wallet()), 200);
   EXPECT_GE(std::stoll(Balance()), 0);
   EXPECT_GE(std::stoll(Wallet()), 0);
+}
+
+// Keyed sagas, run on the caller's thread, then a checkpoint of the real WAL (the idempotency
+// records serialized in slices before the gate, the live part after them) and a restart: every
+// key answers its first saga again, and nothing is applied twice.
+TEST_F(SagaStoresTest, KeyedSagasReplayAfterACheckpointAndRestart) {
+  std::vector<std::string> gids;
+  for (int i = 0; i < 5; ++i) {
+    co::SagaRequest r = Order("keyed-" + std::to_string(i), 1, 10, "o-k" + std::to_string(i));
+    r.idempotency_key = tag_ + "-key-" + std::to_string(i);
+    r.caller_waits = 20s;
+    co::TxnView v = Run(r);
+    EXPECT_EQ(v.state, co::TxnState::kCommitted) << v.reason;
+    gids.push_back(v.gid);
+  }
+  ASSERT_TRUE(tm_->CheckpointNow().ok());
+  tm_.reset();
+  log_.reset();
+  StartEngine();
+  for (int i = 0; i < 5; ++i) {
+    co::SagaRequest r = Order("keyed-" + std::to_string(i), 1, 10, "o-k" + std::to_string(i));
+    r.idempotency_key = tag_ + "-key-" + std::to_string(i);
+    auto again = tm_->SubmitSaga(r);
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ(again->match, co::IdempotencyMatch::kReplayed) << i;
+    EXPECT_EQ(again->txn.gid, gids[static_cast<std::size_t>(i)]);
+    EXPECT_EQ(again->txn.state, co::TxnState::kCommitted);
+  }
+  EXPECT_EQ(Stock(), "5");
+  EXPECT_EQ(Balance(), "50");
+  EXPECT_EQ(Orders(), "5");
 }
 
 TEST_F(SagaStoresTest, RestartResumesFromTheWal) {
