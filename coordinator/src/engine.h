@@ -6,8 +6,8 @@
 // for a checkpoint until the WAL fixed its cut) → mu_ (all transaction state). Participant calls
 // and WAL waits never run under mu_. Channel/breaker mutexes are leaves. Timers run on io_ (one
 // thread); participant calls on pool_, except a Submit's own last prepare and (caller_waits_phase2)
-// last commit, which run on the submitting thread in a channel slot
-// (ParticipantChannel::TryRunHere).
+// last commit, and a waiting SubmitSaga's steps (SagaRequest::caller_waits), which run on the
+// submitting thread in a channel slot (ParticipantChannel::TryRunHere).
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -246,11 +246,12 @@ class Engine {
   // participant's channel has a free slot, else on the pool.
   void SagaStartStep(const TxnPtr& txn, std::size_t i, bool backward, bool here);
   void SagaSend(const TxnPtr& txn, std::size_t i, bool here = false);
-  // The outcome of one step call: an Execute's result forward, a Compensate's status backward.
+  // The outcome of one step call: an Execute's result forward, a Compensate's status backward
+  // (either way `status` when no call was made: breaker open).
   struct SagaOutcome {
     bool backward = false;
-    std::optional<Result<participant::ExecuteResult>> forward;
-    Status compensated;
+    std::optional<Result<participant::ExecuteResult>> executed;
+    Status status;
   };
   void SagaRun(const TxnPtr& txn, std::size_t i);  // SagaCall, then SagaDeliver
   std::optional<SagaOutcome> SagaCall(const TxnPtr& txn, std::size_t i);  // nullopt: stopped

@@ -105,8 +105,9 @@ void Engine::SagaRun(const TxnPtr& txn, std::size_t i) {
 }
 
 void Engine::SagaDeliver(const TxnPtr& txn, std::size_t i, const SagaOutcome& out) {
-  if (out.backward) return SagaCompensateResult(txn, i, out.compensated);
-  SagaForwardResult(txn, i, *out.forward);
+  if (out.backward) return SagaCompensateResult(txn, i, out.status);
+  if (!out.executed) return SagaForwardResult(txn, i, out.status);
+  SagaForwardResult(txn, i, *out.executed);
 }
 
 std::optional<Engine::SagaOutcome> Engine::SagaCall(const TxnPtr& txn, std::size_t i) {
@@ -129,14 +130,13 @@ std::optional<Engine::SagaOutcome> Engine::SagaCall(const TxnPtr& txn, std::size
   out.backward = backward;
   if (!ch->breaker().Allow()) {
     CountCall(name, std::string(what) + ".fast_fail");
-    out.compensated = Unavailable("circuit breaker open for " + name);
-    out.forward = out.compensated;
+    out.status = Unavailable("circuit breaker open for " + name);
     return out;
   }
   if (backward) {
-    out.compensated = CallParticipant([&] { return ch->participant().Compensate(call); });
-    out.compensated.ok() ? ch->breaker().OnSuccess() : ch->breaker().OnFailure();
-    CountCall(name, out.compensated.ok() ? "compensate.ok" : "compensate.error");
+    out.status = CallParticipant([&] { return ch->participant().Compensate(call); });
+    out.status.ok() ? ch->breaker().OnSuccess() : ch->breaker().OnFailure();
+    CountCall(name, out.status.ok() ? "compensate.ok" : "compensate.error");
     return out;
   }
   Result<participant::ExecuteResult> r =
@@ -145,7 +145,7 @@ std::optional<Engine::SagaOutcome> Engine::SagaCall(const TxnPtr& txn, std::size
   CountCall(name, !r.ok()                                     ? "execute.error"
                   : r->outcome == participant::Outcome::kDone ? "execute.done"
                                                               : "execute.refused");
-  out.forward = std::move(r);
+  out.executed = std::move(r);
   return out;
 }
 
