@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "files.h"
@@ -55,7 +56,19 @@ Status LogImpl::WriteCheckpointFile(Lsn cut, const std::string& snapshot) {
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return files::ErrnoStatus(Code::kDataLoss, "create", tmp);
   Status s = TXC_FAULT("wal.checkpoint.before_write");
-  if (s.ok()) s = files::WriteAll(fd, frame.data(), frame.size(), 0, tmp);
+  // In chunks, each pushed to the disk before the next is written: the log's fdatasyncs
+  // meanwhile wait for at most one chunk's writeback, not the whole file's (a checkpoint of
+  // 100,000 transactions in flight is ~86 MB). Advisory: the fsync below is what counts.
+  constexpr std::size_t kChunk = 4u << 20;
+  for (std::size_t at = 0; s.ok() && at < frame.size(); at += kChunk) {
+    const std::size_t n = std::min(kChunk, frame.size() - at);
+    s = files::WriteAll(fd, frame.data() + at, n, at, tmp);
+    if (s.ok() && frame.size() > kChunk) {
+      (void)::sync_file_range(fd, static_cast<off_t>(at), static_cast<off_t>(n),
+                              SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                  SYNC_FILE_RANGE_WAIT_AFTER);
+    }
+  }
   if (s.ok()) s = TXC_FAULT("wal.checkpoint.before_fsync");
   if (s.ok() && ::fsync(fd) != 0) s = files::ErrnoStatus(Code::kDataLoss, "fsync", tmp);
   ::close(fd);
