@@ -5,14 +5,20 @@
 //     2PC transactions of two branches whose participants vote yes and then stay unreachable
 //     (Commit answers Unavailable), so every transaction stays in phase 2 (COMMIT durable,
 //     no END). Unless --no-checkpoint, a final checkpoint holds them all (what a coordinator
-//     that ran for a while has: a checkpoint and a short tail).
+//     that ran for a while has: a checkpoint and a short tail), written while a thread submits
+//     probe transactions one after another (they finish): the slowest of them is how long the
+//     checkpoint held transactions up.
 //  2. Starts txcoordd on an empty WAL (same config) → time to /readyz and RSS: the baseline.
 //  3. Starts txcoordd on the written WAL → time from fork to /readyz, RSS, in-flight count.
 //     Its participants are `remote` ones pointing at a closed port: unreachable for good.
 // Options: --transactions N (default 100000), --no-checkpoint, --keep (leave the directory with
 // the WAL, configs and logs, to profile a restart by hand). Last line:
 //   recovery: transactions=N checkpoint=1 wal_mb=W ready_ms=T empty_ready_ms=E rss_mb=R
-//             empty_rss_mb=B bytes_per_txn=P in_flight=F
+//             empty_rss_mb=B bytes_per_txn=P in_flight=F checkpoint_ms=C checkpoint_stall_ms=S
+// (C: how long the final checkpoint of N in flight took; S: the slowest of the transactions
+// submitted one after another meanwhile, i.e. how long it held transactions up. 0 with
+// --no-checkpoint.)
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -59,9 +65,40 @@ class GoneAfterPrepare final : public participant::Participant {
   std::string name_;
 };
 
+// Answers every call: the probe transactions that run while the checkpoint is written finish.
+class Fine final : public participant::Participant {
+ public:
+  const std::string& name() const override { return name_; }
+  Status Validate(std::string_view, const participant::Payload&) const override {
+    return Status::Ok();
+  }
+  Result<participant::PrepareResult> Prepare(const participant::BranchCall&) override {
+    return participant::PrepareResult{participant::Vote::kYes, ""};
+  }
+  Status Commit(const participant::BranchId&) override { return Status::Ok(); }
+  Status Abort(const participant::BranchId&) override { return Status::Ok(); }
+  Result<participant::ExecuteResult> Execute(const participant::BranchCall&) override {
+    return participant::ExecuteResult{};
+  }
+  Status Compensate(const participant::BranchCall&) override { return Status::Ok(); }
+  Result<std::vector<participant::InDoubtBranch>> InDoubt(std::string_view) override {
+    return std::vector<participant::InDoubtBranch>{};
+  }
+
+ private:
+  std::string name_ = "probe";
+};
+
 const char* const kParticipants[] = {"bank-pg", "wallet-redis"};
 
-Status WriteWal(const std::string& wal_dir, std::size_t n, bool checkpoint) {
+// What a transaction submitted while the final checkpoint is written waits.
+struct CheckpointCost {
+  double checkpoint_ms = 0;  // CheckpointNow, from call to return
+  double probe_max_ms = 0;   // the slowest probe transaction during it
+  std::atomic<std::size_t> probes{0};
+};
+
+Status WriteWal(const std::string& wal_dir, std::size_t n, bool checkpoint, CheckpointCost* cost) {
   coordinator::RecoveredState state;
   wal::Options wo;
   wo.dir = wal_dir;
@@ -78,6 +115,7 @@ Status WriteWal(const std::string& wal_dir, std::size_t n, bool checkpoint) {
   cfg.phase2_backoff = {std::chrono::hours(1), std::chrono::hours(1)};  // no retries while writing
   coordinator::Participants parts;
   for (const char* p : kParticipants) parts.push_back(std::make_shared<GoneAfterPrepare>(p));
+  parts.push_back(std::make_shared<Fine>());
   auto tm = coordinator::TransactionManager::Start(cfg, parts, std::move(*log), std::move(state),
                                                    Clock::Real(), Random::System());
   if (!tm.ok()) return tm.status();
@@ -109,8 +147,38 @@ Status WriteWal(const std::string& wal_dir, std::size_t n, bool checkpoint) {
   }
   for (auto& t : threads) t.join();
   if (failed > 0) return Internal(std::to_string(failed.load()) + " submissions did not commit");
-  if (checkpoint) TXC_RETURN_IF_ERROR((*tm)->CheckpointNow());
-  return Status::Ok();
+  if (!checkpoint) return Status::Ok();
+  // One probe transaction after another (on the Fine participant: they finish) while the
+  // checkpoint of n in flight is written: the slowest is how long appends were held up.
+  std::atomic<bool> done{false}, stopped{false};
+  Status failed_probe;  // set before `stopped`
+  std::thread prober([&] {
+    for (std::size_t i = 0; !done.load(); ++i) {
+      coordinator::TxnRequest r;
+      r.gid = "probe-" + std::to_string(i);
+      r.branches = {{"probe", "noop", {}, ""}};
+      const auto t0 = SteadyClock::now();
+      auto reply = (*tm)->Submit(r);
+      const double ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
+      if (!reply.ok()) {
+        failed_probe = reply.status();
+        stopped = true;
+        break;
+      }
+      cost->probe_max_ms = std::max(cost->probe_max_ms, ms);
+      ++cost->probes;
+    }
+  });
+  while (cost->probes.load() < 10 && !stopped.load()) std::this_thread::yield();  // going
+  const auto c0 = SteadyClock::now();
+  Status s = (*tm)->CheckpointNow();
+  cost->checkpoint_ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - c0).count();
+  done = true;
+  prober.join();
+  if (!s.ok()) return s;
+  if (!failed_probe.ok()) return failed_probe.Annotate("a probe transaction");
+  // Again, after the probes: their lazy ENDs go with it, so the WAL holds exactly the n.
+  return (*tm)->CheckpointNow();
 }
 
 std::uint64_t DirBytes(const std::string& dir) {
@@ -204,7 +272,8 @@ int Main(int argc, char** argv) {
   if (keep) std::cout << "recovery_bench: keeping " << dir << std::endl;
 
   const auto w0 = SteadyClock::now();
-  if (Status s = WriteWal(dir + "/wal", n, checkpoint); !s.ok()) {
+  CheckpointCost cost;
+  if (Status s = WriteWal(dir + "/wal", n, checkpoint, &cost); !s.ok()) {
     std::cerr << "recovery_bench: writing the WAL: " << s.ToString() << "\n";
     return 1;
   }
@@ -213,6 +282,11 @@ int Main(int argc, char** argv) {
   std::cout << "recovery_bench: wrote " << n << " in-flight transactions in " << std::fixed
             << std::setprecision(1) << write_s << " s; WAL " << wal_mb << " MB (preallocated)"
             << std::endl;
+  if (checkpoint) {
+    std::cout << "recovery_bench: the final checkpoint took " << cost.checkpoint_ms
+              << " ms; the slowest of " << cost.probes << " transactions during it "
+              << cost.probe_max_ms << " ms" << std::endl;
+  }
 
   const std::uint16_t port = FreePort();
   const std::uint16_t dead = FreePort();  // nobody listens: the participants are gone
@@ -233,7 +307,8 @@ int Main(int argc, char** argv) {
             << " rss_mb=" << static_cast<double>(full.rss) / 1048576.0
             << " empty_rss_mb=" << static_cast<double>(empty.rss) / 1048576.0
             << std::setprecision(0) << " bytes_per_txn=" << per_txn << " in_flight=" << in_flight
-            << std::endl;
+            << std::setprecision(1) << " checkpoint_ms=" << cost.checkpoint_ms
+            << " checkpoint_stall_ms=" << cost.probe_max_ms << std::endl;
   return in_flight == static_cast<long long>(n) ? 0 : 1;
 }
 

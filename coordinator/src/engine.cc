@@ -63,6 +63,7 @@ Status Engine::AppendForced(const Record& rec, const Mutation& mutate) {
       Result<bool> go = mutate();
       if (!go.ok()) return go.status();
       if (!*go) return Status::Ok();
+      TouchLiveLocked(internal::GidOf(rec));
     }
     std::string body = internal::Serialize(rec);
     bytes = body.size();
@@ -82,6 +83,7 @@ void Engine::AppendLazy(const Record& rec, const std::function<bool()>& mutate) 
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!mutate() || !halted_.ok()) return;
+    TouchLiveLocked(internal::GidOf(rec));
   }
   // Not fdatasync'd on its own: durable with the next forced record (wal::Log::AppendLazy).
   std::string body = internal::Serialize(rec);

@@ -278,8 +278,21 @@ class Engine {
   // Drops idempotency records past the horizon, then the oldest beyond max_idempotency_keys
   // (counted as evicted); never one whose transaction is not final (it waits at the back).
   void TrimIdempotencyLocked();
-  // The checkpoint without its idempotency records (CheckpointNow adds them).
+  // The checkpoint without its live transactions and idempotency records (CheckpointNow adds
+  // them): the time and the kept heuristic outcomes.
   internal::v1::Checkpoint SnapshotLocked() const;
+  // Every live transaction, appended to `body` as Checkpoint.transactions entries, taking mu_
+  // for one slice of live_ at a time (not held between slices). Sets txn_tracking_. False:
+  // stopped at the fault point coordinator.checkpoint.between_slices.
+  bool SerializeLiveInSlices(std::string& body);
+  // Appends the current entry of every transaction touched since txn_tracking_ was set, or a
+  // Checkpoint.ended entry for one no longer live, and stops tracking. Under the gate.
+  void AppendChangedLiveLocked(std::string& body);
+  // A transaction's snapshot entry may have changed (a record for it, or it entered, left or
+  // moved in live_): noted while a checkpoint serializes live_ in slices.
+  void TouchLiveLocked(const std::string& gid);
+  // Stops both trackings (a checkpoint ended early).
+  void StopTrackingLocked();
   // Every idempotency record, serialized as Checkpoint.idempotency entries, taking mu_ for one
   // slice of records at a time (not held between slices).
   std::string SerializeIdempotencyInSlices();
@@ -317,6 +330,8 @@ class Engine {
   // The transactions not final yet, in no order (Txn::live_slot): what a checkpoint snapshots,
   // without walking the up to max_finished_kept final ones kept in txns_.
   std::vector<Txn*> live_;
+  bool txn_tracking_ = false;            // a checkpoint is serializing live_ in slices
+  std::vector<std::string> txn_dirty_;  // gids touched since (TouchLiveLocked)
   std::size_t heuristic_kept_ = 0;  // final heuristic transactions in txns_ (snapshotted too)
   std::map<std::string, IdemRecord> idem_;  // ordered: slices resume after the last key
   bool idem_tracking_ = false;              // a checkpoint is serializing idem_ in slices

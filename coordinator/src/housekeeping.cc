@@ -242,9 +242,6 @@ void Engine::TrimIdempotencyLocked() {
 internal::v1::Checkpoint Engine::SnapshotLocked() const {
   internal::v1::Checkpoint c;
   c.set_at_unix_ms(internal::ToUnixMs(clock_.WallNow()));
-  std::vector<const Txn*> live(live_.begin(), live_.end());
-  std::sort(live.begin(), live.end(), [](const Txn* a, const Txn* b) { return a->gid < b->gid; });
-  for (const Txn* t : live) LiveSnapshotLocked(*t, *c.add_transactions());
   if (heuristic_kept_ > 0) {  // END was appended; heuristic outcomes are kept
     std::vector<const Txn*> kept;
     for (const auto& [gid, t] : txns_) {
@@ -258,14 +255,22 @@ internal::v1::Checkpoint Engine::SnapshotLocked() const {
 
 namespace {
 
-// Appends records to `body` as Checkpoint.idempotency entries: the wire format concatenates, so
-// no message object per record. `next` yields (key, record) pairs until it returns false.
+namespace io = google::protobuf::io;
+using internal::v1::Checkpoint;
+
+// Checkpoint entries are appended to the body one by one: the wire format concatenates, so no
+// message object holds every entry. `m` as one entry of the repeated message field `field`.
+void WriteEntry(io::CodedOutputStream& out, int field, const google::protobuf::MessageLite& m) {
+  out.WriteVarint32((static_cast<std::uint32_t>(field) << 3) | 2);  // length-delimited
+  out.WriteVarint32(static_cast<std::uint32_t>(m.ByteSizeLong()));
+  m.SerializeWithCachedSizes(&out);
+}
+
+// Appends records to `body` as Checkpoint.idempotency entries. `next` yields (key, record)
+// pairs until it returns false.
 template <typename Next>
 void EncodeIdempotency(std::string& body, Next next) {
-  namespace io = google::protobuf::io;
-  constexpr std::uint32_t kTag =
-      (internal::v1::Checkpoint::kIdempotencyFieldNumber << 3) | 2;  // length-delimited
-  io::StringOutputStream raw(&body);                                 // appends
+  io::StringOutputStream raw(&body);  // appends
   io::CodedOutputStream out(&raw);
   internal::v1::IdempotencyRecord p;  // reused: its strings keep their capacity
   const std::string* key = nullptr;
@@ -276,35 +281,104 @@ void EncodeIdempotency(std::string& body, Next next) {
     p.set_gid(r->gid);
     p.set_created_unix_ms(internal::ToUnixMs(r->created));
     p.set_final_state(r->final_state);
-    out.WriteVarint32(kTag);
-    out.WriteVarint32(static_cast<std::uint32_t>(p.ByteSizeLong()));
-    p.SerializeWithCachedSizes(&out);
+    WriteEntry(out, Checkpoint::kIdempotencyFieldNumber, p);
   }
 }
 
 }  // namespace
 
+bool Engine::SerializeLiveInSlices(std::string& body) {
+  constexpr std::size_t kSlice = 256;  // transactions per hold of mu_
+  std::vector<internal::v1::TxnSnapshot> slice;  // grows to one slice, reused
+  std::size_t limit = 0;  // live_'s size at the start: the ones added since are touched
+  for (std::size_t next = 0, n = 0;; n = 0) {
+    bool more = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (next == 0) {
+        txn_tracking_ = true;
+        limit = live_.size();
+      }
+      // A transaction that left live_ since the last slice moved the last one into its slot:
+      // both are touched, so a slot passed over or seen twice is written again at the cut.
+      const std::size_t end = std::min({limit, live_.size(), next + kSlice});
+      for (; next < end; ++next, ++n) {
+        if (n == slice.size()) slice.emplace_back();
+        slice[n].Clear();
+        LiveSnapshotLocked(*live_[next], slice[n]);
+      }
+      more = next < std::min(limit, live_.size());
+    }
+    io::StringOutputStream raw(&body);
+    io::CodedOutputStream out(&raw);
+    for (std::size_t i = 0; i < n; ++i) {
+      WriteEntry(out, Checkpoint::kTransactionsFieldNumber, slice[i]);
+    }
+    if (!more) return true;
+    if (!Fault("coordinator.checkpoint.between_slices")) return false;
+  }
+}
+
+void Engine::AppendChangedLiveLocked(std::string& body) {
+  std::sort(txn_dirty_.begin(), txn_dirty_.end());
+  txn_dirty_.erase(std::unique(txn_dirty_.begin(), txn_dirty_.end()), txn_dirty_.end());
+  {
+    io::StringOutputStream raw(&body);
+    io::CodedOutputStream out(&raw);
+    internal::v1::TxnSnapshot s;
+    for (const std::string& gid : txn_dirty_) {
+      auto it = txns_.find(gid);
+      if (it != txns_.end() && it->second->live_slot != Txn::kNotLive) {
+        s.Clear();
+        LiveSnapshotLocked(*it->second, s);
+        WriteEntry(out, Checkpoint::kTransactionsFieldNumber, s);
+      } else {
+        out.WriteVarint32((Checkpoint::kEndedFieldNumber << 3) | 2);
+        out.WriteVarint32(static_cast<std::uint32_t>(gid.size()));
+        out.WriteString(gid);
+      }
+    }
+  }
+  txn_dirty_.clear();
+  txn_tracking_ = false;
+}
+
+void Engine::TouchLiveLocked(const std::string& gid) {
+  if (txn_tracking_) txn_dirty_.push_back(gid);
+}
+
+void Engine::StopTrackingLocked() {
+  txn_tracking_ = false;
+  txn_dirty_.clear();
+  idem_tracking_ = false;
+  idem_dirty_.clear();
+}
+
+// Both slice loops copy a slice under mu_ and encode it after releasing it: a loop that only
+// released mu_ to take it again at once would starve the threads waiting for it (the mutex is
+// not fair), stalling every transaction for the whole pass.
 std::string Engine::SerializeIdempotencyInSlices() {
   constexpr std::size_t kSlice = 4096;  // records per hold of mu_
   std::string body;
-  std::string last;  // the last key written; the next slice starts after it
-  for (bool first = true;; first = false) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = first ? idem_.begin() : idem_.upper_bound(last);
-    std::size_t n = 0;
+  std::vector<std::pair<std::string, IdemRecord>> slice;
+  slice.reserve(kSlice);
+  for (bool more = true; more;) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = slice.empty() ? idem_.begin() : idem_.upper_bound(slice.back().first);
+      slice.clear();
+      for (; it != idem_.end() && slice.size() < kSlice; ++it) slice.emplace_back(*it);
+      more = it != idem_.end();
+    }
+    auto at = slice.begin();
     EncodeIdempotency(body, [&](const std::string*& key, const IdemRecord*& r) {
-      if (it == idem_.end() || n == kSlice) return false;
-      key = &it->first;
-      r = &it->second;
-      ++it;
-      ++n;
+      if (at == slice.end()) return false;
+      key = &at->first;
+      r = &at->second;
+      ++at;
       return true;
     });
-    if (it == idem_.end()) break;
-    last = std::prev(it)->first;
   }
-  // Room for what is added under the gate, so that is not a copy of the whole body.
-  body.reserve(body.size() + body.size() / 8 + (64u << 10));
   return body;
 }
 
@@ -366,17 +440,24 @@ Status Engine::CheckpointNow() {
     TrimIdempotencyLocked();
     idem_tracking_ = true;
   }
-  // The idempotency records (up to max_idempotency_keys) are serialized before the gate, a
-  // slice at a time, while transactions go on; the keys added or finished meanwhile are written
-  // again, current, under the gate: replay keeps the last entry of a key.
+  // The live transactions and the idempotency records (up to max_idempotency_keys) are
+  // serialized before the gate, a slice at a time, while transactions go on; the ones touched
+  // meanwhile are written again, current, under the gate (replay keeps the last entry of a gid
+  // or key; Checkpoint.ended drops a gid that ended meanwhile). The gate is held for what
+  // changed, not for everything held.
   std::string body = SerializeIdempotencyInSlices();
-  if (!Fault("coordinator.checkpoint.before_gate")) {
+  const bool serialized = SerializeLiveInSlices(body);
+  body.reserve(body.size() + body.size() / 8 + (64u << 10));  // what the cut adds, not a copy
+  if (!serialized || !Fault("coordinator.checkpoint.before_gate")) {
+    std::lock_guard<std::mutex> lock(mu_);
+    StopTrackingLocked();
     return Unavailable("coordinator stopped at a fault point before a checkpoint");
   }
   std::unique_lock<std::shared_mutex> gate(wal_gate_);
   {
     std::lock_guard<std::mutex> lock(mu_);
     AppendChangedIdempotencyLocked(body);
+    AppendChangedLiveLocked(body);
     // In this order: an AfterDurable that finds the request cleared finds the count reset.
     records_since_checkpoint_ = 0;
     bytes_since_checkpoint_ = 0;

@@ -201,6 +201,7 @@ void Engine::EvictFinishedLocked() {
 void Engine::AddLiveLocked(Txn& t) {
   t.live_slot = live_.size();
   live_.push_back(&t);
+  TouchLiveLocked(t.gid);
 }
 
 bool Engine::RemoveLiveLocked(Txn& t) {
@@ -210,6 +211,8 @@ bool Engine::RemoveLiveLocked(Txn& t) {
   last->live_slot = t.live_slot;
   live_.pop_back();
   t.live_slot = Txn::kNotLive;
+  TouchLiveLocked(t.gid);
+  TouchLiveLocked(last->gid);  // moved: a checkpoint walking live_ may have passed its new slot
   return true;
 }
 

@@ -135,6 +135,25 @@ v1::TimelineEntry ToProto(const TimelineEntry& e) {
   return p;
 }
 
+const std::string& GidOf(const v1::Record& rec) {
+  switch (rec.kind_case()) {
+    case v1::Record::kBegin:
+      return rec.begin().gid();
+    case v1::Record::kRegisterBranch:
+      return rec.register_branch().gid();
+    case v1::Record::kDecision:
+      return rec.decision().gid();
+    case v1::Record::kEnd:
+      return rec.end().gid();
+    case v1::Record::kSagaStep:
+      return rec.saga_step().gid();
+    case v1::Record::KIND_NOT_SET:
+      break;
+  }
+  static const std::string kNone;
+  return kNone;
+}
+
 std::string Serialize(const google::protobuf::MessageLite& m) {
   std::string out;
   m.SerializeToString(&out);

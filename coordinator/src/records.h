@@ -43,6 +43,9 @@ void AppendTimeline(std::vector<v1::TimelineEntry>& line, v1::TimelineEntry e);
 TimelineEntry FromProto(const v1::TimelineEntry& e);
 v1::TimelineEntry ToProto(const TimelineEntry& e);
 
+// The gid a record is about (every kind names one; empty for KIND_NOT_SET).
+const std::string& GidOf(const v1::Record& rec);
+
 std::string Serialize(const google::protobuf::MessageLite& m);
 v1::Branch ToProto(const BranchRequest& b);
 

@@ -115,7 +115,9 @@ Status ApplyCheckpoint(ReplayTables& t, std::string_view body) {
   t = ReplayTables{};
   // Swapped out of the parsed message, not copied: a checkpoint may hold 100k transactions.
   for (v1::TxnSnapshot& s : *c.mutable_transactions()) {
-    ReplayTxn& txn = t.live[s.begin().gid()];
+    auto [at, fresh] = t.live.try_emplace(s.begin().gid());
+    ReplayTxn& txn = at->second;
+    if (!fresh) txn = ReplayTxn{};  // a later entry of a gid replaces the earlier one
     txn.registered.reserve(static_cast<std::size_t>(s.registered_size()));
     for (v1::Branch& b : *s.mutable_registered()) txn.registered.emplace_back().Swap(&b);
     txn.decision.Swap(s.mutable_decision());
@@ -131,6 +133,7 @@ Status ApplyCheckpoint(ReplayTables& t, std::string_view body) {
     }
     txn.begin.Swap(s.mutable_begin());
   }
+  for (const std::string& gid : c.ended()) t.live.erase(gid);
   for (const auto& s : c.finished_heuristic()) {
     ReplayTxn txn;
     txn.begin = s.begin();

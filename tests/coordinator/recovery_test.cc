@@ -1,5 +1,9 @@
 // Recovery from each WAL state, simulated crashes at every named fault point, the orphan scan,
 // checkpoints and idempotent replay.
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "fixture.h"
 
 namespace txcoord::testing {
@@ -330,6 +334,146 @@ TEST_F(RecoveryTest, ACheckpointTooLargeForTheWalIsSkippedNotFatal) {
     store->max_snapshot_bytes = SIZE_MAX;
   }
   EXPECT_TRUE(tm->CheckpointNow().ok());
+}
+
+// A checkpoint serializes the live transactions a slice at a time while transactions go on, and
+// writes again at the cut what changed meanwhile (docs/coordinator.md, "Checkpoints"). In the
+// window before the gate (fault point callback): a live transaction finishes, an open one
+// registers a branch, one is admitted and decided. The checkpoint drops their records, so it
+// must hold each as it was at the cut: the finished one not at all.
+TEST_F(RecoveryTest, LiveTransactionsChangedBeforeTheCheckpointGateAreWrittenCurrent) {
+  Start();
+  pg->commit_gate.Close();
+  ASSERT_TRUE(tm->Submit(Request("win-finishing")).ok());  // decided; phase 2 held
+  co::OpenRequest open;
+  open.timeout = 60s;
+  for (const char* gid : {"win-open", "win-untouched"}) {
+    open.gid = gid;
+    ASSERT_TRUE(tm->BeginOpen(open).ok());
+  }
+  pg->SetPrepared(Id("win-open", "p1"));
+  ASSERT_TRUE(tm->RegisterBranch("win-open", "pg", "p1").ok());
+  fault::ScopedFault window(
+      "coordinator.checkpoint.before_gate", fault::Spec::Callback([&] {
+        pg->commit_gate.Open();
+        EXPECT_EQ(WaitFinal("win-finishing").state, co::TxnState::kCommitted);
+        pg->SetPrepared(Id("win-open", "p2"));
+        EXPECT_TRUE(tm->RegisterBranch("win-open", "pg", "p2").ok());
+        redis->FailCommits(Code::kUnavailable, -1);  // the admitted one stays in phase 2
+        auto r = tm->Submit(Request("win-admitted"));
+        EXPECT_TRUE(r.ok() && r->txn.state == co::TxnState::kCommitting);
+      }));
+  ASSERT_TRUE(tm->CheckpointNow().ok());
+  EXPECT_EQ(store->record_count(), 0u) << "every record went with the checkpoint";
+  Restart();
+  EXPECT_EQ(tm->Get("win-finishing").status().code(), Code::kNotFound) << "finished: not live";
+  auto reopened = tm->Get("win-open");
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ(reopened->state, co::TxnState::kActive);
+  EXPECT_EQ(reopened->branches.size(), 2u);  // the entry at the cut replaces the earlier one
+  EXPECT_EQ(tm->Get("win-untouched")->state, co::TxnState::kActive);
+  auto admitted = tm->Get("win-admitted");
+  ASSERT_TRUE(admitted.ok()) << admitted.status();
+  EXPECT_EQ(admitted->state, co::TxnState::kCommitting);
+  EXPECT_EQ(tm->metrics().in_flight, 3u);
+  redis->FailCommits(Code::kOk, 0);
+  EXPECT_EQ(WaitFinal("win-admitted").state, co::TxnState::kCommitted);
+  ExpectAtomic("win-admitted", true);
+}
+
+// A transaction leaving the live list moves the last one into its slot. Between two slices
+// (fault point callback), the first transaction of the first slice ends: the last one, not
+// serialized yet, moves into a slot already passed and must still be in the checkpoint.
+TEST_F(RecoveryTest, ATransactionMovedInTheLiveListBetweenSlicesIsKept) {
+  Start();
+  co::OpenRequest open;
+  open.timeout = 60s;
+  constexpr int kOpen = 300;  // more than one slice (256)
+  for (int i = 0; i < kOpen; ++i) {
+    open.gid = "mv-" + std::to_string(i);
+    ASSERT_TRUE(tm->BeginOpen(open).ok());
+  }
+  int between = 0;
+  fault::ScopedFault slices("coordinator.checkpoint.between_slices",
+                            fault::Spec::Callback([&] {
+                              if (between++ > 0) return;
+                              EXPECT_TRUE(tm->Abort("mv-0", "").ok());
+                              EXPECT_EQ(WaitFinal("mv-0").state, co::TxnState::kAborted);
+                            }));
+  ASSERT_TRUE(tm->CheckpointNow().ok());
+  EXPECT_EQ(between, 1);
+  EXPECT_EQ(store->record_count(), 0u);
+  Restart();
+  EXPECT_EQ(tm->Get("mv-0").status().code(), Code::kNotFound);
+  for (int i = 1; i < kOpen; ++i) {
+    auto v = tm->Get("mv-" + std::to_string(i));
+    ASSERT_TRUE(v.ok()) << "mv-" << i << ": " << v.status();
+    EXPECT_EQ(v->state, co::TxnState::kActive) << "mv-" << i;
+  }
+  EXPECT_EQ(tm->metrics().in_flight, static_cast<std::uint64_t>(kOpen - 1));
+}
+
+// Open transactions registering branches, committing and aborting from 4 threads while a fifth
+// checkpoints in a loop through the first three quarters of that work; then a crash. The last
+// of those checkpoints and the records after it must give back every transaction as it was:
+// the open ones with their branches, the finished ones not live.
+TEST_F(RecoveryTest, LiveTransactionsChangingWhileCheckpointsAreWrittenComeBackAsTheyWere) {
+  Start();
+  constexpr int kThreads = 4, kPerThread = 500;  // 2,000 live: 8 slices per checkpoint
+  constexpr int kTotal = kThreads * kPerThread;
+  co::OpenRequest open;
+  open.timeout = 600s;
+  for (int i = 0; i < kTotal; ++i) {
+    open.gid = "ch-" + std::to_string(i);
+    ASSERT_TRUE(tm->BeginOpen(open).ok());
+  }
+  std::atomic<int> progress{0}, checkpoints{0};
+  std::thread checkpointer([&] {
+    while (progress.load() < kTotal * 3 / 4 || checkpoints.load() < 2) {
+      EXPECT_TRUE(tm->CheckpointNow().ok());
+      ++checkpoints;
+    }
+  });
+  std::vector<std::thread> workers;
+  for (int w = 0; w < kThreads; ++w) {
+    workers.emplace_back([&, w] {
+      for (int k = 0; k < kPerThread; ++k, ++progress) {
+        const std::string gid = "ch-" + std::to_string(w * kPerThread + k);
+        for (int b = 0; b < k % 3; ++b) {
+          const std::string branch = "p" + std::to_string(b);
+          pg->SetPrepared(Id(gid, branch));
+          EXPECT_TRUE(tm->RegisterBranch(gid, "pg", branch).ok());
+        }
+        if (k % 5 == 1) {
+          EXPECT_TRUE(tm->Commit(gid).ok());
+        } else if (k % 5 == 2) {
+          EXPECT_TRUE(tm->Abort(gid, "").ok());
+        }
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  checkpointer.join();
+  const auto finishes = [](int k) { return k % 5 == 1 || k % 5 == 2; };
+  for (int i = 0; i < kTotal; ++i) {
+    if (finishes(i % kPerThread)) WaitFinal("ch-" + std::to_string(i));
+  }
+  open.gid = "ch-last";  // forced: makes the lazy ENDs before it durable
+  ASSERT_TRUE(tm->BeginOpen(open).ok());
+  Restart();
+  for (int i = 0; i < kTotal; ++i) {
+    const int k = i % kPerThread;
+    const std::string gid = "ch-" + std::to_string(i);
+    auto v = tm->Get(gid);
+    if (finishes(k)) {
+      EXPECT_EQ(v.status().code(), Code::kNotFound) << gid << " finished before the crash";
+      continue;
+    }
+    ASSERT_TRUE(v.ok()) << gid << ": " << v.status();
+    EXPECT_EQ(v->state, co::TxnState::kActive) << gid;
+    EXPECT_EQ(v->branches.size(), static_cast<std::size_t>(k % 3)) << gid;
+  }
+  EXPECT_EQ(tm->metrics().in_flight, static_cast<std::uint64_t>(kTotal * 3 / 5 + 1));
 }
 
 TEST_F(RecoveryTest, ReplayAfterCheckpointIsIdempotent) {

@@ -152,6 +152,25 @@ TEST_F(TxctlWalTest, DumpGidKeepsACheckpointHoldingAHeuristicOutcome) {
   EXPECT_NE(text.out.find("1 finished heuristic"), std::string::npos) << text.out;
 }
 
+// A checkpoint written while transactions went on may hold a gid twice, or a gid ended before its
+// cut (Checkpoint.ended): the text form counts the transactions live at the cut.
+TEST_F(TxctlWalTest, DumpCountsACheckpointsLiveTransactionsOnce) {
+  {
+    auto log = wal::Log::Open(Opts(), [](const wal::ReplayedRecord&) { return Status::Ok(); });
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    v1::Checkpoint cp;
+    for (const char* gid : {"a", "b", "a"}) cp.add_transactions()->mutable_begin()->set_gid(gid);
+    cp.add_ended("b");
+    ASSERT_TRUE((*log)->Checkpoint(cp.SerializeAsString()).ok());
+  }
+  TxctlRun text = Txctl("wal dump " + dir_);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("checkpoint: 1 live transactions"), std::string::npos) << text.out;
+  TxctlRun b = Txctl("--json wal dump " + dir_ + " --gid b");  // the checkpoint ends it
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_EQ(b.Json()->getArray("records")->size(), 1u) << b.out;
+}
+
 TEST_F(TxctlWalTest, VerifyReportsFirstBadOffsetAndRepairCutsThere) {
   WriteLog(3);
   TxctlRun ok = Txctl("--json wal verify " + dir_);

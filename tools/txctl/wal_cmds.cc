@@ -114,9 +114,17 @@ void DecodeBody(DumpedRecord& r) {
       return;
     }
     (void)google::protobuf::util::MessageToJsonString(cp, &r.json, opts);
-    for (const auto& t : cp.transactions()) r.gids.push_back(t.begin().gid());
-    for (const auto& t : cp.finished_heuristic()) r.gids.push_back(t.begin().gid());
-    r.human = "checkpoint: " + std::to_string(cp.transactions_size()) + " live transactions, " +
+    // A gid may have several entries, or be ended (coordinator.proto, Checkpoint).
+    std::set<std::string> live, mentioned;
+    for (const auto& t : cp.transactions()) live.insert(t.begin().gid());
+    mentioned = live;
+    for (const auto& gid : cp.ended()) {
+      live.erase(gid);
+      mentioned.insert(gid);
+    }
+    for (const auto& t : cp.finished_heuristic()) mentioned.insert(t.begin().gid());
+    r.gids.assign(mentioned.begin(), mentioned.end());
+    r.human = "checkpoint: " + std::to_string(live.size()) + " live transactions, " +
               std::to_string(cp.idempotency_size()) + " idempotency keys, " +
               std::to_string(cp.finished_heuristic_size()) + " finished heuristic";
     return;
