@@ -43,6 +43,27 @@ TEST(WalCheckpoint, ReplayStartsAfterCheckpointAndSegmentsGo) {
   EXPECT_EQ(*(*log)->Append("next").get(), 411u);
 }
 
+// A snapshot larger than one write chunk (4 MB) is written chunk by chunk: it replays whole,
+// byte for byte, including the chunks' edges.
+TEST(WalCheckpoint, ASnapshotOfSeveralChunksReplaysWhole) {
+  ScratchDir dir;
+  const Options o = SmallOptions(dir.path(), 8192);
+  std::string big(9u << 20, '\0');  // 2 full chunks and part of a third
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 131) >> 7);
+  {
+    auto log = Log::Open(o, nullptr);
+    ASSERT_TRUE(log.ok()) << log.status();
+    ASSERT_TRUE(AppendN(**log, 3));
+    ASSERT_TRUE((*log)->Checkpoint(big).ok());
+  }
+  Replayed r;
+  auto log = OpenCollect(o, &r);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ(r.checkpoint_lsn, 3u);
+  ASSERT_EQ(r.checkpoint.size(), big.size());
+  EXPECT_TRUE(r.checkpoint == big);
+}
+
 // CheckpointWithCut: the callback runs once the cut is fixed and before the checkpoint file is
 // written; an append made from there on (here: from the callback itself) gets a later LSN and
 // replays after the checkpoint.
