@@ -5,6 +5,7 @@
 //   2pc-remote  txcoordd with bank-pg in-process, the wallet in a txparticipant process
 //   saga        txcoordd, the transfer as a two-step saga (in-process participants)
 //   noop        txcoordd with two participants of kind "noop" (WAL on, no store)
+//   http        GET /healthz on txcoordd: its HTTP server alone (the floor under every mode)
 // Starts its own servers (scripts/services with TXC_SERVICES_DIR=/tmp/txbench-services-<pid>) and
 // daemons, stops them at the end. Options: --seconds S (per mode and client count, default 3);
 // --modes a,b (default all, baseline always runs first) and --clients 1,8 (default 1,8,64) to
@@ -166,6 +167,20 @@ ModeResult RunMode(const Env& env, const std::string& mode, int clients, double 
         if (!BaselineClient(env, c, until, l, e)) ++e;
         return;
       }
+      if (mode == "http") {  // the HTTP server's floor: no body, no engine
+        HttpClient http(env.coord_port);
+        std::string out;
+        while (SteadyClock::now() < until) {
+          const auto t0 = SteadyClock::now();
+          if (http.Request("GET", "/healthz", "", out) == 200) {
+            l.push_back(
+                std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
+          } else {
+            ++e;
+          }
+        }
+        return;
+      }
       const std::string pg = mode == "noop" ? "noop-a" : "bank-pg";
       const std::string rd = mode == "noop"         ? "noop-b"
                              : mode == "2pc-remote" ? "wallet-remote"
@@ -299,7 +314,8 @@ std::vector<std::string> SplitComma(const std::string& s) {
 
 int Main(int argc, char** argv) {
   double seconds = 3;
-  const std::vector<std::string> all_modes = {"baseline", "2pc", "2pc-remote", "saga", "noop"};
+  const std::vector<std::string> all_modes = {"baseline", "2pc",  "2pc-remote",
+                                              "saga",     "noop", "http"};
   std::vector<std::string> modes = all_modes;
   std::vector<int> client_counts = {1, 8, 64};
   std::string coordinator_extra;  // raw JSON members added to txcoordd.json (experiments)
