@@ -173,8 +173,7 @@ ModeResult RunMode(const Env& env, const std::string& mode, int clients, double 
         while (SteadyClock::now() < until) {
           const auto t0 = SteadyClock::now();
           if (http.Request("GET", "/healthz", "", out) == 200) {
-            l.push_back(
-                std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
+            l.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
           } else {
             ++e;
           }

@@ -330,9 +330,9 @@ class Engine {
   // The transactions not final yet, in no order (Txn::live_slot): what a checkpoint snapshots,
   // without walking the up to max_finished_kept final ones kept in txns_.
   std::vector<Txn*> live_;
-  bool txn_tracking_ = false;            // a checkpoint is serializing live_ in slices
+  bool txn_tracking_ = false;           // a checkpoint is serializing live_ in slices
   std::vector<std::string> txn_dirty_;  // gids touched since (TouchLiveLocked)
-  std::size_t heuristic_kept_ = 0;  // final heuristic transactions in txns_ (snapshotted too)
+  std::size_t heuristic_kept_ = 0;      // final heuristic transactions in txns_ (snapshotted too)
   std::map<std::string, IdemRecord> idem_;  // ordered: slices resume after the last key
   bool idem_tracking_ = false;              // a checkpoint is serializing idem_ in slices
   std::vector<std::string> idem_dirty_;     // keys touched since (TouchIdempotencyLocked)

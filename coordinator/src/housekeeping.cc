@@ -288,7 +288,7 @@ void EncodeIdempotency(std::string& body, Next next) {
 }  // namespace
 
 bool Engine::SerializeLiveInSlices(std::string& body) {
-  constexpr std::size_t kSlice = 256;  // transactions per hold of mu_
+  constexpr std::size_t kSlice = 256;            // transactions per hold of mu_
   std::vector<internal::v1::TxnSnapshot> slice;  // grows to one slice, reused
   std::size_t limit = 0;  // live_'s size at the start: the ones added since are touched
   for (std::size_t next = 0, n = 0;; n = 0) {

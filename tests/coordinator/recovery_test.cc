@@ -353,16 +353,16 @@ TEST_F(RecoveryTest, LiveTransactionsChangedBeforeTheCheckpointGateAreWrittenCur
   }
   pg->SetPrepared(Id("win-open", "p1"));
   ASSERT_TRUE(tm->RegisterBranch("win-open", "pg", "p1").ok());
-  fault::ScopedFault window(
-      "coordinator.checkpoint.before_gate", fault::Spec::Callback([&] {
-        pg->commit_gate.Open();
-        EXPECT_EQ(WaitFinal("win-finishing").state, co::TxnState::kCommitted);
-        pg->SetPrepared(Id("win-open", "p2"));
-        EXPECT_TRUE(tm->RegisterBranch("win-open", "pg", "p2").ok());
-        redis->FailCommits(Code::kUnavailable, -1);  // the admitted one stays in phase 2
-        auto r = tm->Submit(Request("win-admitted"));
-        EXPECT_TRUE(r.ok() && r->txn.state == co::TxnState::kCommitting);
-      }));
+  fault::ScopedFault window("coordinator.checkpoint.before_gate", fault::Spec::Callback([&] {
+                              pg->commit_gate.Open();
+                              EXPECT_EQ(WaitFinal("win-finishing").state, co::TxnState::kCommitted);
+                              pg->SetPrepared(Id("win-open", "p2"));
+                              EXPECT_TRUE(tm->RegisterBranch("win-open", "pg", "p2").ok());
+                              redis->FailCommits(Code::kUnavailable,
+                                                 -1);  // the admitted one stays in phase 2
+                              auto r = tm->Submit(Request("win-admitted"));
+                              EXPECT_TRUE(r.ok() && r->txn.state == co::TxnState::kCommitting);
+                            }));
   ASSERT_TRUE(tm->CheckpointNow().ok());
   EXPECT_EQ(store->record_count(), 0u) << "every record went with the checkpoint";
   Restart();
@@ -394,8 +394,7 @@ TEST_F(RecoveryTest, ATransactionMovedInTheLiveListBetweenSlicesIsKept) {
     ASSERT_TRUE(tm->BeginOpen(open).ok());
   }
   int between = 0;
-  fault::ScopedFault slices("coordinator.checkpoint.between_slices",
-                            fault::Spec::Callback([&] {
+  fault::ScopedFault slices("coordinator.checkpoint.between_slices", fault::Spec::Callback([&] {
                               if (between++ > 0) return;
                               EXPECT_TRUE(tm->Abort("mv-0", "").ok());
                               EXPECT_EQ(WaitFinal("mv-0").state, co::TxnState::kAborted);

@@ -64,9 +64,9 @@ Status LogImpl::WriteCheckpointFile(Lsn cut, const std::string& snapshot) {
     const std::size_t n = std::min(kChunk, frame.size() - at);
     s = files::WriteAll(fd, frame.data() + at, n, at, tmp);
     if (s.ok() && frame.size() > kChunk) {
-      (void)::sync_file_range(fd, static_cast<off_t>(at), static_cast<off_t>(n),
-                              SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-                                  SYNC_FILE_RANGE_WAIT_AFTER);
+      (void)::sync_file_range(
+          fd, static_cast<off_t>(at), static_cast<off_t>(n),
+          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
     }
   }
   if (s.ok()) s = TXC_FAULT("wal.checkpoint.before_fsync");
