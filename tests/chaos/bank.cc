@@ -132,7 +132,10 @@ void Bank::WriteConfigs() {
   std::ofstream c(dir_ + "/txcoordd.json", std::ios::trunc);
   c << "{\"coordinator_id\":" << Quote(cid_) << ",\"listen\":\"127.0.0.1:" << port_
     << "\",\"wal_dir\":" << Quote(dir_ + "/wal")
-    << ",\"worker_threads\":4,\"http_threads\":16,\"participants\":[" << PgParticipant(pg_dsn_)
+    // Checkpoints every 50 records (default 1,000): many per round, so the kills land in
+    // and around them too (a snapshot written while transactions go on, docs/coordinator.md).
+    << ",\"worker_threads\":4,\"http_threads\":16,\"checkpoint_every_records\":50"
+    << ",\"participants\":[" << PgParticipant(pg_dsn_)
     << ",{\"name\":\"wallet-redis\",\"kind\":\"remote\",\"url\":\"http://127.0.0.1:"
     << participant_port_ << "\",\"token\":\"chaos-token\",\"call_timeout_ms\":2000}]}";
   std::ofstream p(dir_ + "/txparticipant.json", std::ios::trunc);
