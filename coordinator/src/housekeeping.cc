@@ -118,7 +118,11 @@ void Engine::Resume(internal::ReplayTables& tables) {
       AddLiveLocked(*txn);
     }
     for (const auto& [gid, rt] : tables.finished_heuristic) RestoreHeuristicLocked(rt);
+    // The byte rule goes on where it was (CheckpointDue): a restart does not make the first
+    // checkpoint due early.
     records_since_checkpoint_ = tables.records_after_checkpoint;
+    bytes_since_checkpoint_ = tables.bytes_after_checkpoint;
+    last_checkpoint_bytes_ = tables.checkpoint_bytes;
     replay_done_ = true;
   }
   for (const TxnPtr& txn : to_settle) {

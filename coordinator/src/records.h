@@ -27,6 +27,8 @@ struct ReplayTables {
   // ENDed transactions with a heuristic outcome, kept (newest kMaxHeuristicKept) for Get/List.
   std::map<std::string, ReplayTxn> finished_heuristic;
   std::uint64_t records_after_checkpoint = 0;
+  std::uint64_t bytes_after_checkpoint = 0;  // their bodies
+  std::uint64_t checkpoint_bytes = 0;        // the replayed checkpoint's body; 0 = none
 };
 
 std::int64_t ToUnixMs(Clock::WallTime t);

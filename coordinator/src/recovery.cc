@@ -113,6 +113,7 @@ Status ApplyCheckpoint(ReplayTables& t, std::string_view body) {
     return DataLoss("coordinator checkpoint does not parse");
   }
   t = ReplayTables{};
+  t.checkpoint_bytes = body.size();
   // Swapped out of the parsed message, not copied: a checkpoint may hold 100k transactions.
   for (v1::TxnSnapshot& s : *c.mutable_transactions()) {
     auto [at, fresh] = t.live.try_emplace(s.begin().gid());
@@ -172,6 +173,7 @@ Status RecoveredState::Apply(const wal::ReplayedRecord& record) {
                     " does not parse");
   }
   ++t.records_after_checkpoint;
+  t.bytes_after_checkpoint += record.body.size();
   switch (rec.kind_case()) {
     case v1::Record::kBegin:
       ApplyBegin(t, *rec.mutable_begin());

@@ -313,6 +313,25 @@ TEST_F(RecoveryTest, ALargeSnapshotIsRewrittenOnlyAfterAsManyBytesOfRecords) {
   EXPECT_LE(store->checkpoint_bytes, store->appended_bytes + store->last_checkpoint_bytes);
 }
 
+// A restart resumes the byte rule where it was: the replayed checkpoint's size and the bytes
+// logged after it count, so a few records after the restart do not rewrite a large snapshot.
+TEST_F(RecoveryTest, TheByteRuleGoesOnAcrossARestart) {
+  cfg.checkpoint_every_records = 2;
+  Start();
+  for (int i = 0; i < 150; ++i) {
+    co::TxnRequest r = Request("keep-" + std::to_string(i));
+    r.idempotency_key = "key-for-a-long-lived-client-retry-" + std::to_string(i);
+    ASSERT_TRUE(tm->Submit(r).ok());
+  }
+  ASSERT_TRUE(Eventually([&] { return tm->metrics().in_flight == 0u; }));
+  ASSERT_TRUE(tm->CheckpointNow().ok());
+  Restart();
+  const std::uint64_t before = store->checkpoints;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(tm->Submit(Request("after-" + std::to_string(i))).ok());
+  ASSERT_TRUE(Eventually([&] { return tm->metrics().in_flight == 0u; }));
+  EXPECT_EQ(store->checkpoints, before) << "15 records are far fewer bytes than the snapshot";
+}
+
 // A snapshot the WAL refuses as too large (kInvalidArgument, before its cut) is skipped: the
 // engine keeps working and keeps its log; a later checkpoint that fits goes through.
 TEST_F(RecoveryTest, ACheckpointTooLargeForTheWalIsSkippedNotFatal) {
