@@ -43,6 +43,16 @@ class RecoveryTest : public EngineTest {
     r.mutable_end()->set_gid(gid);
     Put(r);
   }
+  // n transactions "<prefix><i>", each with its own long Idempotency-Key (what makes a
+  // snapshot large), all finished.
+  void SubmitKeyedAndFinish(const std::string& prefix, int n) {
+    for (int i = 0; i < n; ++i) {
+      co::TxnRequest r = Request(prefix + std::to_string(i));
+      r.idempotency_key = "key-for-a-long-lived-client-retry-" + prefix + std::to_string(i);
+      ASSERT_TRUE(tm->Submit(r).ok());
+    }
+    ASSERT_TRUE(Eventually([&] { return tm->metrics().in_flight == 0u; }));
+  }
 };
 
 TEST_F(RecoveryTest, BeginOnlyIsAbortedEverywhere) {
@@ -299,12 +309,7 @@ TEST_F(RecoveryTest, AutomaticCheckpointsComeOncePerInterval) {
 TEST_F(RecoveryTest, ALargeSnapshotIsRewrittenOnlyAfterAsManyBytesOfRecords) {
   cfg.checkpoint_every_records = 2;
   Start();
-  for (int i = 0; i < 150; ++i) {
-    co::TxnRequest r = Request("big-" + std::to_string(i));
-    r.idempotency_key = "key-for-a-long-lived-client-retry-" + std::to_string(i);
-    ASSERT_TRUE(tm->Submit(r).ok());
-  }
-  ASSERT_TRUE(Eventually([&] { return tm->metrics().in_flight == 0u; }));
+  ASSERT_NO_FATAL_FAILURE(SubmitKeyedAndFinish("big-", 150));
   EXPECT_EQ(tm->metrics().idempotency_keys, 150u);
   std::lock_guard<std::mutex> lock(store->mu);
   const std::uint64_t records = store->dropped + store->records.size();  // BEGIN, COMMIT, END
@@ -318,12 +323,7 @@ TEST_F(RecoveryTest, ALargeSnapshotIsRewrittenOnlyAfterAsManyBytesOfRecords) {
 TEST_F(RecoveryTest, TheByteRuleGoesOnAcrossARestart) {
   cfg.checkpoint_every_records = 2;
   Start();
-  for (int i = 0; i < 150; ++i) {
-    co::TxnRequest r = Request("keep-" + std::to_string(i));
-    r.idempotency_key = "key-for-a-long-lived-client-retry-" + std::to_string(i);
-    ASSERT_TRUE(tm->Submit(r).ok());
-  }
-  ASSERT_TRUE(Eventually([&] { return tm->metrics().in_flight == 0u; }));
+  ASSERT_NO_FATAL_FAILURE(SubmitKeyedAndFinish("keep-", 150));
   ASSERT_TRUE(tm->CheckpointNow().ok());
   Restart();
   const std::uint64_t before = store->checkpoints;
