@@ -31,6 +31,8 @@
 #include <vector>
 
 #include "txbench_util.h"
+#include "txcoord/adapters/config.h"
+#include "txcoord/adapters/factory.h"
 #include "txcoord/coordinator/transaction_manager.h"
 
 namespace txcoord::bench {
@@ -65,30 +67,6 @@ class GoneAfterPrepare final : public participant::Participant {
   std::string name_;
 };
 
-// Answers every call: the probe transactions that run while the checkpoint is written finish.
-class Fine final : public participant::Participant {
- public:
-  const std::string& name() const override { return name_; }
-  Status Validate(std::string_view, const participant::Payload&) const override {
-    return Status::Ok();
-  }
-  Result<participant::PrepareResult> Prepare(const participant::BranchCall&) override {
-    return participant::PrepareResult{participant::Vote::kYes, ""};
-  }
-  Status Commit(const participant::BranchId&) override { return Status::Ok(); }
-  Status Abort(const participant::BranchId&) override { return Status::Ok(); }
-  Result<participant::ExecuteResult> Execute(const participant::BranchCall&) override {
-    return participant::ExecuteResult{};
-  }
-  Status Compensate(const participant::BranchCall&) override { return Status::Ok(); }
-  Result<std::vector<participant::InDoubtBranch>> InDoubt(std::string_view) override {
-    return std::vector<participant::InDoubtBranch>{};
-  }
-
- private:
-  std::string name_ = "probe";
-};
-
 const char* const kParticipants[] = {"bank-pg", "wallet-redis"};
 
 // What a transaction submitted while the final checkpoint is written waits.
@@ -115,7 +93,12 @@ Status WriteWal(const std::string& wal_dir, std::size_t n, bool checkpoint, Chec
   cfg.phase2_backoff = {std::chrono::hours(1), std::chrono::hours(1)};  // no retries while writing
   coordinator::Participants parts;
   for (const char* p : kParticipants) parts.push_back(std::make_shared<GoneAfterPrepare>(p));
-  parts.push_back(std::make_shared<Fine>());
+  // The probe transactions (below) go to a participant of kind noop: they finish.
+  auto probe_config = adapters::ParseJsonConfig(R"({"name":"probe","kind":"noop"})");
+  if (!probe_config.ok()) return probe_config.status();
+  auto probe = adapters::CreateParticipant(**probe_config);
+  if (!probe.ok()) return probe.status();
+  parts.push_back(*probe);
   auto tm = coordinator::TransactionManager::Start(cfg, parts, std::move(*log), std::move(state),
                                                    Clock::Real(), Random::System());
   if (!tm.ok()) return tm.status();
@@ -148,7 +131,7 @@ Status WriteWal(const std::string& wal_dir, std::size_t n, bool checkpoint, Chec
   for (auto& t : threads) t.join();
   if (failed > 0) return Internal(std::to_string(failed.load()) + " submissions did not commit");
   if (!checkpoint) return Status::Ok();
-  // One probe transaction after another (on the Fine participant: they finish) while the
+  // One probe transaction after another (on the noop participant: they finish) while the
   // checkpoint of n in flight is written: the slowest is how long appends were held up.
   std::atomic<bool> done{false}, stopped{false};
   Status failed_probe;  // set before `stopped`

@@ -131,7 +131,8 @@ bool Bank::Setup(int accounts, long long balance) {
 void Bank::WriteConfigs() {
   std::ofstream c(dir_ + "/txcoordd.json", std::ios::trunc);
   c << "{\"coordinator_id\":" << Quote(cid_) << ",\"listen\":\"127.0.0.1:" << port_
-    << "\",\"wal_dir\":" << Quote(dir_ + "/wal")
+    << "\",\"wal_dir\":"
+    << Quote(dir_ + "/wal")
     // Checkpoints every 50 records (default 1,000): many per round, so the kills land in
     // and around them too (a snapshot written while transactions go on, docs/coordinator.md).
     << ",\"worker_threads\":4,\"http_threads\":16,\"checkpoint_every_records\":50"
@@ -193,25 +194,31 @@ bool Bank::PauseParticipant(std::chrono::milliseconds for_how_long) {
 
 void Bank::Transfer(TransferRecord& t, SteadyClock::time_point deadline) {
   const std::string body = Body(t);
-  while (SteadyClock::now() < deadline) {
-    e2e::HttpReply r =
-        e2e::Http(port_, "POST", "/v1/transactions", body, {{"Idempotency-Key", t.tid}}, 10s);
-    t.note = std::to_string(r.status) + " " + (r.status == -1 ? r.error : r.body);
-    if (r.status == 200) {
-      const std::string state = e2e::JsonField(r.body, "state");
-      if (state == "committed") {
-        t.outcome = Outcome::kCommitted;
-        return;
-      }
-      if (state == "ABORTED" || state == "aborted" || state == "compensated") {
-        t.outcome = Outcome::kAborted;
-        return;
-      }
-    } else if (r.status == 400 || r.status == 404 || r.status == 422) {
-      return;  // a client or server bug: left unknown, reported by the checks via note
-    }
-    std::this_thread::sleep_for(100ms);  // retry pacing (no answer / not final yet)
-  }
+  const auto budget =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+  if (budget.count() <= 0) return;
+  // Sent again with the same key every 100 ms (no answer, or not final yet) until it has an
+  // outcome or the budget runs out: a client that retries.
+  txcoord::testing::Eventually(
+      [&] {
+        e2e::HttpReply r =
+            e2e::Http(port_, "POST", "/v1/transactions", body, {{"Idempotency-Key", t.tid}}, 10s);
+        t.note = std::to_string(r.status) + " " + (r.status == -1 ? r.error : r.body);
+        if (r.status == 200) {
+          const std::string state = e2e::JsonField(r.body, "state");
+          if (state == "committed") {
+            t.outcome = Outcome::kCommitted;
+            return true;
+          }
+          if (state == "ABORTED" || state == "aborted" || state == "compensated") {
+            t.outcome = Outcome::kAborted;
+            return true;
+          }
+        }
+        // 400/404/422: a client or server bug, left unknown and reported by the checks (note).
+        return r.status == 400 || r.status == 404 || r.status == 422;
+      },
+      budget, 100ms);
 }
 
 bool Bank::WaitQuiet(std::chrono::milliseconds deadline) {

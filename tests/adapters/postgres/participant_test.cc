@@ -12,6 +12,18 @@ namespace {
 
 using participant::Vote;
 
+// Registers the C++ action `name`: it signals `entered` once it runs, then holds its transaction
+// (and its pooled connection) until `released` is ready.
+Status RegisterHeld(PostgresParticipant& p, const std::string& name, std::promise<void>& entered,
+                    std::shared_future<void> released) {
+  return p.RegisterAction(name, {},
+                          [&entered, released](PgTx&, const Payload&) -> Result<ActionVerdict> {
+                            entered.set_value();
+                            released.wait();
+                            return ActionVerdict::Ok();
+                          });
+}
+
 TEST_F(PgTest, PrepareThenCommitAppliesOnlyAtCommit) {
   auto p = Make();
   ASSERT_TRUE(p);
@@ -112,11 +124,7 @@ TEST_F(PgTest, DuplicatePrepareOfABranchInFlightAnswersRetryQuickly) {
   ASSERT_TRUE(p);
   std::promise<void> entered, release;
   auto released = release.get_future().share();
-  ASSERT_TRUE(p->RegisterAction("held", {}, [&](PgTx&, const Payload&) -> Result<ActionVerdict> {
-                 entered.set_value();
-                 released.wait();
-                 return ActionVerdict::Ok();
-               }).ok());
+  ASSERT_TRUE(RegisterHeld(*p, "held", entered, released).ok());
   const auto call = Call("g1", "held", {});
   auto first = std::async(std::launch::async, [&] { return p->Prepare(call); });
   entered.get_future().wait();  // its barrier row is inserted, not yet prepared
@@ -406,11 +414,7 @@ TEST_F(PgTest, ExhaustedPoolAnswersUnavailableAfterTheWait) {
   ASSERT_TRUE(p);
   std::promise<void> entered, release;
   auto released = release.get_future().share();
-  ASSERT_TRUE(p->RegisterAction("hold", {}, [&](PgTx&, const Payload&) -> Result<ActionVerdict> {
-                 entered.set_value();
-                 released.wait();
-                 return ActionVerdict::Ok();
-               }).ok());
+  ASSERT_TRUE(RegisterHeld(*p, "hold", entered, released).ok());
   auto holder = std::async(std::launch::async, [&] { return p->Execute(Call("g1", "hold", {})); });
   entered.get_future().wait();
   const auto t0 = std::chrono::steady_clock::now();
