@@ -29,6 +29,7 @@ const std::set<std::string> kKeys = {"coordinator_id",
                                      "worker_threads",
                                      "max_concurrent_per_participant",
                                      "max_queued_per_participant",
+                                     "inline_calls_under_us",
                                      "orphan_scan_interval_ms",
                                      "orphan_min_age_ms",
                                      "checkpoint_every_records",
@@ -126,6 +127,8 @@ Result<DaemonConfig> ParseDaemonConfig(const Object& o,
   c.engine.max_concurrent_per_participant = static_cast<std::size_t>(per_participant);
   TXC_ASSIGN_OR_RETURN(auto queued, Int(o, "max_queued_per_participant", 1'000, 1, 1'000'000));
   c.engine.max_queued_per_participant = static_cast<std::size_t>(queued);
+  TXC_ASSIGN_OR_RETURN(auto inline_under, Int(o, "inline_calls_under_us", 100, 0, 1'000'000));
+  c.engine.inline_calls_under = std::chrono::microseconds(inline_under);
   TXC_ASSIGN_OR_RETURN(auto step_attempts, Int(o, "saga_step_max_attempts", 5, 1, 1000));
   c.engine.saga_step_max_attempts = static_cast<std::uint32_t>(step_attempts);
   TXC_ASSIGN_OR_RETURN(auto stuck_after, Int(o, "saga_stuck_after", 10, 1, 1000000));

@@ -95,6 +95,13 @@ std::optional<ParticipantChannel::Queued> ParticipantChannel::FinishLocked(Stead
   ++stats_.calls;
   stats_.queued_seconds += std::chrono::duration<double>(start - at).count();
   stats_.running_seconds += std::chrono::duration<double>(end - start).count();
+  const std::int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count();
+  const std::uint32_t n = samples_.load(std::memory_order_relaxed);
+  const std::int64_t mean = recent_ns_.load(std::memory_order_relaxed);
+  // The plain mean of the first samples, then an exponential one (weight 1/8).
+  const std::int64_t k = n < kQuickSamples ? n + 1 : kQuickSamples;
+  recent_ns_.store(mean + (ns - mean) / k, std::memory_order_relaxed);
+  if (n < kQuickSamples) samples_.store(n + 1, std::memory_order_relaxed);
   if (queue_.empty()) {
     --active_;
     return std::nullopt;
@@ -102,6 +109,12 @@ std::optional<ParticipantChannel::Queued> ParticipantChannel::FinishLocked(Stead
   Queued next = std::move(queue_.front());
   queue_.pop_front();
   return next;
+}
+
+bool ParticipantChannel::Quick(std::chrono::microseconds limit) const {
+  return limit.count() > 0 && samples_.load(std::memory_order_relaxed) >= kQuickSamples &&
+         recent_ns_.load(std::memory_order_relaxed) <
+             std::chrono::duration_cast<std::chrono::nanoseconds>(limit).count();
 }
 
 ParticipantChannel::Stats ParticipantChannel::stats() const {

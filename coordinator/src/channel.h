@@ -1,5 +1,6 @@
 #pragma once
 // Internal: per-participant circuit breaker and bounded call queue (bulkhead).
+#include <atomic>
 #include <boost/asio/thread_pool.hpp>
 #include <cstdint>
 #include <deque>
@@ -69,6 +70,11 @@ class ParticipantChannel {
     double running_seconds = 0;
   };
   Stats stats() const;
+  // True when the recent calls (an exponential mean over the last ~8, once kQuickSamples have
+  // run) took less than `limit` each: cheaper to make on the caller's thread than to hand to
+  // the pool. Lock-free; `limit` 0 → false.
+  bool Quick(std::chrono::microseconds limit) const;
+  static constexpr std::uint32_t kQuickSamples = 8;
   participant::Participant& participant() { return *participant_; }
   CircuitBreaker& breaker() { return breaker_; }
   std::size_t queued() const;
@@ -94,6 +100,8 @@ class ParticipantChannel {
   std::size_t active_ = 0;
   std::deque<Queued> queue_;
   Stats stats_;
+  std::atomic<std::int64_t> recent_ns_{0};  // written under mu_, read by Quick
+  std::atomic<std::uint32_t> samples_{0};
 };
 
 }  // namespace txcoord::coordinator::internal

@@ -182,11 +182,16 @@ class Engine {
                                                    std::string_view after_crash);
   std::optional<SubmitReply> MatchIdempotencyLocked(const std::string& key, const std::string& hash,
                                                     Status* mismatch) const;
-  // Sends every branch's prepare to its channel's pool, except the last one, which runs on the
-  // caller's thread when its channel has a free slot (the caller waits for it in Decide) and
-  // the housekeeping tick runs: while that call runs, Tick takes the timeout decision if the
-  // prepare deadline passes (inline_prepares_).
+  // Sends each branch's prepare to its channel's pool, except those CallsHere picks: with the
+  // housekeeping tick running they run on the caller's thread, one after another, each when its
+  // channel has a free slot (else pooled), after the pooled ones were sent; a refusal or
+  // failure skips the rest (the abort reaches them). The caller waits for all in Decide; while
+  // it is in a call, Tick takes the timeout decision if the prepare deadline passes
+  // (inline_prepares_).
   void StartPrepares(const TxnPtr& txn);
+  // Does a caller that waits for the answer make this branch's call itself? The last branch's
+  // always; another's when its participant is quick (Config::inline_calls_under).
+  bool CallsHere(const std::string& participant, bool last);
   void SendPrepare(const TxnPtr& txn, std::size_t i);
   void RunPrepare(const TxnPtr& txn, std::size_t i);
   void RecordPrepareLocked(Txn& t, std::size_t i, BranchState result, const std::string& why);
@@ -196,8 +201,8 @@ class Engine {
   Status ValidateCommon(const std::string& gid, const std::string& key,
                         std::optional<std::chrono::milliseconds> timeout) const;
   static internal::v1::Begin BeginOf(const Txn& t);
-  // `here`: the caller waits for phase 2 after this returns; after a commit decision one
-  // phase-2 call may run on its thread (StartPhase2).
+  // `here`: the caller waits for phase 2 after this returns; after a commit decision phase-2
+  // calls may run on its thread (StartPhase2).
   Result<SubmitReply> Decide(const TxnPtr& txn, bool here);
   // `op`: an operator's (non-forced) resolve: every branch must be prepared; the record carries
   // the reason and operator. `here`: as for StartPhase2.
@@ -208,8 +213,8 @@ class Engine {
   void RecordLatencyLocked(const Txn& t);
 
   // --- phase2.cc ---
-  // `here`: the caller is going to wait for phase 2 anyway, so the last branch's call runs on
-  // its thread when the channel has a free slot (the others go to the pool first).
+  // `here`: the caller is going to wait for phase 2 anyway, so the calls CallsHere picks run on
+  // its thread, each when its channel has a free slot (the others go to the pool first).
   void StartPhase2(const TxnPtr& txn, Phase2Op op, bool here = false);
   // `here`: run the call on this thread if the channel has a free slot (else the pool).
   void DispatchPhase2(const std::string& gid, std::size_t i, std::uint64_t generation,

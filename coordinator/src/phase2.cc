@@ -14,19 +14,31 @@ bool Acked(BranchState s) {
 }  // namespace
 
 void Engine::StartPhase2(const TxnPtr& txn, Phase2Op op, bool here) {
-  std::vector<std::pair<std::size_t, std::uint64_t>> todo;
+  struct Todo {
+    std::size_t i;
+    std::uint64_t generation;
+    std::string participant;
+  };
+  std::vector<Todo> todo;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (std::size_t i = 0; i < txn->branches.size(); ++i) {
       Branch& b = txn->branches[i];
       if (Acked(b.state)) continue;
       b.state = op == Phase2Op::kCommit ? BranchState::kCommitting : BranchState::kAborting;
-      todo.emplace_back(i, b.generation);
+      todo.push_back({i, b.generation, b.participant});
     }
   }
+  // As StartPrepares: the pool's branches first, then this thread's own, in order.
+  std::vector<const Todo*> mine;
   for (std::size_t k = 0; k < todo.size(); ++k) {
-    DispatchPhase2(txn->gid, todo[k].first, todo[k].second, here && k + 1 == todo.size());
+    if (here && CallsHere(todo[k].participant, k + 1 == todo.size())) {
+      mine.push_back(&todo[k]);
+    } else {
+      DispatchPhase2(txn->gid, todo[k].i, todo[k].generation, false);
+    }
   }
+  for (const Todo* t : mine) DispatchPhase2(txn->gid, t->i, t->generation, true);
   MaybeFinish(txn);
 }
 

@@ -212,10 +212,32 @@ void Engine::StartPrepares(const TxnPtr& txn) {
     for (Branch& b : txn->branches) b.state = BranchState::kPreparing;
     if (here) inline_prepares_.push_back(txn);  // until Decide
   }
-  const std::size_t last = txn->branches.size() - 1;
-  for (std::size_t i = 0; i < last; ++i) SendPrepare(txn, i);
-  internal::ParticipantChannel* ch = ChannelFor(txn->branches[last].participant);
-  if (!here || !ch->TryRunHere([&] { RunPrepare(txn, last); })) SendPrepare(txn, last);
+  // The pool gets its branches first, so they run while this thread makes its own calls.
+  std::vector<std::size_t> mine;
+  for (std::size_t i = 0; i < txn->branches.size(); ++i) {
+    if (here && CallsHere(txn->branches[i].participant, i + 1 == txn->branches.size())) {
+      mine.push_back(i);
+    } else {
+      SendPrepare(txn, i);
+    }
+  }
+  for (std::size_t k = 0; k < mine.size(); ++k) {
+    const std::size_t i = mine[k];
+    if (k > 0) {
+      // A refusal, a failure or an abort since: the remaining calls would be wasted (the
+      // abort reaches their branches anyway).
+      std::lock_guard<std::mutex> lock(mu_);
+      if (txn->state != TxnState::kPreparing || txn->prepare_failed) return;
+    }
+    internal::ParticipantChannel* ch = ChannelFor(txn->branches[i].participant);
+    if (!ch->TryRunHere([&] { RunPrepare(txn, i); })) SendPrepare(txn, i);
+  }
+}
+
+bool Engine::CallsHere(const std::string& participant, bool last) {
+  if (last) return true;
+  internal::ParticipantChannel* ch = ChannelFor(participant);
+  return ch != nullptr && ch->Quick(cfg_.inline_calls_under);
 }
 
 void Engine::SendPrepare(const TxnPtr& txn, std::size_t i) {

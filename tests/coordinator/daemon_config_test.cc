@@ -36,6 +36,7 @@ TEST(DaemonConfig, MinimalConfigGetsDocumentedDefaults) {
   EXPECT_EQ(c->engine.max_queued_per_participant, 1'000u);
   EXPECT_EQ(c->engine.worker_threads, 16u);
   EXPECT_EQ(c->engine.max_idempotency_keys, 250'000u);
+  EXPECT_EQ(c->engine.inline_calls_under, std::chrono::microseconds(100));
   EXPECT_EQ(c->server.max_body_bytes, 1u << 20);
   EXPECT_EQ(c->participants.size(), 1u);
 }
@@ -43,7 +44,7 @@ TEST(DaemonConfig, MinimalConfigGetsDocumentedDefaults) {
 TEST(DaemonConfig, KeysAndOverridesApply) {
   auto c = Parse(With(R"("listen":"0.0.0.0:9000","token":"s","max_concurrent_per_participant":16,
                          "max_queued_per_participant":50,"worker_threads":32,"log_level":"warn",
-                         "max_idempotency_keys":5000)"),
+                         "max_idempotency_keys":5000,"inline_calls_under_us":0)"),
                  {{"wal-dir", "/tmp/other"}, {"coordinator-id", "c2"}});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->server.host, "0.0.0.0");
@@ -53,6 +54,7 @@ TEST(DaemonConfig, KeysAndOverridesApply) {
   EXPECT_EQ(c->engine.max_queued_per_participant, 50u);
   EXPECT_EQ(c->engine.worker_threads, 32u);
   EXPECT_EQ(c->engine.max_idempotency_keys, 5000u);
+  EXPECT_EQ(c->engine.inline_calls_under, std::chrono::microseconds(0));
   EXPECT_EQ(c->log_level, log::Level::kWarn);
   EXPECT_EQ(c->wal.dir, "/tmp/other");
   EXPECT_EQ(c->engine.coordinator_id, "c2");
@@ -74,6 +76,8 @@ TEST(DaemonConfig, BadValuesNameTheKey) {
       {With(R"("max_concurrent_per_participant":0)"), "max_concurrent_per_participant"},
       {With(R"("max_queued_per_participant":"10")"), "max_queued_per_participant"},
       {With(R"("default_timeout_ms":-1)"), "default_timeout_ms"},
+      {With(R"("inline_calls_under_us":-5)"), "inline_calls_under_us"},
+      {With(R"("inline_calls_under_us":2000000)"), "inline_calls_under_us"},
       {With(R"("log_level":"loud")"), "log level"},
       {With(R"("token":5)"), "token"},
   };

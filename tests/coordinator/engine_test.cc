@@ -144,6 +144,83 @@ TEST_F(EngineTest, CallerWaitingForPhase2MakesOneCommitCallItself) {
   EXPECT_EQ(WaitFinal("t-bg").state, co::TxnState::kCommitted);
 }
 
+// Participants whose calls take less than inline_calls_under are called on the waiting
+// caller's thread, one after another: pg's prepare (not the last branch) holds up redis's,
+// and pg's commit holds up redis's. Before enough calls were timed, pg's go to the pool.
+TEST_F(EngineTest, QuickParticipantsAreCalledOneAfterAnotherOnTheWaitingThread) {
+  cfg.inline_calls_under = 1s;  // the fakes are far quicker, even on a loaded machine
+  Start();
+  pg->prepare_gate.Close();  // the first call: pg's calls have not been timed yet
+  auto first = std::async(std::launch::async, [&] { return tm->Submit(Request("t-first")); });
+  ASSERT_TRUE(Eventually([&] { return pg->prepare_gate.waiting() == 1; }));
+  EXPECT_TRUE(
+      Eventually([&] { return redis->StateOf(Id("t-first", "b1")) == FakeState::kPrepared; }));
+  pg->prepare_gate.Open();
+  ASSERT_TRUE(first.get().ok());
+  EXPECT_EQ(WaitFinal("t-first").state, co::TxnState::kCommitted);
+
+  WarmUp(8);
+  pg->prepare_gate.Close();
+  auto req = Request("t-inline");
+  req.caller_waits_phase2 = true;
+  auto inl = std::async(std::launch::async, [&] { return tm->Submit(req); });
+  ASSERT_TRUE(Eventually([&] { return pg->prepare_gate.waiting() == 1; }));
+  EXPECT_FALSE(
+      Eventually([&] { return redis->StateOf(Id("t-inline", "b1")) != FakeState::kNone; }, 100ms))
+      << "redis was asked while pg's prepare on the same thread was still running";
+  pg->commit_gate.Close();
+  pg->prepare_gate.Open();
+  EXPECT_TRUE(Eventually([&] { return pg->commit_gate.waiting() == 1; }));
+  EXPECT_EQ(redis->StateOf(Id("t-inline", "b1")), FakeState::kPrepared)
+      << "redis's commit did not wait for pg's on the same thread";
+  EXPECT_EQ(inl.wait_for(50ms), std::future_status::timeout);
+  pg->commit_gate.Open();
+  auto r = inl.get();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(WaitFinal("t-inline").state, co::TxnState::kCommitted);
+  ExpectAtomic("t-inline", true);
+}
+
+// A refusal among the quick calls: the branches after it are not asked to prepare; the abort
+// reaches them (a late prepare would vote no).
+TEST_F(EngineTest, AQuickRefusalSkipsTheRemainingPrepares) {
+  cfg.inline_calls_under = 1s;
+  Start();
+  WarmUp(8);
+  const int redis_prepares = redis->prepares();
+  pg->VoteNo(true);
+  auto req = Request("t-no");
+  req.caller_waits_phase2 = true;
+  auto r = tm->Submit(req);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(WaitFinal("t-no").state, co::TxnState::kAborted);
+  EXPECT_EQ(redis->prepares(), redis_prepares);
+  ExpectAtomic("t-no", false);
+}
+
+// A quick participant that turns slow is called through the pool again (in parallel with the
+// others) once its recent calls take longer than inline_calls_under.
+TEST_F(EngineTest, AQuickParticipantTurnedSlowIsCalledThroughThePoolAgain) {
+  cfg.inline_calls_under = 20ms;
+  Start();
+  WarmUp(8);
+  pg->call_delay = 200ms;  // one slow prepare lifts the recent mean (weight 1/8) past 20 ms
+  auto slow = Request("t-slow");
+  slow.caller_waits_phase2 = true;
+  ASSERT_TRUE(tm->Submit(slow).ok());
+  EXPECT_EQ(WaitFinal("t-slow").state, co::TxnState::kCommitted);
+  pg->call_delay = 0us;
+  pg->prepare_gate.Close();
+  auto after = std::async(std::launch::async, [&] { return tm->Submit(Request("t-after")); });
+  ASSERT_TRUE(Eventually([&] { return pg->prepare_gate.waiting() == 1; }));
+  const bool parallel =
+      Eventually([&] { return redis->StateOf(Id("t-after", "b1")) == FakeState::kPrepared; });
+  pg->prepare_gate.Open();
+  EXPECT_TRUE(parallel) << "redis waited for pg: pg was still called on the Submit thread";
+  ASSERT_TRUE(after.get().ok());
+  EXPECT_EQ(WaitFinal("t-after").state, co::TxnState::kCommitted);
+}
+
 TEST_F(EngineTest, NonRetryablePrepareErrorAborts) {
   pg->FailPrepares(Code::kInvalidArgument, 1);
   Start();

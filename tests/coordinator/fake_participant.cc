@@ -2,8 +2,17 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <thread>
 
 namespace txcoord::testing {
+namespace {
+
+// A slow store's call: the time passing is the point, there is no state to wait for.
+void Delay(std::chrono::microseconds d) {
+  if (d.count() > 0) std::this_thread::sleep_for(d);
+}
+
+}  // namespace
 
 void EventLog::Add(std::string e) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -75,6 +84,7 @@ Status FakeParticipant::Scripted(Code& code, int& count) {
 
 Result<participant::PrepareResult> FakeParticipant::Prepare(const participant::BranchCall& call) {
   prepare_gate.Pass();
+  Delay(call_delay.load());
   std::lock_guard<std::mutex> lock(mu_);
   ++prepares_;
   if (events_) events_->Add("prepare:" + name_ + ":" + Key(call.id));
@@ -93,6 +103,7 @@ Result<participant::PrepareResult> FakeParticipant::Prepare(const participant::B
 
 Status FakeParticipant::Commit(const BranchId& id) {
   commit_gate.Pass();
+  Delay(call_delay.load());
   if (throw_commits.fetch_sub(1) > 0) throw std::runtime_error("buggy adapter");
   throw_commits.store(std::max(throw_commits.load(), 0));
   std::lock_guard<std::mutex> lock(mu_);

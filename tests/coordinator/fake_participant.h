@@ -6,6 +6,7 @@
 // Every call is appended to the shared EventLog ("prepare:<name>:<gid>/<branch>").
 // Thread-safety: all methods are safe from any thread.
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -74,6 +75,8 @@ class FakeParticipant final : public participant::Participant {
   std::atomic<int> throw_commits{0};     // next N commits throw (a contract violation)
   Gate prepare_gate;
   Gate commit_gate;
+  // Every Prepare and Commit takes at least this long (a slow store: it sleeps).
+  std::atomic<std::chrono::microseconds> call_delay{std::chrono::microseconds(0)};
   // Sagas.
   void RefuseAction(const std::string& action);  // Execute of `action` → kRefused
   void FailExecutes(Code code, int count);       // next `count` executes fail, no effect

@@ -62,6 +62,9 @@ class EngineTest : public ::testing::Test {
     cfg.checkpoint_every_records = 0;
     cfg.checkpoint_interval = 0ms;
     cfg.tick = 5ms;
+    // The fakes are quick: without this they would soon all be called on the Submit thread.
+    // The tests of that rule set it themselves.
+    cfg.inline_calls_under = 0us;
   }
 
   void TearDown() override {
@@ -108,6 +111,17 @@ class EngineTest : public ::testing::Test {
       r.branches.push_back(co::BranchRequest{p, "transfer", {{"amount", "10"}}, ""});
     }
     return r;
+  }
+
+  // Commits `n` two-branch transactions whose caller waits for phase 2: enough calls for the
+  // channels to have timed each participant's calls.
+  void WarmUp(int n) {
+    for (int i = 0; i < n; ++i) {
+      auto req = Request("t-warm" + std::to_string(i));
+      req.caller_waits_phase2 = true;
+      auto r = tm->Submit(req);
+      ASSERT_TRUE(r.ok()) << r.status();
+    }
   }
 
   co::TxnView WaitFinal(const std::string& gid) {

@@ -193,6 +193,10 @@ struct Config {
   // Keep ≤ the participant's connection pool (the adapters default to 8) and ≤ worker_threads.
   std::size_t max_concurrent_per_participant = 8;
   std::size_t max_queued_per_participant = 1'000;
+  // A participant whose recent calls took less than this each is called on the thread that
+  // waits for the answer (one branch after another) instead of through the pool: a hand-off
+  // costs more than such a call. 0 = only the last branch there (the rule for every call).
+  std::chrono::microseconds inline_calls_under{100};
   BackoffPolicy prepare_backoff{std::chrono::milliseconds(10), std::chrono::milliseconds(200)};
   BackoffPolicy phase2_backoff{std::chrono::milliseconds(50), std::chrono::milliseconds(5'000)};
   std::uint32_t breaker_failures = 5;  // consecutive failures that open a participant's breaker
