@@ -3,8 +3,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdio>
+#include <latch>
 
 #include "txcoord/core/fault.h"
+#include "txcoord/core/thread_name.h"
 
 namespace txcoord::coordinator {
 
@@ -31,7 +33,19 @@ Engine::Engine(Config config,
   }
   metrics_.latency_bounds_ms = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000};
   metrics_.latency_counts.assign(metrics_.latency_bounds_ms.size() + 1, 0);
-  io_thread_ = std::thread([this] { io_.run(); });
+  io_thread_ = std::thread([this] {
+    NameThisThread("txc-timers");
+    io_.run();
+  });
+  // Names the pool's threads: one task per thread, each held until all have started.
+  auto started = std::make_shared<std::latch>(static_cast<std::ptrdiff_t>(cfg_.worker_threads));
+  for (std::size_t i = 0; i < cfg_.worker_threads; ++i) {
+    boost::asio::post(pool_, [started] {
+      NameThisThread("txc-worker");
+      started->arrive_and_wait();
+    });
+  }
+  started->wait();
 }
 
 Engine::~Engine() {

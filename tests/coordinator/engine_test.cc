@@ -1,6 +1,9 @@
 // The 2PC happy and unhappy paths, ordering of durable records, phase-2 delivery, breaker,
 // bulkhead, limits, validation, WAL fail-stop.
+#include <filesystem>
+#include <fstream>
 #include <future>
+#include <map>
 
 #include "fixture.h"
 
@@ -219,6 +222,20 @@ TEST_F(EngineTest, AQuickParticipantTurnedSlowIsCalledThroughThePoolAgain) {
   EXPECT_TRUE(parallel) << "redis waited for pg: pg was still called on the Submit thread";
   ASSERT_TRUE(after.get().ok());
   EXPECT_EQ(WaitFinal("t-after").state, co::TxnState::kCommitted);
+}
+
+// The engine's threads carry names (top -H, perf, gdb): every pool thread and the timer thread.
+TEST_F(EngineTest, TheEnginesThreadsAreNamed) {
+  Start();
+  std::map<std::string, int> names;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    ++names[name];
+  }
+  EXPECT_EQ(names["txc-worker"], static_cast<int>(cfg.worker_threads));
+  EXPECT_EQ(names["txc-timers"], 1);
 }
 
 TEST_F(EngineTest, NonRetryablePrepareErrorAborts) {

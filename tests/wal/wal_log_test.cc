@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <thread>
@@ -65,6 +67,22 @@ TEST(WalLog, RoundTrip) {
   Result<Lsn> next = (*log)->Append("after reopen").get();
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(*next, bodies.size() + 1);
+}
+
+// The sync thread carries a name (top -H, perf, gdb).
+TEST(WalLog, TheSyncThreadIsNamed) {
+  ScratchDir dir;
+  Replayed r;
+  auto log = OpenCollect(SmallOptions(dir.path(), 1 << 20), &r);
+  ASSERT_TRUE(log.ok()) << log.status();
+  int named = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    named += name == "txc-wal-sync";
+  }
+  EXPECT_EQ(named, 1);
 }
 
 TEST(WalLog, ConcurrentAppendersEveryAckReplaysInOrder) {

@@ -9,6 +9,7 @@
 #include "frame.h"
 #include "log_impl.h"
 #include "txcoord/core/fault.h"
+#include "txcoord/core/thread_name.h"
 #include "txcoord/wal/format.h"
 
 namespace txcoord::wal {
@@ -66,7 +67,10 @@ Status LogImpl::Start(const LogScan& scan) {
     if (cur_fd_ < 0) return files::ErrnoStatus(Code::kUnavailable, "open", cur_path_);
     cur_off_ = scan.tail_offset;
   }
-  thread_ = std::thread([this] { SyncLoop(); });
+  thread_ = std::thread([this] {
+    NameThisThread("txc-wal-sync");
+    SyncLoop();
+  });
   return Status::Ok();
 }
 

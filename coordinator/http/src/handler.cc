@@ -12,6 +12,7 @@
 #include "render.h"
 #include "txcoord/core/log.h"
 #include "txcoord/core/random.h"
+#include "txcoord/core/thread_name.h"
 #include "txcoord/participant/http_util.h"
 
 namespace txcoord::server {
@@ -439,6 +440,7 @@ class ApiHandler : public Poco::Net::HTTPRequestHandler {
 
 Poco::Net::HTTPRequestHandler* ApiHandlerFactory::createRequestHandler(
     const Poco::Net::HTTPServerRequest&) {
+  NameThisThreadOnce("txc-http");  // runs on the connection's thread
   return new ApiHandler(ctx_);
 }
 

@@ -1,0 +1,15 @@
+#pragma once
+// Names the calling thread for the operating system (top -H, ps -L, perf, gdb): at most 15
+// bytes are kept. Best effort: a failure changes nothing else. Thread-safe.
+#include <string_view>
+
+namespace txcoord {
+
+void NameThisThread(std::string_view name);
+
+// NameThisThread once per thread: for threads a library creates and hands work to (Poco's
+// connection threads), called at the start of each piece of work; later calls are a check of
+// a thread_local flag.
+void NameThisThreadOnce(std::string_view name);
+
+}  // namespace txcoord
