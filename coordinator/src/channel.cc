@@ -1,5 +1,7 @@
 #include "channel.h"
 
+#include <algorithm>
+
 #include <boost/asio/post.hpp>
 
 namespace txcoord::coordinator::internal {
@@ -95,7 +97,9 @@ std::optional<ParticipantChannel::Queued> ParticipantChannel::FinishLocked(Stead
   ++stats_.calls;
   stats_.queued_seconds += std::chrono::duration<double>(start - at).count();
   stats_.running_seconds += std::chrono::duration<double>(end - start).count();
-  const std::int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count();
+  const std::int64_t ns =
+      std::min(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count(),
+               kQuickCap * quick_under_ns_);
   const std::uint32_t n = samples_.load(std::memory_order_relaxed);
   const std::int64_t mean = recent_ns_.load(std::memory_order_relaxed);
   // The plain mean of the first samples, then an exponential one (weight 1/8).
@@ -111,10 +115,9 @@ std::optional<ParticipantChannel::Queued> ParticipantChannel::FinishLocked(Stead
   return next;
 }
 
-bool ParticipantChannel::Quick(std::chrono::microseconds limit) const {
-  return limit.count() > 0 && samples_.load(std::memory_order_relaxed) >= kQuickSamples &&
-         recent_ns_.load(std::memory_order_relaxed) <
-             std::chrono::duration_cast<std::chrono::nanoseconds>(limit).count();
+bool ParticipantChannel::Quick() const {
+  return quick_under_ns_ > 0 && samples_.load(std::memory_order_relaxed) >= kQuickSamples &&
+         recent_ns_.load(std::memory_order_relaxed) < quick_under_ns_;
 }
 
 ParticipantChannel::Stats ParticipantChannel::stats() const {

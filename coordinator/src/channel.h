@@ -49,12 +49,14 @@ class ParticipantChannel {
   ParticipantChannel(std::shared_ptr<participant::Participant> p, std::size_t max_concurrent,
                      std::size_t max_queued, std::uint32_t breaker_failures,
                      std::chrono::milliseconds breaker_cooldown, Clock& clock,
-                     boost::asio::thread_pool& pool)
+                     boost::asio::thread_pool& pool, std::chrono::microseconds quick_under)
       : participant_(std::move(p)),
         max_concurrent_(max_concurrent),
         max_queued_(max_queued),
         breaker_(breaker_failures, breaker_cooldown, clock),
-        pool_(pool) {}
+        pool_(pool),
+        quick_under_ns_(std::chrono::duration_cast<std::chrono::nanoseconds>(quick_under).count()) {
+  }
 
   bool TrySubmit(std::function<void()> call);
   // Runs `call` on the calling thread if a slot is free, counted like a pooled call (it holds
@@ -70,11 +72,14 @@ class ParticipantChannel {
     double running_seconds = 0;
   };
   Stats stats() const;
-  // True when the recent calls (an exponential mean over the last ~8, once kQuickSamples have
-  // run) took less than `limit` each: cheaper to make on the caller's thread than to hand to
-  // the pool. Lock-free; `limit` 0 → false.
-  bool Quick(std::chrono::microseconds limit) const;
+  // True when the recent calls took less than `quick_under` each: cheaper to make on the
+  // caller's thread than to hand to the pool. The mean is exponential (weight 1/kQuickSamples,
+  // the plain mean until kQuickSamples calls have run) over each call's real time capped at
+  // kQuickCap × quick_under, so one call held up by the scheduler does not flip it, and two or
+  // three slow ones do. Lock-free; `quick_under` 0 → always false.
+  bool Quick() const;
   static constexpr std::uint32_t kQuickSamples = 8;
+  static constexpr std::int64_t kQuickCap = 4;
   participant::Participant& participant() { return *participant_; }
   CircuitBreaker& breaker() { return breaker_; }
   std::size_t queued() const;
@@ -96,6 +101,7 @@ class ParticipantChannel {
   const std::size_t max_queued_;
   CircuitBreaker breaker_;
   boost::asio::thread_pool& pool_;
+  const std::int64_t quick_under_ns_;
   mutable std::mutex mu_;
   std::size_t active_ = 0;
   std::deque<Queued> queue_;

@@ -26,10 +26,10 @@ Engine::Engine(Config config,
       work_(boost::asio::make_work_guard(io_)),
       pool_(cfg_.worker_threads) {
   for (const auto& [name, p] : parts_) {
-    channels_.emplace(name,
-                      std::make_unique<internal::ParticipantChannel>(
-                          p, cfg_.max_concurrent_per_participant, cfg_.max_queued_per_participant,
-                          cfg_.breaker_failures, cfg_.breaker_cooldown, clock_, pool_));
+    channels_.emplace(name, std::make_unique<internal::ParticipantChannel>(
+                                p, cfg_.max_concurrent_per_participant,
+                                cfg_.max_queued_per_participant, cfg_.breaker_failures,
+                                cfg_.breaker_cooldown, clock_, pool_, cfg_.inline_calls_under));
   }
   metrics_.latency_bounds_ms = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000};
   metrics_.latency_counts.assign(metrics_.latency_bounds_ms.size() + 1, 0);

@@ -237,7 +237,7 @@ void Engine::StartPrepares(const TxnPtr& txn) {
 bool Engine::CallsHere(const std::string& participant, bool last) {
   if (last) return true;
   internal::ParticipantChannel* ch = ChannelFor(participant);
-  return ch != nullptr && ch->Quick(cfg_.inline_calls_under);
+  return ch != nullptr && ch->Quick();
 }
 
 void Engine::SendPrepare(const TxnPtr& txn, std::size_t i) {

@@ -202,26 +202,40 @@ TEST_F(EngineTest, AQuickRefusalSkipsTheRemainingPrepares) {
 }
 
 // A quick participant that turns slow is called through the pool again (in parallel with the
-// others) once its recent calls take longer than inline_calls_under.
+// others) once its recent calls take longer than inline_calls_under: a call counts as at most
+// 4 × the limit, so one slow call does not flip it, and a few do.
 TEST_F(EngineTest, AQuickParticipantTurnedSlowIsCalledThroughThePoolAgain) {
   cfg.inline_calls_under = 20ms;
   Start();
   WarmUp(8);
-  pg->call_delay = 200ms;  // one slow prepare lifts the recent mean (weight 1/8) past 20 ms
-  auto slow = Request("t-slow");
-  slow.caller_waits_phase2 = true;
-  ASSERT_TRUE(tm->Submit(slow).ok());
-  EXPECT_EQ(WaitFinal("t-slow").state, co::TxnState::kCommitted);
+  // Counts as 80 ms: the prepare leaves the mean at ~10 ms, still quick (uncapped: 25 ms).
+  pg->call_delay = 200ms;
+  auto once = Request("t-once");
+  once.caller_waits_phase2 = false;  // the commit goes to the pool: one slow call in all
+  ASSERT_TRUE(tm->Submit(once).ok());
+  EXPECT_EQ(WaitFinal("t-once").state, co::TxnState::kCommitted);
+  const auto pg_then_redis = [&](const std::string& gid) {
+    pg->prepare_gate.Close();
+    auto submit = std::async(std::launch::async, [&, gid] { return tm->Submit(Request(gid)); });
+    EXPECT_TRUE(Eventually([&] { return pg->prepare_gate.waiting() == 1; }));
+    const bool redis_first =
+        Eventually([&] { return redis->StateOf(Id(gid, "b1")) == FakeState::kPrepared; }, 100ms);
+    pg->prepare_gate.Open();
+    EXPECT_TRUE(submit.get().ok());
+    EXPECT_EQ(WaitFinal(gid).state, co::TxnState::kCommitted);
+    return !redis_first;
+  };
   pg->call_delay = 0us;
-  pg->prepare_gate.Close();
-  auto after = std::async(std::launch::async, [&] { return tm->Submit(Request("t-after")); });
-  ASSERT_TRUE(Eventually([&] { return pg->prepare_gate.waiting() == 1; }));
-  const bool parallel =
-      Eventually([&] { return redis->StateOf(Id("t-after", "b1")) == FakeState::kPrepared; });
-  pg->prepare_gate.Open();
-  EXPECT_TRUE(parallel) << "redis waited for pg: pg was still called on the Submit thread";
-  ASSERT_TRUE(after.get().ok());
-  EXPECT_EQ(WaitFinal("t-after").state, co::TxnState::kCommitted);
+  EXPECT_TRUE(pg_then_redis("t-still-quick")) << "one slow call made pg slow";
+  pg->call_delay = 100ms;
+  for (const char* gid : {"t-slow1", "t-slow2"}) {  // 4 slow calls
+    auto slow = Request(gid);
+    slow.caller_waits_phase2 = true;
+    ASSERT_TRUE(tm->Submit(slow).ok());
+    EXPECT_EQ(WaitFinal(gid).state, co::TxnState::kCommitted);
+  }
+  pg->call_delay = 0us;
+  EXPECT_FALSE(pg_then_redis("t-after")) << "redis waited for pg: pg was still called here";
 }
 
 // The engine's threads carry names (top -H, perf, gdb): every pool thread and the timer thread.
