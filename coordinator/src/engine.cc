@@ -33,10 +33,8 @@ Engine::Engine(Config config,
   }
   metrics_.latency_bounds_ms = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000};
   metrics_.latency_counts.assign(metrics_.latency_bounds_ms.size() + 1, 0);
-  io_thread_ = std::thread([this] {
-    NameThisThread("txc-timers");
-    io_.run();
-  });
+  io_thread_ = std::thread([this] { io_.run(); });
+  NameThread(io_thread_, "txc-timers");
   // Names the pool's threads: one task per thread, each held until all have started.
   auto started = std::make_shared<std::latch>(static_cast<std::ptrdiff_t>(cfg_.worker_threads));
   for (std::size_t i = 0; i < cfg_.worker_threads; ++i) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <pthread.h>
 
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -23,6 +24,18 @@ TEST(ThreadName, KeepsTheFirstFifteenBytes) {
   });
   t.join();
   EXPECT_EQ(seen, "txc-a-very-long");
+}
+
+TEST(ThreadName, AnotherThreadIsNamedWhenTheCallReturns) {
+  std::mutex mu;
+  mu.lock();
+  std::thread t([&] { std::lock_guard<std::mutex> wait(mu); });
+  NameThread(t, "txc-from-outside");
+  char buf[32] = {};
+  ::pthread_getname_np(t.native_handle(), buf, sizeof buf);
+  mu.unlock();
+  t.join();
+  EXPECT_STREQ(buf, "txc-from-outsid");
 }
 
 TEST(ThreadName, OnceNamesAThreadOnlyTheFirstTime) {

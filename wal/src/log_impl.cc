@@ -67,10 +67,8 @@ Status LogImpl::Start(const LogScan& scan) {
     if (cur_fd_ < 0) return files::ErrnoStatus(Code::kUnavailable, "open", cur_path_);
     cur_off_ = scan.tail_offset;
   }
-  thread_ = std::thread([this] {
-    NameThisThread("txc-wal-sync");
-    SyncLoop();
-  });
+  thread_ = std::thread([this] { SyncLoop(); });
+  NameThread(thread_, "txc-wal-sync");
   return Status::Ok();
 }
 
