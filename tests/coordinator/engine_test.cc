@@ -208,12 +208,13 @@ TEST_F(EngineTest, AQuickParticipantTurnedSlowIsCalledThroughThePoolAgain) {
   cfg.inline_calls_under = 20ms;
   Start();
   WarmUp(8);
-  // Counts as 80 ms: the prepare leaves the mean at ~10 ms, still quick (uncapped: 25 ms).
-  pg->call_delay = 200ms;
-  auto once = Request("t-once");
-  once.caller_waits_phase2 = false;  // the commit goes to the pool: one slow call in all
-  ASSERT_TRUE(tm->Submit(once).ok());
-  EXPECT_EQ(WaitFinal("t-once").state, co::TxnState::kCommitted);
+  // One slow call: a refused prepare of 300 ms (its abort is quick). It counts as 80 ms and
+  // leaves the mean at ~10 ms, still quick; uncapped it would be ~33 ms.
+  pg->call_delay = 300ms;
+  pg->VoteNo(true);
+  ASSERT_TRUE(tm->Submit(Request("t-once", {"pg"})).ok());
+  EXPECT_EQ(WaitFinal("t-once").state, co::TxnState::kAborted);
+  pg->VoteNo(false);
   const auto pg_then_redis = [&](const std::string& gid) {
     pg->prepare_gate.Close();
     auto submit = std::async(std::launch::async, [&, gid] { return tm->Submit(Request(gid)); });
