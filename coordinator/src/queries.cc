@@ -140,6 +140,7 @@ Metrics Engine::metrics() const {
   for (const auto& [gid, t] : txns_) m.stuck += t->stuck ? 1 : 0;
   for (const auto& [name, ch] : channels_) {
     m.breaker_open[name] = ch->breaker().open();
+    m.quick[name] = ch->Quick();
     const internal::ParticipantChannel::Stats s = ch->stats();
     m.call_timing[name] = {s.calls, s.queued_seconds, s.running_seconds};
   }

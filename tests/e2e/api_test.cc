@@ -57,6 +57,37 @@ TEST_F(ApiTest, NoVoteAbortsAndChangesNothing) {
   ExpectNoLeftovers();
 }
 
+// With a limit no real call reaches, both stores count as quick after their first calls: a
+// request makes its prepares and commits itself, one after another. Transfers stay atomic; a
+// refused debit leaves the wallet's prepare unmade and nothing behind.
+TEST_F(ApiTest, QuickParticipantsCalledInTurnKeepTransfersAtomic) {
+  extra_config_ = "\"inline_calls_under_us\":1000000,";
+  const auto acc = CreateAccount("a", 100);
+  const auto wal = CreateWallet("w", 0);
+  ASSERT_TRUE(StartDaemon());
+  for (int i = 0; i < 10; ++i) {
+    HttpReply r = Post("/v1/transactions", TransferBody(Gid("t" + std::to_string(i)), acc, wal, 1));
+    ASSERT_EQ(r.status, 200) << r.body << r.error;
+    EXPECT_EQ(JsonField(r.body, "state"), "committed") << r.body;
+  }
+  HttpReply m = Get("/metrics");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_NE(m.body.find("\ntxcoord_participant_quick{participant=\"bank-pg\"} 1\n"),
+            std::string::npos)
+      << m.body;
+  EXPECT_NE(m.body.find("\ntxcoord_participant_quick{participant=\"wallet-redis\"} 1\n"),
+            std::string::npos)
+      << m.body;
+  const auto gid = Gid("too-much");
+  HttpReply r = Post("/v1/transactions", TransferBody(gid, acc, wal, 1000));
+  ASSERT_EQ(r.status, 200) << r.body << r.error;
+  EXPECT_EQ(JsonField(r.body, "state"), "aborted") << r.body;
+  EXPECT_EQ(WaitFinal(gid), "aborted");
+  EXPECT_EQ(Balance(acc), 90);
+  EXPECT_EQ(Wallet(wal), 10);
+  ExpectNoLeftovers();
+}
+
 TEST_F(ApiTest, SlowPrepareTimesOutAndAborts) {
   // The prepare timeout (300 ms) fires long before the participant's lock_timeout (2 s); the
   // POST answers after the decision without waiting long for phase 2.
@@ -328,6 +359,8 @@ TEST_F(ApiTest, HealthReadinessAndMetrics) {
   EXPECT_EQ(value("txcoord_transactions_total{mode=\"2pc\",outcome=\"aborted\"}"), 1) << m.body;
   EXPECT_EQ(value("txcoord_ready"), 1);
   EXPECT_GE(value("txcoord_wal_appends_total"), 2);
+  // Real stores take far longer than the default inline_calls_under (100 µs).
+  EXPECT_EQ(value("txcoord_participant_quick{participant=\"bank-pg\"}"), 0) << m.body;
   EXPECT_GE(value("txcoord_http_requests_total{route=\"/v1/transactions\",status=\"200\"}"), 2)
       << m.body;
 }

@@ -107,6 +107,14 @@ std::string RenderMetrics(const coordinator::Metrics& m, const std::optional<wal
        << (open ? 1 : 0) << '\n';
   }
 
+  Header(os, "txcoord_participant_quick", "gauge",
+         "1 while a participant's recent calls are under inline_calls_under: a waiting caller "
+         "makes its calls itself instead of through the worker pool.");
+  for (const auto& [participant, quick] : m.quick) {
+    os << "txcoord_participant_quick{participant=\"" << Label(participant) << "\"} "
+       << (quick ? 1 : 0) << '\n';
+  }
+
   Header(os, "txcoord_decision_seconds", "histogram", "Time from request to durable decision.");
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < m.latency_counts.size(); ++i) {

@@ -235,6 +235,8 @@ struct Metrics {
   // participant -> "prepare.yes", "prepare.no", "prepare.error", "commit.ok", "commit.error", ...
   std::map<std::string, std::map<std::string, std::uint64_t>> branch_calls;
   std::map<std::string, bool> breaker_open;  // participant -> open now
+  // participant -> quick now: a waiting caller makes its calls itself (Config::inline_calls_under)
+  std::map<std::string, bool> quick;
   // Per participant: calls run, and the real time they waited for a slot (the per-participant
   // concurrency cap) and ran. Averages = seconds / calls.
   struct CallTiming {
