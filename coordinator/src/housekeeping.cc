@@ -264,10 +264,18 @@ using internal::v1::Checkpoint;
 
 // Checkpoint entries are appended to the body one by one: the wire format concatenates, so no
 // message object holds every entry. `m` as one entry of the repeated message field `field`.
-void WriteEntry(io::CodedOutputStream& out, int field, const google::protobuf::MessageLite& m) {
+void WriteHeader(io::CodedOutputStream& out, int field, std::size_t bytes) {
   out.WriteVarint32((static_cast<std::uint32_t>(field) << 3) | 2);  // length-delimited
-  out.WriteVarint32(static_cast<std::uint32_t>(m.ByteSizeLong()));
+  out.WriteVarint32(static_cast<std::uint32_t>(bytes));
+}
+void WriteEntry(io::CodedOutputStream& out, int field, const google::protobuf::MessageLite& m) {
+  WriteHeader(out, field, m.ByteSizeLong());
   m.SerializeWithCachedSizes(&out);
+}
+// `s` as one entry of the repeated string field `field`.
+void WriteEntry(io::CodedOutputStream& out, int field, const std::string& s) {
+  WriteHeader(out, field, s.size());
+  out.WriteString(s);
 }
 
 // Appends records to `body` as Checkpoint.idempotency entries. `next` yields (key, record)
@@ -337,9 +345,7 @@ void Engine::AppendChangedLiveLocked(std::string& body) {
         LiveSnapshotLocked(*it->second, s);
         WriteEntry(out, Checkpoint::kTransactionsFieldNumber, s);
       } else {
-        out.WriteVarint32((Checkpoint::kEndedFieldNumber << 3) | 2);
-        out.WriteVarint32(static_cast<std::uint32_t>(gid.size()));
-        out.WriteString(gid);
+        WriteEntry(out, Checkpoint::kEndedFieldNumber, gid);
       }
     }
   }
