@@ -10,12 +10,16 @@
 // daemons, stops them at the end. Options: --seconds S (per mode and client count, default 3);
 // --modes a,b (default all, baseline always runs first) and --clients 1,8 (default 1,8,64) to
 // profile one figure; the last line needs 64 clients and every mode. --coordinator-json adds raw
-// JSON members to txcoordd's config (e.g. '"max_concurrent_per_participant":16'), for experiments.
+// JSON members to txcoordd's config (e.g. '"max_concurrent_per_participant":16'), for experiments;
+// --txcoordd PATH runs another build's daemon (A/B runs alternated in one session).
+// Each mode's line also splits the machine's CPU per transaction by process (cpu_ms, txcoordd_ms,
+// postgres_ms, ...; docs/performance.md): a CPU-bound mode's throughput is the cores over cpu_ms.
 // Last line:
 //   txbench: clients=64 baseline_tps=B 2pc_tps=X 2pc_ratio=R1 saga_tps=Y saga_ratio=R2
 //            noop_tps=Z p99_2pc_ms=L
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -43,7 +47,7 @@ struct Env {
   std::string services, pg_dsn, redis_host;
   int redis_port = 0;
   std::uint16_t coord_port = 0;
-  pid_t coord_pid = -1;
+  pid_t coord_pid = -1, part_pid = -1, pg_pid = -1, redis_pid = -1;
   bool idempotency_keys = false;  // every coordinator request carries a unique Idempotency-Key
 };
 
@@ -74,8 +78,51 @@ CallTimeMap ReadCallTimes(std::uint16_t port) {
   return out;
 }
 
+// CPU seconds used so far, per process and by the whole machine.
+struct CpuSnapshot {
+  MachineCpu machine;
+  double txcoordd = 0, txparticipant = 0, postgres = 0, redis = 0, txbench = 0;
+  long long txcoordd_switches = 0;
+};
+
+CpuSnapshot TakeCpuSnapshot(const Env& env) {
+  CpuSnapshot s;
+  s.machine = ReadMachineCpu();
+  s.txcoordd = CpuSeconds(env.coord_pid);
+  s.txcoordd_switches = ContextSwitches(env.coord_pid);
+  s.txparticipant = CpuSeconds(env.part_pid);
+  s.postgres = TreeCpuSeconds(env.pg_pid);
+  s.redis = CpuSeconds(env.redis_pid);
+  s.txbench = SelfCpuSeconds();
+  return s;
+}
+
+// Milliseconds of CPU per transaction between two snapshots: the machine's (every process and
+// the kernel's own threads) and each process's; `other` is the machine's minus the processes'.
+// The figures a CPU-bound mode's throughput divides the cores by.
+std::string CpuBreakdown(const CpuSnapshot& a, const CpuSnapshot& b, double txns) {
+  if (txns <= 0) return "";
+  const auto ms = [&](double before, double after) { return (after - before) * 1000.0 / txns; };
+  const double machine = ms(a.machine.busy, b.machine.busy);
+  const double procs[] = {ms(a.txcoordd, b.txcoordd), ms(a.txparticipant, b.txparticipant),
+                          ms(a.postgres, b.postgres), ms(a.redis, b.redis),
+                          ms(a.txbench, b.txbench)};
+  double listed = 0;
+  for (double p : procs) listed += p;
+  const double total = b.machine.total - a.machine.total;
+  const double idle = total > 0 ? 100.0 * (1 - (b.machine.busy - a.machine.busy) / total) : 0;
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(3) << " cpu_ms=" << machine << " txcoordd_ms=" << procs[0]
+     << " txparticipant_ms=" << procs[1] << " postgres_ms=" << procs[2] << " redis_ms=" << procs[3]
+     << " txbench_ms=" << procs[4] << " other_ms=" << machine - listed << std::setprecision(0)
+     << " idle_pct=" << idle << std::setprecision(1)
+     << " txcoordd_cs=" << static_cast<double>(b.txcoordd_switches - a.txcoordd_switches) / txns;
+  return os.str();
+}
+
 struct ModeResult {
   double tps = 0;
+  std::string cpu;         // CpuBreakdown
   std::string call_times;  // "name: queued/running ms per call" of the participants used
   LatencyStats lat;
   long long errors = 0;
@@ -153,7 +200,7 @@ bool BaselineClient(const Env& env, int client, SteadyClock::time_point until,
 ModeResult RunMode(const Env& env, const std::string& mode, int clients, double seconds) {
   std::vector<std::vector<double>> lat(static_cast<std::size_t>(clients));
   std::vector<long long> errors(static_cast<std::size_t>(clients), 0);
-  const double cpu0 = CpuSeconds(env.coord_pid);
+  const CpuSnapshot snap0 = TakeCpuSnapshot(env);
   const CallTimeMap times0 = mode == "baseline" ? CallTimeMap{} : ReadCallTimes(env.coord_port);
   const auto start = SteadyClock::now();
   const auto until = start + std::chrono::duration_cast<SteadyClock::duration>(
@@ -202,6 +249,7 @@ ModeResult RunMode(const Env& env, const std::string& mode, int clients, double 
     });
   }
   for (auto& t : threads) t.join();
+  const CpuSnapshot snap1 = TakeCpuSnapshot(env);
   const double elapsed = std::chrono::duration<double>(SteadyClock::now() - start).count();
   std::vector<double> all;
   ModeResult r;
@@ -210,8 +258,9 @@ ModeResult RunMode(const Env& env, const std::string& mode, int clients, double 
     r.errors += errors[c];
   }
   r.tps = static_cast<double>(all.size()) / elapsed;
+  r.cpu = CpuBreakdown(snap0, snap1, static_cast<double>(all.size()));
   if (mode != "baseline" && !all.empty()) {
-    r.cpu_per_1k = (CpuSeconds(env.coord_pid) - cpu0) * 1000.0 / static_cast<double>(all.size());
+    r.cpu_per_1k = (snap1.txcoordd - snap0.txcoordd) * 1000.0 / static_cast<double>(all.size());
   }
   r.rss = RssBytes(env.coord_pid);
   if (mode != "baseline") {
@@ -294,7 +343,7 @@ void Print(const std::string& mode, int clients, const ModeResult& r, double bas
   std::cout << std::fixed << std::setprecision(2) << std::left << std::setw(11) << mode
             << " clients=" << std::setw(3) << clients << " tps=" << std::setw(9) << r.tps
             << " p50_ms=" << r.lat.p50_ms << " p99_ms=" << r.lat.p99_ms
-            << " max_ms=" << r.lat.max_ms << " errors=" << r.errors;
+            << " max_ms=" << r.lat.max_ms << " errors=" << r.errors << r.cpu;
   if (mode != "baseline") {
     std::cout << " cpu_s_per_1k=" << std::setprecision(3) << r.cpu_per_1k
               << " rss_mb=" << std::setprecision(1) << static_cast<double>(r.rss) / 1048576.0
@@ -319,6 +368,7 @@ int Main(int argc, char** argv) {
   std::vector<int> client_counts = {1, 8, 64};
   std::string coordinator_extra;  // raw JSON members added to txcoordd.json (experiments)
   bool idempotency_keys = false;
+  std::string txcoordd = TXC_TXCOORDD_PATH;  // --txcoordd: another build's, for A/B runs
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     char* end = nullptr;
@@ -335,6 +385,13 @@ int Main(int argc, char** argv) {
       }
     } else if (a == "--idempotency-keys") {
       idempotency_keys = true;
+      ok = true;
+    } else if (a == "--txcoordd" && i + 1 < argc) {
+      txcoordd = argv[++i];
+      if (::access(txcoordd.c_str(), X_OK) != 0) {
+        std::cerr << "txbench: --txcoordd " << txcoordd << ": not an executable file\n";
+        return 2;
+      }
       ok = true;
     } else if (a == "--coordinator-json" && i + 1 < argc) {
       coordinator_extra = argv[++i];
@@ -353,7 +410,7 @@ int Main(int argc, char** argv) {
     std::cerr << "txbench: bad argument \"" << a
               << "\"; usage: txbench [--seconds 0.5..600] [--modes 2pc,saga,...] "
                  "[--clients 1,8,64] [--idempotency-keys] "
-                 "[--coordinator-json '\"worker_threads\":32,...']\n";
+                 "[--coordinator-json '\"worker_threads\":32,...'] [--txcoordd PATH]\n";
     return 2;
   }
   const char* base = std::getenv("TXC_BENCH_DIR");
@@ -386,13 +443,15 @@ int Main(int argc, char** argv) {
     std::cerr << "txbench: txparticipant did not start (see " << dir << ")\n";
     return 1;
   }
-  coordinator.Start({TXC_TXCOORDD_PATH, "--config=" + dir + "/txcoordd.json"},
-                    dir + "/txcoordd.log");
+  coordinator.Start({txcoordd, "--config=" + dir + "/txcoordd.json"}, dir + "/txcoordd.log");
   if (!WaitHttp(env.coord_port, "/readyz", 30s)) {
     std::cerr << "txbench: txcoordd did not start (see " << dir << ")\n";
     return 1;
   }
   env.coord_pid = coordinator.pid();
+  env.part_pid = participant.pid();
+  env.pg_pid = PidFromFile(services_dir + "/pg/data/postmaster.pid");
+  env.redis_pid = PidFromFile(services_dir + "/redis/redis.pid");
   std::cout << "txbench: " << seconds << " s per mode and client count; 2 cores shared\n";
   std::map<std::pair<std::string, int>, ModeResult> res;
   std::cout << "txbench: coordinator pid " << env.coord_pid << "\n" << std::flush;

@@ -9,12 +9,16 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -107,19 +111,111 @@ std::uint16_t FreePort() {
   }
 }
 
-double CpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+namespace {
+
+// The CPU fields of /proc/<pid>/stat, in clock ticks; nullopt when the process is gone.
+struct ProcStat {
+  pid_t ppid = 0;
+  unsigned long long utime = 0, stime = 0, cutime = 0, cstime = 0;
+};
+
+std::optional<ProcStat> ReadProcStat(const std::string& pid) {
+  std::ifstream in("/proc/" + pid + "/stat");
   std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const auto paren = all.rfind(')');
-  if (paren == std::string::npos) return -1;
+  if (paren == std::string::npos || paren + 2 > all.size()) return std::nullopt;
   std::istringstream rest(all.substr(paren + 2));
   std::string field;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {  // fields 3.. after "pid (comm)"
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) stime = std::stoull(field);
+  ProcStat st;
+  for (int i = 3; i <= 17 && rest >> field; ++i) {  // fields 3.. after "pid (comm)"
+    const unsigned long long v = std::strtoull(field.c_str(), nullptr, 10);
+    if (i == 4) st.ppid = static_cast<pid_t>(v);
+    if (i == 14) st.utime = v;
+    if (i == 15) st.stime = v;
+    if (i == 16) st.cutime = v;
+    if (i == 17) st.cstime = v;
   }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return st;
+}
+
+double Ticks(unsigned long long t) {
+  return static_cast<double>(t) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+}  // namespace
+
+double CpuSeconds(pid_t pid) {
+  const auto st = ReadProcStat(std::to_string(pid));
+  return st ? Ticks(st->utime + st->stime) : -1;
+}
+
+double TreeCpuSeconds(pid_t root) {
+  std::map<pid_t, std::vector<pid_t>> children;
+  std::map<pid_t, unsigned long long> ticks;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto st = ReadProcStat(name);
+    if (!st) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(name));
+    children[st->ppid].push_back(pid);
+    ticks[pid] = st->utime + st->stime + st->cutime + st->cstime;
+  }
+  if (!ticks.contains(root)) return -1;
+  unsigned long long sum = 0;
+  std::vector<pid_t> todo = {root};
+  while (!todo.empty()) {
+    const pid_t pid = todo.back();
+    todo.pop_back();
+    sum += ticks[pid];
+    for (pid_t child : children[pid]) todo.push_back(child);
+  }
+  return Ticks(sum);
+}
+
+long long ContextSwitches(pid_t pid) {
+  long long n = 0;
+  std::error_code ec;
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    std::ifstream in(task.path() / "status");
+    for (std::string line; std::getline(in, line);) {
+      if (line.find("ctxt_switches:") != std::string::npos) {
+        n += std::atoll(line.c_str() + line.find(':') + 1);
+      }
+    }
+  }
+  return ec ? -1 : n;
+}
+
+double SelfCpuSeconds() {
+  struct rusage ru {};
+  ::getrusage(RUSAGE_SELF, &ru);
+  const auto secs = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+  };
+  return secs(ru.ru_utime) + secs(ru.ru_stime);
+}
+
+MachineCpu ReadMachineCpu() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  unsigned long long v[8] = {};  // user nice system idle iowait irq softirq steal
+  in >> cpu;
+  for (auto& x : v) in >> x;
+  MachineCpu m;
+  for (int i = 0; i < 8; ++i) {
+    m.total += Ticks(v[i]);
+    if (i != 3 && i != 4) m.busy += Ticks(v[i]);
+  }
+  return m;
+}
+
+pid_t PidFromFile(const std::string& path) {
+  std::ifstream in(path);
+  long pid = -1;
+  if (!(in >> pid) || pid <= 0) return -1;
+  return static_cast<pid_t>(pid);
 }
 
 long long RssBytes(pid_t pid) {

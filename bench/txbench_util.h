@@ -52,6 +52,19 @@ bool WaitHttp(std::uint16_t port, const std::string& path, std::chrono::millisec
 std::uint16_t FreePort();
 // utime+stime of pid in seconds; resident set size in bytes (-1 when unreadable).
 double CpuSeconds(pid_t pid);
+// CPU seconds of `root` and its live descendants, each with its reaped children's (a server
+// with a process per connection, as PostgreSQL: a backend that exited counts in its parent).
+// -1 when root is gone.
+double TreeCpuSeconds(pid_t root);
+// Voluntary and involuntary context switches of all of pid's threads alive now; -1 if gone.
+long long ContextSwitches(pid_t pid);
+double SelfCpuSeconds();  // this process, all threads (getrusage)
+// The whole machine's CPU seconds since boot (/proc/stat): busy = all but idle and iowait.
+struct MachineCpu {
+  double busy = 0, total = 0;
+};
+MachineCpu ReadMachineCpu();
+pid_t PidFromFile(const std::string& path);  // the number on a pid file's first line; -1 if none
 long long RssBytes(pid_t pid);
 
 struct LatencyStats {
