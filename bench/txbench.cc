@@ -110,7 +110,7 @@ std::string CpuBreakdown(const CpuSnapshot& a, const CpuSnapshot& b, double txns
   double listed = 0;
   for (double p : procs) listed += p;
   const double total = b.machine.total - a.machine.total;
-  const double idle = total > 0 ? 100.0 * (1 - (b.machine.busy - a.machine.busy) / total) : 0;
+  const double idle = total > 0 ? 100.0 * (b.machine.idle - a.machine.idle) / total : 0;
   std::ostringstream os;
   os << std::fixed << std::setprecision(3) << " cpu_ms=" << machine << " txcoordd_ms=" << procs[0]
      << " txparticipant_ms=" << procs[1] << " postgres_ms=" << procs[2] << " redis_ms=" << procs[3]

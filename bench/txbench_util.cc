@@ -152,7 +152,8 @@ double CpuSeconds(pid_t pid) {
 double TreeCpuSeconds(pid_t root) {
   std::map<pid_t, std::vector<pid_t>> children;
   std::map<pid_t, unsigned long long> ticks;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
     const std::string name = entry.path().filename();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
     const auto st = ReadProcStat(name);
@@ -206,7 +207,11 @@ MachineCpu ReadMachineCpu() {
   MachineCpu m;
   for (int i = 0; i < 8; ++i) {
     m.total += Ticks(v[i]);
-    if (i != 3 && i != 4) m.busy += Ticks(v[i]);
+    if (i == 3 || i == 4) {
+      m.idle += Ticks(v[i]);
+    } else if (i != 7) {  // steal: the hypervisor ran something else
+      m.busy += Ticks(v[i]);
+    }
   }
   return m;
 }

@@ -59,9 +59,10 @@ double TreeCpuSeconds(pid_t root);
 // Voluntary and involuntary context switches of all of pid's threads alive now; -1 if gone.
 long long ContextSwitches(pid_t pid);
 double SelfCpuSeconds();  // this process, all threads (getrusage)
-// The whole machine's CPU seconds since boot (/proc/stat): busy = all but idle and iowait.
+// The whole machine's CPU seconds since boot (/proc/stat): idle = idle + iowait, busy = all but
+// those and steal (time the hypervisor gave to other guests).
 struct MachineCpu {
-  double busy = 0, total = 0;
+  double busy = 0, idle = 0, total = 0;
 };
 MachineCpu ReadMachineCpu();
 pid_t PidFromFile(const std::string& path);  // the number on a pid file's first line; -1 if none
