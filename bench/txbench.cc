@@ -100,33 +100,34 @@ CpuSnapshot TakeCpuSnapshot(const Env& env) {
 // Milliseconds of CPU per transaction between two snapshots: the machine's (every process and
 // the kernel's own threads) and each process's; `other` is the machine's minus the processes'.
 // The figures a CPU-bound mode's throughput divides the cores by.
-std::string CpuBreakdown(const CpuSnapshot& a, const CpuSnapshot& b, double txns) {
-  if (txns <= 0) return "";
+struct CpuUse {
+  double machine = 0, txcoordd = 0, txparticipant = 0, postgres = 0, redis = 0, txbench = 0;
+  double other = 0, idle_pct = 0, txcoordd_cs = 0;
+};
+
+CpuUse CpuPerTxn(const CpuSnapshot& a, const CpuSnapshot& b, double txns) {
+  CpuUse u;
+  if (txns <= 0) return u;
   const auto ms = [&](double before, double after) { return (after - before) * 1000.0 / txns; };
-  const double machine = ms(a.machine.busy, b.machine.busy);
-  const double procs[] = {ms(a.txcoordd, b.txcoordd), ms(a.txparticipant, b.txparticipant),
-                          ms(a.postgres, b.postgres), ms(a.redis, b.redis),
-                          ms(a.txbench, b.txbench)};
-  double listed = 0;
-  for (double p : procs) listed += p;
+  u.machine = ms(a.machine.busy, b.machine.busy);
+  u.txcoordd = ms(a.txcoordd, b.txcoordd);
+  u.txparticipant = ms(a.txparticipant, b.txparticipant);
+  u.postgres = ms(a.postgres, b.postgres);
+  u.redis = ms(a.redis, b.redis);
+  u.txbench = ms(a.txbench, b.txbench);
+  u.other = u.machine - (u.txcoordd + u.txparticipant + u.postgres + u.redis + u.txbench);
   const double total = b.machine.total - a.machine.total;
-  const double idle = total > 0 ? 100.0 * (b.machine.idle - a.machine.idle) / total : 0;
-  std::ostringstream os;
-  os << std::fixed << std::setprecision(3) << " cpu_ms=" << machine << " txcoordd_ms=" << procs[0]
-     << " txparticipant_ms=" << procs[1] << " postgres_ms=" << procs[2] << " redis_ms=" << procs[3]
-     << " txbench_ms=" << procs[4] << " other_ms=" << machine - listed << std::setprecision(0)
-     << " idle_pct=" << idle << std::setprecision(1)
-     << " txcoordd_cs=" << static_cast<double>(b.txcoordd_switches - a.txcoordd_switches) / txns;
-  return os.str();
+  u.idle_pct = total > 0 ? 100.0 * (b.machine.idle - a.machine.idle) / total : 0;
+  u.txcoordd_cs = static_cast<double>(b.txcoordd_switches - a.txcoordd_switches) / txns;
+  return u;
 }
 
 struct ModeResult {
   double tps = 0;
-  std::string cpu;         // CpuBreakdown
+  CpuUse cpu;              // cpu.txcoordd is also the coordinator's CPU seconds per 1,000
   std::string call_times;  // "name: queued/running ms per call" of the participants used
   LatencyStats lat;
   long long errors = 0;
-  double cpu_per_1k = 0;  // coordinator CPU seconds per 1,000 transactions
   long long rss = 0;
 };
 
@@ -258,10 +259,7 @@ ModeResult RunMode(const Env& env, const std::string& mode, int clients, double 
     r.errors += errors[c];
   }
   r.tps = static_cast<double>(all.size()) / elapsed;
-  r.cpu = CpuBreakdown(snap0, snap1, static_cast<double>(all.size()));
-  if (mode != "baseline" && !all.empty()) {
-    r.cpu_per_1k = (snap1.txcoordd - snap0.txcoordd) * 1000.0 / static_cast<double>(all.size());
-  }
+  r.cpu = CpuPerTxn(snap0, snap1, static_cast<double>(all.size()));
   r.rss = RssBytes(env.coord_pid);
   if (mode != "baseline") {
     std::ostringstream os;
@@ -343,9 +341,15 @@ void Print(const std::string& mode, int clients, const ModeResult& r, double bas
   std::cout << std::fixed << std::setprecision(2) << std::left << std::setw(11) << mode
             << " clients=" << std::setw(3) << clients << " tps=" << std::setw(9) << r.tps
             << " p50_ms=" << r.lat.p50_ms << " p99_ms=" << r.lat.p99_ms
-            << " max_ms=" << r.lat.max_ms << " errors=" << r.errors << r.cpu;
+            << " max_ms=" << r.lat.max_ms << " errors=" << r.errors;
+  const CpuUse& u = r.cpu;
+  std::cout << std::setprecision(3) << " cpu_ms=" << u.machine << " txcoordd_ms=" << u.txcoordd
+            << " txparticipant_ms=" << u.txparticipant << " postgres_ms=" << u.postgres
+            << " redis_ms=" << u.redis << " txbench_ms=" << u.txbench << " other_ms=" << u.other
+            << std::setprecision(0) << " idle_pct=" << u.idle_pct << std::setprecision(1)
+            << " txcoordd_cs=" << u.txcoordd_cs;
   if (mode != "baseline") {
-    std::cout << " cpu_s_per_1k=" << std::setprecision(3) << r.cpu_per_1k
+    std::cout << " cpu_s_per_1k=" << std::setprecision(3) << u.txcoordd
               << " rss_mb=" << std::setprecision(1) << static_cast<double>(r.rss) / 1048576.0
               << " ratio=" << std::setprecision(2) << (baseline_tps > 0 ? r.tps / baseline_tps : 0)
               << r.call_times;
