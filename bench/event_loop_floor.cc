@@ -2,19 +2,34 @@
 // loop could reach on this machine with txcoord's own WAL, for txbench's `noop` mode
 // (docs/performance.md, "An event-loop floor"). Run it in txcoordd's place:
 //   build/bin/txbench --txcoordd build/bin/event_loop_floor --modes noop,http
-// It reads txbench's txcoordd config (`listen`, `wal_dir`, optional `floor_threads`, default 2)
-// and serves, on Boost.Beast over Asio with `floor_threads` threads and no thread per connection:
+// It reads txbench's txcoordd config (`listen`, `wal_dir`; optional `floor_front`,
+// `floor_threads`, `floor_waits`) and serves:
 //   GET <any path>          200 {"status":"ok"}  (txbench's /readyz, /healthz; /metrics is 404)
 //   POST /v1/transactions   the body parsed with Poco JSON; a BEGIN record with the branches
 //                           appended durably; two no-op "participants"; a COMMIT decision appended
 //                           durably; END appended lazily; 200 with a view-sized JSON body.
-// No thread waits: each durable append's callback posts the next step to the connection's
-// strand. What it leaves out against txcoordd: the engine's state machine and bookkeeping,
-// metrics, idempotency, logging, a view rendered from real state, checkpoints. A bad config
-// exits 2, a WAL that does not open exits 1.
+// `floor_front` "beast" (the default): Boost.Beast over Asio, `floor_threads` threads (default 2),
+// no thread per connection and none waits: each durable append's callback posts the next step to
+// the connection's strand. "poco": txcoordd's own front, Poco's HTTPServer with a thread per
+// connection (`floor_threads`, default 80 like txbench's txcoordd); with `floor_waits` 2 (the
+// default) that thread waits for each durable append, as txcoordd's Submit does; with 1 COMMIT is
+// appended from BEGIN's callback on the WAL's thread and the thread waits once, the best an
+// asynchronous engine behind Poco's front could do ("The same floor behind Poco's front").
+// What it leaves out against txcoordd: the engine's state machine and bookkeeping, metrics,
+// idempotency, logging, a view rendered from real state, checkpoints. A bad config exits 2 with
+// the reason, a WAL that does not open exits 1.
 #include <Poco/Exception.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/ThreadPool.h>
 
 #include <atomic>
 #include <boost/asio.hpp>
@@ -22,6 +37,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <memory>
 #include <stdexcept>
@@ -45,6 +61,72 @@ std::int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+std::string NextGid(std::atomic<std::uint64_t>& seq) {
+  return "g-" + std::to_string(++seq) + "-0f3ceda4b2a94c1b";
+}
+
+// The serialized BEGIN record for a POST body, or "" when the body is not a valid request.
+std::string BeginRecord(const std::string& body, const std::string& gid, int& branches) {
+  v1::Record rec;
+  v1::Begin* b = rec.mutable_begin();
+  try {
+    Poco::JSON::Parser parser;
+    const auto o = parser.parse(body).extract<Poco::JSON::Object::Ptr>();
+    const auto list = o->getArray("branches");
+    for (std::size_t i = 0; list && i < list->size(); ++i) {
+      const auto br = list->getObject(static_cast<unsigned>(i));
+      if (!br) return "";
+      v1::Branch* p = b->add_branches();
+      p->set_participant(br->getValue<std::string>("participant"));
+      p->set_action(br->getValue<std::string>("action"));
+      p->set_branch("b" + std::to_string(i + 1));
+      if (const auto payload = br->getObject("payload")) {
+        for (const auto& [k, v] : *payload) (*p->mutable_payload())[k] = v.toString();
+      }
+    }
+  } catch (const std::exception&) {  // Poco::Exception derives from std::exception
+    return "";
+  }
+  b->set_gid(gid);
+  b->set_mode("2pc");
+  b->set_created_unix_ms(NowMs());
+  branches = b->branches_size();
+  return rec.SerializeAsString();
+}
+
+std::string DecisionRecord(const std::string& gid) {
+  v1::Record rec;
+  v1::Decision* d = rec.mutable_decision();
+  d->set_gid(gid);
+  d->set_outcome(v1::Decision::COMMIT);
+  d->set_at_unix_ms(NowMs());
+  return rec.SerializeAsString();
+}
+
+std::string EndRecord(const std::string& gid) {
+  v1::Record rec;
+  rec.mutable_end()->set_gid(gid);
+  rec.mutable_end()->set_at_unix_ms(NowMs());
+  return rec.SerializeAsString();
+}
+
+// A body the size of txcoordd's view of a committed transaction.
+std::string View(const std::string& gid, int branches) {
+  std::string view = "{\"gid\":\"" + gid + "\",\"mode\":\"2pc\",\"state\":\"committed\",";
+  view += "\"branches\":[";
+  for (int i = 0; i < branches; ++i) {
+    view += std::string(i > 0 ? "," : "") + "{\"branch\":\"b" + std::to_string(i + 1) +
+            "\",\"participant\":\"noop\",\"action\":\"debit\",\"state\":\"committed\","
+            "\"attempts\":1,\"error\":\"\"}";
+  }
+  view +=
+      "],\"reason\":\"\",\"created_at\":\"2026-11-24T18:00:00.000Z\","
+      "\"updated_at\":\"2026-11-24T18:00:00.001Z\",\"timeline\":[{\"at\":"
+      "\"2026-11-24T18:00:00.000Z\",\"record\":\"begin\",\"detail\":\"\"},{\"at\":"
+      "\"2026-11-24T18:00:00.001Z\",\"record\":\"decision\",\"detail\":\"commit\"}]}";
+  return view;
 }
 
 // One keep-alive connection; its steps run on its strand, one request at a time.
@@ -74,32 +156,10 @@ class Conn : public std::enable_shared_from_this<Conn> {
     if (req_.method() != http::verb::post || req_.target() != "/v1/transactions") {
       return Answer(http::status::not_found, "{\"error\":\"no route\"}");
     }
-    gid_ = "g-" + std::to_string(++seq_) + "-0f3ceda4b2a94c1b";
-    v1::Record rec;
-    v1::Begin* b = rec.mutable_begin();
-    try {
-      Poco::JSON::Parser parser;
-      const auto body = parser.parse(req_.body()).extract<Poco::JSON::Object::Ptr>();
-      const auto branches = body->getArray("branches");
-      for (std::size_t i = 0; branches && i < branches->size(); ++i) {
-        const auto br = branches->getObject(static_cast<unsigned>(i));
-        if (!br) throw std::runtime_error("a branch is not an object");
-        v1::Branch* p = b->add_branches();
-        p->set_participant(br->getValue<std::string>("participant"));
-        p->set_action(br->getValue<std::string>("action"));
-        p->set_branch("b" + std::to_string(i + 1));
-        if (const auto payload = br->getObject("payload")) {
-          for (const auto& [k, v] : *payload) (*p->mutable_payload())[k] = v.toString();
-        }
-      }
-    } catch (const std::exception&) {  // Poco::Exception derives from std::exception
-      return Answer(http::status::bad_request, "{\"error\":\"bad body\"}");
-    }
-    b->set_gid(gid_);
-    b->set_mode("2pc");
-    b->set_created_unix_ms(NowMs());
-    branches_ = b->branches_size();
-    log_.AppendAsync(rec.SerializeAsString(), [self = shared_from_this()](Result<wal::Lsn> r) {
+    gid_ = NextGid(seq_);
+    std::string begin = BeginRecord(req_.body(), gid_, branches_);
+    if (begin.empty()) return Answer(http::status::bad_request, "{\"error\":\"bad body\"}");
+    log_.AppendAsync(std::move(begin), [self = shared_from_this()](Result<wal::Lsn> r) {
       asio::post(self->strand_, [self, ok = r.ok()] { self->Prepared(ok); });
     });
   }
@@ -107,35 +167,15 @@ class Conn : public std::enable_shared_from_this<Conn> {
   void Prepared(bool durable) {
     if (!durable) return Answer(http::status::service_unavailable, "{\"error\":\"wal\"}");
     // The participants' prepares would run here; a noop participant does nothing.
-    v1::Record rec;
-    v1::Decision* d = rec.mutable_decision();
-    d->set_gid(gid_);
-    d->set_outcome(v1::Decision::COMMIT);
-    d->set_at_unix_ms(NowMs());
-    log_.AppendAsync(rec.SerializeAsString(), [self = shared_from_this()](Result<wal::Lsn> r) {
+    log_.AppendAsync(DecisionRecord(gid_), [self = shared_from_this()](Result<wal::Lsn> r) {
       asio::post(self->strand_, [self, ok = r.ok()] { self->Committed(ok); });
     });
   }
 
   void Committed(bool durable) {
     if (!durable) return Answer(http::status::service_unavailable, "{\"error\":\"wal\"}");
-    v1::Record rec;
-    rec.mutable_end()->set_gid(gid_);
-    rec.mutable_end()->set_at_unix_ms(NowMs());
-    log_.AppendLazy(rec.SerializeAsString(), nullptr);
-    std::string view = "{\"gid\":\"" + gid_ + "\",\"mode\":\"2pc\",\"state\":\"committed\",";
-    view += "\"branches\":[";
-    for (int i = 0; i < branches_; ++i) {
-      view += std::string(i > 0 ? "," : "") + "{\"branch\":\"b" + std::to_string(i + 1) +
-              "\",\"participant\":\"noop\",\"action\":\"debit\",\"state\":\"committed\","
-              "\"attempts\":1,\"error\":\"\"}";
-    }
-    view +=
-        "],\"reason\":\"\",\"created_at\":\"2026-11-24T18:00:00.000Z\","
-        "\"updated_at\":\"2026-11-24T18:00:00.001Z\",\"timeline\":[{\"at\":"
-        "\"2026-11-24T18:00:00.000Z\",\"record\":\"begin\",\"detail\":\"\"},{\"at\":"
-        "\"2026-11-24T18:00:00.001Z\",\"record\":\"decision\",\"detail\":\"commit\"}]}";
-    Answer(http::status::ok, std::move(view));
+    log_.AppendLazy(EndRecord(gid_), nullptr);
+    Answer(http::status::ok, View(gid_, branches_));
   }
 
   void Answer(http::status status, std::string body) {
@@ -174,14 +214,103 @@ void Accept(tcp::acceptor& acceptor, wal::Log& log, std::atomic<std::uint64_t>& 
   });
 }
 
+// The Poco front: one request on one of the server's threads, which waits for the records.
+class PocoHandler : public Poco::Net::HTTPRequestHandler {
+ public:
+  PocoHandler(wal::Log& log, std::atomic<std::uint64_t>& seq, int waits)
+      : log_(log), seq_(seq), waits_(waits) {}
+
+  void handleRequest(Poco::Net::HTTPServerRequest& req,
+                     Poco::Net::HTTPServerResponse& res) override {
+    using S = Poco::Net::HTTPResponse;
+    res.setContentType("application/json");
+    if (req.getMethod() == "GET") {
+      if (req.getURI() == "/metrics") return Send(res, S::HTTP_NOT_FOUND, "{}");
+      return Send(res, S::HTTP_OK, "{\"status\":\"ok\"}");
+    }
+    if (req.getMethod() != "POST" || req.getURI() != "/v1/transactions") {
+      return Send(res, S::HTTP_NOT_FOUND, "{\"error\":\"no route\"}");
+    }
+    std::string body;
+    Poco::StreamCopier::copyToString(req.stream(), body);
+    const std::string gid = NextGid(seq_);
+    int branches = 0;
+    std::string begin = BeginRecord(body, gid, branches);
+    if (begin.empty()) return Send(res, S::HTTP_BAD_REQUEST, "{\"error\":\"bad body\"}");
+    if (!Durable(std::move(begin), waits_ == 1 ? DecisionRecord(gid) : "")) {
+      return Send(res, S::HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"wal\"}");
+    }
+    if (waits_ == 2 && !Durable(DecisionRecord(gid), "")) {
+      return Send(res, S::HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"wal\"}");
+    }
+    log_.AppendLazy(EndRecord(gid), nullptr);
+    Send(res, S::HTTP_OK, View(gid, branches));
+  }
+
+ private:
+  // Appends `first` durably and then, from its callback on the WAL's thread, `then` (unless
+  // empty); waits once for the last of them.
+  bool Durable(std::string first, std::string then) {
+    std::promise<bool> done;
+    auto finished = done.get_future();
+    log_.AppendAsync(std::move(first), [&](Result<wal::Lsn> r) {
+      if (!r.ok() || then.empty()) return done.set_value(r.ok());
+      log_.AppendAsync(std::move(then), [&](Result<wal::Lsn> r2) { done.set_value(r2.ok()); });
+    });
+    return finished.get();
+  }
+
+  static void Send(Poco::Net::HTTPServerResponse& res, Poco::Net::HTTPResponse::HTTPStatus status,
+                   const std::string& body) {
+    res.setStatus(status);
+    res.setContentLength(static_cast<std::streamsize>(body.size()));
+    res.send() << body;
+  }
+
+  wal::Log& log_;
+  std::atomic<std::uint64_t>& seq_;
+  int waits_;
+};
+
+class PocoFactory : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  PocoFactory(wal::Log& log, std::atomic<std::uint64_t>& seq, int waits)
+      : log_(log), seq_(seq), waits_(waits) {}
+  Poco::Net::HTTPRequestHandler* createRequestHandler(
+      const Poco::Net::HTTPServerRequest&) override {
+    return new PocoHandler(log_, seq_, waits_);
+  }
+
+ private:
+  wal::Log& log_;
+  std::atomic<std::uint64_t>& seq_;
+  int waits_;
+};
+
+// Serves on Poco's HTTPServer until the process is killed.
+void ServePoco(const std::string& host, unsigned short port, int threads, int waits, wal::Log& log,
+               std::atomic<std::uint64_t>& seq) {
+  Poco::ThreadPool pool(2, threads);
+  Poco::Net::ServerSocket socket;
+  socket.bind(Poco::Net::SocketAddress(host, port), /*reuseAddress=*/true, /*reusePort=*/false);
+  socket.listen(128);
+  auto* params = new Poco::Net::HTTPServerParams;  // ref-counted; owned by the server
+  params->setMaxThreads(threads);
+  params->setKeepAlive(true);
+  Poco::Net::HTTPServer server(new PocoFactory(log, seq, waits), pool, socket, params);
+  server.start();
+  std::promise<void>().get_future().wait();
+}
+
 int Main(int argc, char** argv) {
   std::string config;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a.rfind("--config=", 0) == 0) config = a.substr(9);
   }
-  std::string listen, wal_dir;
-  int threads = 2;
+  std::string host, wal_dir, front = "beast";
+  unsigned short port = 0;
+  int threads = 0, waits = 2;
   try {
     std::ifstream in(config);
     if (!in) throw std::runtime_error("cannot read --config=" + config);
@@ -190,16 +319,25 @@ int Main(int argc, char** argv) {
     for (const char* key : {"listen", "wal_dir"}) {
       if (!c->has(key)) throw std::runtime_error(std::string("missing \"") + key + "\"");
     }
-    listen = c->getValue<std::string>("listen");
+    const auto listen = c->getValue<std::string>("listen");
     wal_dir = c->getValue<std::string>("wal_dir");
-    if (listen.rfind(':') == std::string::npos) throw std::runtime_error("listen is not host:port");
-    if (c->has("floor_threads")) threads = c->getValue<int>("floor_threads");
-    if (threads < 1 || threads > 64) throw std::runtime_error("floor_threads must be 1..64");
+    const auto colon = listen.rfind(':');
+    if (colon == std::string::npos) throw std::runtime_error("listen is not host:port");
+    host = listen.substr(0, colon);
+    const int p = std::stoi(listen.substr(colon + 1));  // throws on a port that is not a number
+    if (p < 0 || p > 65535) throw std::runtime_error("listen: port out of range");
+    port = static_cast<unsigned short>(p);
+    if (c->has("floor_front")) front = c->getValue<std::string>("floor_front");
+    if (front != "beast" && front != "poco") throw std::runtime_error("floor_front: beast or poco");
+    threads =
+        c->has("floor_threads") ? c->getValue<int>("floor_threads") : (front == "beast" ? 2 : 80);
+    if (threads < 1 || threads > 1024) throw std::runtime_error("floor_threads must be 1..1024");
+    if (c->has("floor_waits")) waits = c->getValue<int>("floor_waits");
+    if (waits != 1 && waits != 2) throw std::runtime_error("floor_waits must be 1 or 2");
   } catch (const std::exception& e) {
     std::cerr << "event_loop_floor: bad config: " << e.what() << "\n";
     return 2;
   }
-  const auto colon = listen.rfind(':');
   wal::Options options;
   options.dir = wal_dir;
   auto log = wal::Log::Open(options, [](const wal::ReplayedRecord&) { return Status::Ok(); });
@@ -209,16 +347,18 @@ int Main(int argc, char** argv) {
   }
   std::atomic<std::uint64_t> seq{0};
   try {
+    if (front == "poco") {
+      ServePoco(host, port, threads, waits, **log, seq);
+      return 0;
+    }
     asio::io_context io(threads);
-    tcp::acceptor acceptor(
-        io, tcp::endpoint(asio::ip::make_address(listen.substr(0, colon)),
-                          static_cast<unsigned short>(std::stoi(listen.substr(colon + 1)))));
+    tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address(host), port));
     Accept(acceptor, **log, seq);
     std::vector<std::thread> pool;
     for (int i = 1; i < threads; ++i) pool.emplace_back([&] { io.run(); });
     io.run();
     for (auto& t : pool) t.join();
-  } catch (const std::exception& e) {
+  } catch (const std::exception& e) {  // Poco::Exception derives from std::exception
     std::cerr << "event_loop_floor: " << e.what() << "\n";
     return 1;
   }

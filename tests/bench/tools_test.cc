@@ -62,17 +62,45 @@ TEST_F(ToolsTest, TheFloorRefusesABadConfigWithTheReason) {
   EXPECT_NE(out.find("missing \"wal_dir\""), std::string::npos) << out;
   EXPECT_EQ(RunCommand(floor + " --config=" + Config(R"({"listen":"x","wal_dir":"w"})"), out), 2);
   EXPECT_NE(out.find("listen is not host:port"), std::string::npos) << out;
+  EXPECT_EQ(RunCommand(floor + " --config=" + Config(R"({"listen":"h:x","wal_dir":"w"})"), out), 2);
+  EXPECT_NE(out.find("bad config"), std::string::npos) << out;
+  EXPECT_EQ(RunCommand(floor + " --config=" + Config(R"({"listen":"h:70000","wal_dir":"w"})"), out),
+            2);
+  EXPECT_NE(out.find("port out of range"), std::string::npos) << out;
+  EXPECT_EQ(RunCommand(floor + " --config=" +
+                           Config(R"({"listen":"h:1","wal_dir":"w","floor_front":"reactor"})"),
+                       out),
+            2);
+  EXPECT_NE(out.find("floor_front: beast or poco"), std::string::npos) << out;
+  EXPECT_EQ(
+      RunCommand(floor + " --config=" + Config(R"({"listen":"h:1","wal_dir":"w","floor_waits":3})"),
+                 out),
+      2);
+  EXPECT_NE(out.find("floor_waits must be 1 or 2"), std::string::npos) << out;
   EXPECT_EQ(RunCommand(floor + " --config=" + Config("not json"), out), 2);
   EXPECT_NE(out.find("bad config"), std::string::npos) << out;
   EXPECT_FALSE(fs::exists(dir_ + "/w"));  // no WAL created
 }
 
-TEST_F(ToolsTest, TheFloorAnswersABadBody400AndLogsNothing) {
+// Each HTTP front of the floor: the extra config keys that select it.
+class FloorFrontTest : public ToolsTest, public ::testing::WithParamInterface<const char*> {};
+
+INSTANTIATE_TEST_SUITE_P(Fronts, FloorFrontTest,
+                         ::testing::Values(R"(,"floor_threads":1)",
+                                           R"(,"floor_front":"poco","floor_threads":2)",
+                                           R"(,"floor_front":"poco","floor_waits":1)"),
+                         [](const ::testing::TestParamInfo<const char*>& front) {
+                           return std::string(front.index == 0   ? "Beast"
+                                              : front.index == 1 ? "PocoTwoWaits"
+                                                                 : "PocoOneWait");
+                         });
+
+TEST_P(FloorFrontTest, AnswersABadBody400AndLogsNothing) {
   const int port = ::txcoord::testing::FreeLoopbackPort();
   ASSERT_GT(port, 0);
   const std::string wal = dir_ + "/wal";
   const std::string config = Config(R"({"listen":"127.0.0.1:)" + std::to_string(port) +
-                                    R"(","wal_dir":")" + wal + R"("})");
+                                    R"(","wal_dir":")" + wal + "\"" + GetParam() + "}");
   Child floor;
   ASSERT_TRUE(floor.Start({TXC_EVENT_LOOP_FLOOR_PATH, "--config=" + config}, dir_ + "/log"));
   ASSERT_TRUE(WaitHttp(static_cast<std::uint16_t>(port), "/readyz", std::chrono::seconds(10)));
@@ -90,12 +118,12 @@ TEST_F(ToolsTest, TheFloorAnswersABadBody400AndLogsNothing) {
   EXPECT_EQ(verified->records, 0u);  // no BEGIN for a refused body
 }
 
-TEST_F(ToolsTest, TheFloorMakesBeginAndCommitDurableBeforeItAnswers) {
+TEST_P(FloorFrontTest, MakesBeginAndCommitDurableBeforeItAnswers) {
   const int port = ::txcoord::testing::FreeLoopbackPort();
   ASSERT_GT(port, 0);
   const std::string wal = dir_ + "/wal";
   const std::string config = Config(R"({"listen":"127.0.0.1:)" + std::to_string(port) +
-                                    R"(","wal_dir":")" + wal + R"(","floor_threads":1})");
+                                    R"(","wal_dir":")" + wal + "\"" + GetParam() + "}");
   Child floor;
   ASSERT_TRUE(floor.Start({TXC_EVENT_LOOP_FLOOR_PATH, "--config=" + config}, dir_ + "/log"));
   ASSERT_TRUE(WaitHttp(static_cast<std::uint16_t>(port), "/readyz", std::chrono::seconds(10)));
