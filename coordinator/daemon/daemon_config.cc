@@ -36,6 +36,7 @@ const std::set<std::string> kKeys = {"coordinator_id",
                                      "checkpoint_interval_ms",
                                      "idempotency_horizon_ms",
                                      "max_idempotency_keys",
+                                     "max_finished_kept",
                                      "wal_segment_bytes",
                                      "http_threads",
                                      "saga_step_max_attempts",
@@ -147,6 +148,12 @@ Result<DaemonConfig> ParseDaemonConfig(const Object& o,
   c.engine.idempotency_horizon = milliseconds(horizon);
   TXC_ASSIGN_OR_RETURN(auto max_keys, Int(o, "max_idempotency_keys", 250'000, 1, 1'000'000'000));
   c.engine.max_idempotency_keys = static_cast<std::size_t>(max_keys);
+  // Every checkpoint carries the kept ones (~0.3-0.6 KB each): 100,000 stays far below the
+  // WAL's 256 MB record limit.
+  TXC_ASSIGN_OR_RETURN(
+      auto kept, Int(o, "max_finished_kept",
+                     static_cast<std::int64_t>(coordinator::kDefaultMaxFinishedKept), 1, 100'000));
+  c.engine.max_finished_kept = static_cast<std::size_t>(kept);
   TXC_ASSIGN_OR_RETURN(auto seg, Int(o, "wal_segment_bytes", 64ll << 20, 1 << 20, 1ll << 32));
   c.wal.segment_bytes = static_cast<std::uint64_t>(seg);
 

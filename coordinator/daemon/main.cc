@@ -89,7 +89,7 @@ class Daemon : public Poco::Util::ServerApplication {
       WarnIfPoolBelowCap(*p, cfg.engine.max_concurrent_per_participant);
       participants.push_back(std::move(*made));
     }
-    coordinator::RecoveredState state;
+    coordinator::RecoveredState state(cfg.engine.max_finished_kept);
     auto log = wal::Log::Open(cfg.wal, state.Visitor());
     if (!log.ok()) return log.status().Annotate("wal " + cfg.wal.dir);
     const auto& report = (*log)->replay_report();

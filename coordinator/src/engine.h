@@ -226,17 +226,15 @@ class Engine {
   void ScheduleRetryLocked(Txn& t, std::size_t i);
   void MaybeFinish(const TxnPtr& txn);
   void FinishLocked(Txn& t);
-  void EvictFinishedLocked();  // drops the oldest final transactions beyond max_finished_kept
+  // Keeps a final transaction for Get/List (and checkpoints): the newest max_finished_kept;
+  // drops the oldest beyond it from txns_.
+  void KeepFinishedLocked(const std::string& gid);
 
   // --- resolve.cc ---
   Result<TxnView> ResolveConsistent(const TxnPtr& txn, const ResolveRequest& r);
   Result<TxnView> ResolveHeuristic(const TxnPtr& txn, const ResolveRequest& r);
   // After a durable heuristic DECISION: best-effort calls, kHeuristic marks, forced END.
   void SettleHeuristic(const TxnPtr& txn);
-  // Recovery: a transaction whose heuristic END is durable, kept for Get/List.
-  void RestoreHeuristicLocked(const internal::ReplayTxn& rt);
-  // Snapshot of a finished heuristic transaction (Checkpoint.finished_heuristic).
-  void HeuristicSnapshotLocked(const Txn& t, internal::v1::TxnSnapshot& s) const;
   // The operator fields of t's decision (heuristic, operator, reason) into a snapshot.
   static void OperatorFieldsOf(const Txn& t, internal::v1::Decision& d);
   // Txn::reason after an operator's decision.
@@ -268,6 +266,9 @@ class Engine {
                       const std::function<void(Branch&)>& mutate);
   void SagaEnd(const TxnPtr& txn, bool compensated);
   void SagaResumeLocked(const internal::ReplayTxn& rt, Txn& txn);
+  // The saga's steps from its BEGIN and their states from its step records (or a checkpoint's
+  // summaries), with Txn::fail_reason; the part of SagaResumeLocked a finished saga needs too.
+  static void SagaStepsOf(const internal::ReplayTxn& rt, Txn& txn);
   void SagaSnapshotLocked(const Txn& t, internal::v1::TxnSnapshot& s) const;
   Status SagaRetryNowLocked(Txn& t, std::vector<std::size_t>& todo);
 
@@ -283,9 +284,6 @@ class Engine {
   // Drops idempotency records past the horizon, then the oldest beyond max_idempotency_keys
   // (counted as evicted); never one whose transaction is not final (it waits at the back).
   void TrimIdempotencyLocked();
-  // The checkpoint without its live transactions and idempotency records (CheckpointNow adds
-  // them): the time and the kept heuristic outcomes.
-  internal::v1::Checkpoint SnapshotLocked() const;
   // Every live transaction, appended to `body` as Checkpoint.transactions entries, taking mu_
   // for one slice of live_ at a time (not held between slices). Sets txn_tracking_. False:
   // stopped at the fault point coordinator.checkpoint.between_slices.
@@ -306,10 +304,19 @@ class Engine {
   // A key's record was added or changed: noted while a checkpoint serializes idem_ in slices.
   void TouchIdempotencyLocked(const std::string& key);
   void LiveSnapshotLocked(const Txn& t, internal::v1::TxnSnapshot& s) const;
+  // The kept finished transactions (finished_), oldest first, appended to `body` as
+  // Checkpoint.finished entries a slice at a time (mu_ not held between slices). Returns the
+  // finished_total_ it went up to: AppendFinishedSinceLocked adds the ones after it at the cut.
+  std::uint64_t SerializeFinishedInSlices(std::string& body);
+  void AppendFinishedSinceLocked(std::string& body, std::uint64_t from);
+  // A final transaction as a Checkpoint.finished entry, and back (Resume): its outcome, reason,
+  // operator fields, branches (saga steps) as far as the records tell, and timeline.
+  void FinishedSnapshotLocked(const Txn& t, internal::v1::TxnSnapshot& s) const;
+  void RestoreFinishedLocked(const internal::ReplayTxn& rt);
   // live_ bookkeeping: a transaction is added where it enters txns_ not final (and in_flight_
   // counts it), removed by FinishLocked.
   void AddLiveLocked(Txn& t);
-  bool RemoveLiveLocked(Txn& t);  // false: it was not live
+  void RemoveLiveLocked(Txn& t);  // no-op if it is not live
 
   Config cfg_;
   std::map<std::string, std::shared_ptr<participant::Participant>> parts_;
@@ -332,12 +339,12 @@ class Engine {
   // lookups per transaction, among ~10,000 entries (a tree's string compares missed the cache).
   std::unordered_map<std::string, TxnPtr> txns_;
   std::deque<std::string> finished_;  // gids of final transactions, oldest first
+  std::uint64_t finished_total_ = 0;  // gids ever added to finished_ (its back's number + 1)
   // The transactions not final yet, in no order (Txn::live_slot): what a checkpoint snapshots,
   // without walking the up to max_finished_kept final ones kept in txns_.
   std::vector<Txn*> live_;
-  bool txn_tracking_ = false;           // a checkpoint is serializing live_ in slices
-  std::vector<std::string> txn_dirty_;  // gids touched since (TouchLiveLocked)
-  std::size_t heuristic_kept_ = 0;      // final heuristic transactions in txns_ (snapshotted too)
+  bool txn_tracking_ = false;               // a checkpoint is serializing live_ in slices
+  std::vector<std::string> txn_dirty_;      // gids touched since (TouchLiveLocked)
   std::map<std::string, IdemRecord> idem_;  // ordered: slices resume after the last key
   bool idem_tracking_ = false;              // a checkpoint is serializing idem_ in slices
   std::vector<std::string> idem_dirty_;     // keys touched since (TouchIdempotencyLocked)

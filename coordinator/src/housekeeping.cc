@@ -29,7 +29,7 @@ void Engine::Resume(internal::ReplayTables& tables) {
     std::sort(idem_order_.begin(), idem_order_.end());
     const Clock::WallTime now = clock_.WallNow();
     // Sized once: no rehashing (nor vector growth) through 100k recovered transactions.
-    txns_.reserve(txns_.size() + tables.live.size() + tables.finished_heuristic.size());
+    txns_.reserve(txns_.size() + tables.live.size() + tables.finished.size());
     live_.reserve(live_.size() + tables.live.size());
     while (!tables.live.empty()) {
       // Taken out one at a time: each replayed transaction is freed as its engine copy is made,
@@ -117,7 +117,9 @@ void Engine::Resume(internal::ReplayTables& tables) {
       ++in_flight_;
       AddLiveLocked(*txn);
     }
-    for (const auto& [gid, rt] : tables.finished_heuristic) RestoreHeuristicLocked(rt);
+    for (const std::string& gid : tables.finished_order) {  // oldest first, as finished_
+      RestoreFinishedLocked(tables.finished.at(gid));
+    }
     // The byte rule goes on where it was (CheckpointDue): a restart does not make the first
     // checkpoint due early.
     records_since_checkpoint_ = tables.records_after_checkpoint;
@@ -241,20 +243,6 @@ void Engine::TrimIdempotencyLocked() {
                  {"window_seconds", std::to_string(window.count())}});
     }
   }
-}
-
-internal::v1::Checkpoint Engine::SnapshotLocked() const {
-  internal::v1::Checkpoint c;
-  c.set_at_unix_ms(internal::ToUnixMs(clock_.WallNow()));
-  if (heuristic_kept_ > 0) {  // END was appended; heuristic outcomes are kept
-    std::vector<const Txn*> kept;
-    for (const auto& [gid, t] : txns_) {
-      if (IsFinal(t->state) && t->heuristic) kept.push_back(t.get());
-    }
-    std::sort(kept.begin(), kept.end(), [](const Txn* a, const Txn* b) { return a->gid < b->gid; });
-    for (const Txn* t : kept) HeuristicSnapshotLocked(*t, *c.add_finished_heuristic());
-  }
-  return c;
 }
 
 namespace {
@@ -442,6 +430,133 @@ void Engine::LiveSnapshotLocked(const Txn& t, internal::v1::TxnSnapshot& s) cons
   }
 }
 
+std::uint64_t Engine::SerializeFinishedInSlices(std::string& body) {
+  constexpr std::size_t kSlice = 256;            // transactions per hold of mu_
+  std::vector<internal::v1::TxnSnapshot> slice;  // grows to one slice, reused
+  std::uint64_t next = 0, limit = 0;             // numbers in finished_total_'s count
+  for (bool first = true;; first = false) {
+    std::size_t n = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      const std::uint64_t front = finished_total_ - finished_.size();
+      if (first) limit = finished_total_;
+      next = std::max(next, front);  // the ones evicted meanwhile are gone
+      for (; next < limit && n < kSlice; ++next) {
+        auto it = txns_.find(finished_[next - front]);
+        if (it == txns_.end()) continue;
+        if (n == slice.size()) slice.emplace_back();
+        slice[n].Clear();
+        FinishedSnapshotLocked(*it->second, slice[n++]);
+      }
+    }
+    io::StringOutputStream raw(&body);
+    io::CodedOutputStream out(&raw);
+    for (std::size_t i = 0; i < n; ++i) {
+      WriteEntry(out, Checkpoint::kFinishedFieldNumber, slice[i]);
+    }
+    if (next >= limit) return limit;
+  }
+}
+
+void Engine::AppendFinishedSinceLocked(std::string& body, std::uint64_t from) {
+  io::StringOutputStream raw(&body);
+  io::CodedOutputStream out(&raw);
+  internal::v1::TxnSnapshot s;
+  const std::uint64_t front = finished_total_ - finished_.size();
+  for (std::uint64_t i = std::max(from, front); i < finished_total_; ++i) {
+    auto it = txns_.find(finished_[i - front]);
+    if (it == txns_.end()) continue;
+    s.Clear();
+    FinishedSnapshotLocked(*it->second, s);
+    WriteEntry(out, Checkpoint::kFinishedFieldNumber, s);
+  }
+}
+
+void Engine::FinishedSnapshotLocked(const Txn& t, internal::v1::TxnSnapshot& s) const {
+  *s.mutable_begin() = BeginOf(t);
+  if (t.saga) {
+    SagaSnapshotLocked(t, s);  // the steps' states; no decision (t is final)
+  } else if (t.open) {
+    for (const Branch& b : t.branches) {
+      *s.add_registered() =
+          internal::ToProto(BranchRequest{b.participant, b.action, b.payload, b.branch});
+    }
+  }
+  Decision* d = s.mutable_decision();
+  d->set_gid(t.gid);
+  d->set_outcome(t.state == TxnState::kCommitted ? Decision::COMMIT : Decision::ABORT);
+  d->set_reason(t.reason);
+  OperatorFieldsOf(t, *d);  // an operator's decision: its own reason, Txn::reason derived
+  internal::v1::End* e = s.mutable_end();
+  e->set_gid(t.gid);
+  e->set_at_unix_ms(internal::ToUnixMs(t.updated));
+  e->set_heuristic(t.heuristic);
+  e->set_final_state(std::string(TxnStateName(t.state)));
+  for (const Branch& b : t.branches) {
+    if (b.state == BranchState::kHeuristic) e->add_heuristic_branches(b.branch);
+  }
+  for (const auto& line : t.timeline) *s.add_timeline() = line;
+}
+
+void Engine::RestoreFinishedLocked(const internal::ReplayTxn& rt) {
+  const internal::v1::Begin& b = rt.begin;
+  if (txns_.count(b.gid()) != 0) return;  // a later transaction with the gid is live
+  auto txn = std::make_shared<Txn>();
+  txn->gid = b.gid();
+  txn->open = b.open();
+  txn->created = internal::FromUnixMs(b.created_unix_ms());
+  txn->updated = internal::FromUnixMs(rt.end.at_unix_ms());
+  txn->timeout = std::chrono::milliseconds(b.timeout_ms());
+  txn->idem_key = b.idempotency_key();
+  txn->request_hash = b.request_hash();
+  const bool commit = rt.end.final_state() == "committed";
+  const Decision& d = rt.decision;
+  if (b.mode() == "saga") {
+    SagaStepsOf(rt, *txn);        // the steps as their records (or summaries) left them
+    if (rt.saga_steps.empty()) {  // an older version's heuristic entry: no step states
+      for (Branch& br : txn->branches) {
+        br.state = commit ? BranchState::kDone : BranchState::kCompensated;
+      }
+    }
+  } else {
+    auto add = [&](const internal::v1::Branch& p) {
+      Branch br;
+      br.participant = p.participant();
+      br.action = p.action();
+      br.branch = p.branch();
+      for (const auto& [k, v] : p.payload()) br.payload.emplace(k, v);
+      br.state = commit ? BranchState::kCommitted : BranchState::kAborted;
+      txn->branches.push_back(std::move(br));
+    };
+    for (const auto& p : b.branches()) add(p);
+    for (const auto& p : rt.registered) add(p);
+  }
+  txn->state = commit      ? TxnState::kCommitted
+               : txn->saga ? TxnState::kCompensated
+                           : TxnState::kAborted;
+  txn->reason = d.reason();
+  if (d.heuristic() || !d.operator_id().empty()) {
+    txn->heuristic = d.heuristic();
+    txn->heuristic_mixed = d.heuristic_mixed();
+    txn->operator_id = d.operator_id();
+    txn->operator_reason = d.reason();
+    txn->reason =
+        OperatorReason(commit, d.heuristic(), d.heuristic_mixed(), d.operator_id(), d.reason());
+  }
+  txn->end_started = true;
+  // As far as the END tells: the branches it lists were settled by the operator unacknowledged.
+  for (const std::string& settled : rt.end.heuristic_branches()) {
+    for (Branch& br : txn->branches) {
+      if (br.branch != settled) continue;
+      br.state = BranchState::kHeuristic;
+      br.last_error = "not acknowledged, settled by the operator";
+    }
+  }
+  txn->timeline = rt.timeline;
+  txns_[txn->gid] = txn;
+  KeepFinishedLocked(txn->gid);
+}
+
 Status Engine::CheckpointNow() {
   std::lock_guard<std::mutex> one_at_a_time(checkpoint_mu_);
   {
@@ -450,13 +565,15 @@ Status Engine::CheckpointNow() {
     TrimIdempotencyLocked();
     idem_tracking_ = true;
   }
-  // The live transactions and the idempotency records (up to max_idempotency_keys) are
-  // serialized before the gate, a slice at a time, while transactions go on; the ones touched
-  // meanwhile are written again, current, under the gate (replay keeps the last entry of a gid
-  // or key; Checkpoint.ended drops a gid that ended meanwhile). The gate is held for what
-  // changed, not for everything held.
+  // The live transactions, the idempotency records (up to max_idempotency_keys) and the kept
+  // finished transactions (up to max_finished_kept) are serialized before the gate, a slice at
+  // a time, while transactions go on; the ones touched meanwhile are written again, current,
+  // under the gate (replay keeps the last entry of a gid or key; Checkpoint.ended drops a gid
+  // that ended meanwhile), and so are the ones that finished meanwhile. The gate is held for
+  // what changed, not for everything held.
   std::string body = SerializeIdempotencyInSlices();
   const bool serialized = SerializeLiveInSlices(body);
+  const std::uint64_t finished_to = SerializeFinishedInSlices(body);
   body.reserve(body.size() + body.size() / 8 + (64u << 10));  // what the cut adds, not a copy
   if (!serialized || !Fault("coordinator.checkpoint.before_gate")) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -472,8 +589,11 @@ Status Engine::CheckpointNow() {
     records_since_checkpoint_ = 0;
     bytes_since_checkpoint_ = 0;
     checkpoint_pending_ = false;
+    AppendFinishedSinceLocked(body, finished_to);
     TXC_RETURN_IF_ERROR(CheckReadyLocked());
-    body += internal::Serialize(SnapshotLocked());  // fields may come in any order
+    internal::v1::Checkpoint c;
+    c.set_at_unix_ms(internal::ToUnixMs(clock_.WallNow()));
+    body += internal::Serialize(c);  // fields may come in any order
     last_checkpoint_bytes_ = body.size();
   }
   // Appends may go on once the WAL fixed the cut: they get later LSNs and are replayed after

@@ -186,7 +186,7 @@ void Engine::FinishLocked(Txn& t) {
     ++(t.state == TxnState::kCommitted ? metrics_.heuristic_commits : metrics_.heuristic_aborts);
     if (t.heuristic_mixed) ++metrics_.heuristic_mixed;
   }
-  if (RemoveLiveLocked(t) && t.heuristic) ++heuristic_kept_;
+  RemoveLiveLocked(t);
   t.updated = clock_.WallNow();
   if (in_flight_ > 0) --in_flight_;
   if (!t.idem_key.empty()) {
@@ -195,17 +195,15 @@ void Engine::FinishLocked(Txn& t) {
       TouchIdempotencyLocked(t.idem_key);
     }
   }
-  finished_.push_back(t.gid);
-  EvictFinishedLocked();
+  KeepFinishedLocked(t.gid);
   t.cv.notify_all();
 }
 
-void Engine::EvictFinishedLocked() {
+void Engine::KeepFinishedLocked(const std::string& gid) {
+  finished_.push_back(gid);
+  ++finished_total_;
   while (finished_.size() > cfg_.max_finished_kept) {
-    if (auto it = txns_.find(finished_.front()); it != txns_.end()) {
-      if (it->second->heuristic && heuristic_kept_ > 0) --heuristic_kept_;
-      txns_.erase(it);
-    }
+    txns_.erase(finished_.front());
     finished_.pop_front();
   }
 }
@@ -216,8 +214,8 @@ void Engine::AddLiveLocked(Txn& t) {
   TouchLiveLocked(t.gid);
 }
 
-bool Engine::RemoveLiveLocked(Txn& t) {
-  if (t.live_slot == Txn::kNotLive) return false;
+void Engine::RemoveLiveLocked(Txn& t) {
+  if (t.live_slot == Txn::kNotLive) return;
   Txn* last = live_.back();
   live_[t.live_slot] = last;
   last->live_slot = t.live_slot;
@@ -225,7 +223,6 @@ bool Engine::RemoveLiveLocked(Txn& t) {
   t.live_slot = Txn::kNotLive;
   TouchLiveLocked(t.gid);
   TouchLiveLocked(last->gid);  // moved: a checkpoint walking live_ may have passed its new slot
-  return true;
 }
 
 Status Engine::RetryNow(const std::string& gid) {

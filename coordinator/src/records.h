@@ -1,5 +1,6 @@
 #pragma once
 // Internal: the replay tables and conversions between WAL records and engine values.
+#include <deque>
 #include <map>
 #include <string>
 #include <vector>
@@ -17,15 +18,17 @@ struct ReplayTxn {
   v1::Decision decision;                    // outcome OUTCOME_UNSPECIFIED = undecided
   std::vector<v1::SagaStep> saga_steps;     // in log order
   std::vector<v1::TimelineEntry> timeline;  // bounded like Txn::timeline
-  v1::End end;                              // finished_heuristic only
+  v1::End end;                              // finished only: its END, final_state set
 };
 
 struct ReplayTables {
   std::map<std::string, ReplayTxn> live;              // gid -> not-ENDed transaction
   std::map<std::string, v1::IdempotencyRecord> idem;  // key -> record
   std::map<std::string, std::string> key_of_gid;      // gid -> idempotency key
-  // ENDed transactions with a heuristic outcome, kept (newest kMaxHeuristicKept) for Get/List.
-  std::map<std::string, ReplayTxn> finished_heuristic;
+  // ENDed transactions, the newest max_finished (finished_order: oldest first), for Get/List.
+  std::map<std::string, ReplayTxn> finished;
+  std::deque<std::string> finished_order;  // each gid in `finished` once
+  std::size_t max_finished = kDefaultMaxFinishedKept;
   std::uint64_t records_after_checkpoint = 0;
   std::uint64_t bytes_after_checkpoint = 0;  // their bodies
   std::uint64_t checkpoint_bytes = 0;        // the replayed checkpoint's body; 0 = none
@@ -33,9 +36,6 @@ struct ReplayTables {
 
 std::int64_t ToUnixMs(Clock::WallTime t);
 Clock::WallTime FromUnixMs(std::int64_t ms);
-
-// Finished heuristic transactions kept across restarts (checkpoints carry them).
-inline constexpr std::size_t kMaxHeuristicKept = 1000;
 
 // The timeline line of a record; `end_state` names the final state of a 2PC END (its record
 // leaves final_state empty). Records of no interest give an entry with an empty `record`.

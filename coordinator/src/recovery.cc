@@ -69,16 +69,16 @@ void ApplySagaStep(ReplayTables& t, const v1::SagaStep& s) {
   internal::AppendTimeline(it->second.timeline, internal::TimelineOf(rec));
 }
 
-// Keeps an ENDed heuristic transaction (the newest kMaxHeuristicKept).
-void KeepHeuristic(ReplayTables& t, ReplayTxn txn) {
+// Keeps an ENDed transaction, the newest t.max_finished (a gid kept again replaces its entry).
+void KeepFinished(ReplayTables& t, ReplayTxn txn) {
+  if (t.max_finished == 0) return;
   const std::string gid = txn.begin.gid();
-  t.finished_heuristic[gid] = std::move(txn);
-  while (t.finished_heuristic.size() > internal::kMaxHeuristicKept) {
-    auto oldest = t.finished_heuristic.begin();
-    for (auto it = t.finished_heuristic.begin(); it != t.finished_heuristic.end(); ++it) {
-      if (it->second.end.at_unix_ms() < oldest->second.end.at_unix_ms()) oldest = it;
-    }
-    t.finished_heuristic.erase(oldest);
+  auto [at, fresh] = t.finished.try_emplace(gid);
+  at->second = std::move(txn);
+  if (fresh) t.finished_order.push_back(gid);
+  while (t.finished_order.size() > t.max_finished) {
+    t.finished.erase(t.finished_order.front());
+    t.finished_order.pop_front();
   }
 }
 
@@ -94,17 +94,14 @@ void ApplyEnd(ReplayTables& t, const v1::End& e) {
       r->second.set_final_state(final_state);
     }
   }
-  if (it->second.decision.heuristic()) {
-    ReplayTxn done = std::move(it->second);
-    done.end = e;
-    v1::Record rec;
-    *rec.mutable_end() = e;
-    internal::AppendTimeline(done.timeline, internal::TimelineOf(rec, final_state));
-    t.live.erase(it);
-    KeepHeuristic(t, std::move(done));
-    return;
-  }
+  ReplayTxn done = std::move(it->second);
   t.live.erase(it);
+  done.end = e;
+  done.end.set_final_state(final_state);
+  v1::Record rec;
+  *rec.mutable_end() = e;
+  internal::AppendTimeline(done.timeline, internal::TimelineOf(rec, final_state));
+  KeepFinished(t, std::move(done));
 }
 
 Status ApplyCheckpoint(ReplayTables& t, std::string_view body) {
@@ -112,7 +109,9 @@ Status ApplyCheckpoint(ReplayTables& t, std::string_view body) {
   if (!c.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
     return DataLoss("coordinator checkpoint does not parse");
   }
+  const std::size_t max_finished = t.max_finished;
   t = ReplayTables{};
+  t.max_finished = max_finished;
   t.checkpoint_bytes = body.size();
   // Swapped out of the parsed message, not copied: a checkpoint may hold 100k transactions.
   for (v1::TxnSnapshot& s : *c.mutable_transactions()) {
@@ -135,14 +134,19 @@ Status ApplyCheckpoint(ReplayTables& t, std::string_view body) {
     txn.begin.Swap(s.mutable_begin());
   }
   for (const std::string& gid : c.ended()) t.live.erase(gid);
-  for (const auto& s : c.finished_heuristic()) {
-    ReplayTxn txn;
-    txn.begin = s.begin();
-    txn.registered.assign(s.registered().begin(), s.registered().end());
-    txn.decision = s.decision();
-    txn.end = s.end();
-    txn.timeline.assign(s.timeline().begin(), s.timeline().end());
-    KeepHeuristic(t, std::move(txn));
+  // Oldest first: an older version's heuristic ones, then the finished ones in their order.
+  for (auto* list : {c.mutable_finished_heuristic(), c.mutable_finished()}) {
+    for (v1::TxnSnapshot& s : *list) {
+      ReplayTxn txn;
+      txn.begin.Swap(s.mutable_begin());
+      txn.registered.reserve(static_cast<std::size_t>(s.registered_size()));
+      for (v1::Branch& b : *s.mutable_registered()) txn.registered.emplace_back().Swap(&b);
+      txn.decision.Swap(s.mutable_decision());
+      for (v1::SagaStep& st : *s.mutable_saga_steps()) txn.saga_steps.emplace_back().Swap(&st);
+      txn.end.Swap(s.mutable_end());
+      for (v1::TimelineEntry& e : *s.mutable_timeline()) txn.timeline.emplace_back().Swap(&e);
+      KeepFinished(t, std::move(txn));
+    }
   }
   for (v1::IdempotencyRecord& r : *c.mutable_idempotency()) {
     t.key_of_gid[r.gid()] = r.key();
@@ -154,7 +158,10 @@ Status ApplyCheckpoint(ReplayTables& t, std::string_view body) {
 
 }  // namespace
 
-RecoveredState::RecoveredState() : tables_(std::make_unique<ReplayTables>()) {}
+RecoveredState::RecoveredState(std::size_t max_finished_kept)
+    : tables_(std::make_unique<ReplayTables>()) {
+  tables_->max_finished = max_finished_kept;
+}
 RecoveredState::~RecoveredState() = default;
 RecoveredState::RecoveredState(RecoveredState&&) noexcept = default;
 RecoveredState& RecoveredState::operator=(RecoveredState&&) noexcept = default;

@@ -3,7 +3,6 @@
 // gone for good: a forced heuristic DECISION, one best-effort phase-2 call per unacknowledged
 // branch, the rest marked kHeuristic (never called again), a forced END.
 #include <boost/asio/post.hpp>
-#include <set>
 
 #include "engine.h"
 #include "txcoord/core/fault.h"
@@ -276,80 +275,6 @@ void Engine::SettleHeuristic(const TxnPtr& txn) {
   if (!s.ok()) return;  // fail-stopped; recovery settles it again
   std::lock_guard<std::mutex> lock(mu_);
   FinishLocked(*txn);
-}
-
-void Engine::HeuristicSnapshotLocked(const Txn& t, internal::v1::TxnSnapshot& s) const {
-  *s.mutable_begin() = BeginOf(t);
-  if (t.open) {
-    for (const Branch& b : t.branches) {
-      *s.add_registered() =
-          internal::ToProto(BranchRequest{b.participant, b.action, b.payload, b.branch});
-    }
-  }
-  Decision* d = s.mutable_decision();
-  d->set_gid(t.gid);
-  d->set_outcome(t.state == TxnState::kCommitted ? Decision::COMMIT : Decision::ABORT);
-  OperatorFieldsOf(t, *d);
-  internal::v1::End* e = s.mutable_end();
-  e->set_gid(t.gid);
-  e->set_at_unix_ms(internal::ToUnixMs(t.updated));
-  e->set_heuristic(true);
-  e->set_final_state(std::string(TxnStateName(t.state)));
-  for (const Branch& b : t.branches) {
-    if (b.state == BranchState::kHeuristic) e->add_heuristic_branches(b.branch);
-  }
-  for (const auto& line : t.timeline) *s.add_timeline() = line;
-}
-
-void Engine::RestoreHeuristicLocked(const internal::ReplayTxn& rt) {
-  const internal::v1::Begin& b = rt.begin;
-  if (txns_.count(b.gid()) != 0) return;
-  auto txn = std::make_shared<Txn>();
-  txn->gid = b.gid();
-  txn->open = b.open();
-  txn->saga = b.mode() == "saga";
-  txn->created = internal::FromUnixMs(b.created_unix_ms());
-  txn->updated = internal::FromUnixMs(rt.end.at_unix_ms());
-  txn->timeout = std::chrono::milliseconds(b.timeout_ms());
-  txn->idem_key = b.idempotency_key();
-  txn->request_hash = b.request_hash();
-  const std::string& fs = rt.end.final_state();
-  const bool commit = fs == "committed";
-  txn->state = commit      ? TxnState::kCommitted
-               : txn->saga ? TxnState::kCompensated
-                           : TxnState::kAborted;
-  txn->heuristic = true;
-  txn->heuristic_mixed = rt.decision.heuristic_mixed();
-  txn->operator_id = rt.decision.operator_id();
-  txn->operator_reason = rt.decision.reason();
-  txn->reason =
-      OperatorReason(commit, true, txn->heuristic_mixed, txn->operator_id, txn->operator_reason);
-  txn->end_started = true;
-  const std::set<std::string> settled(rt.end.heuristic_branches().begin(),
-                                      rt.end.heuristic_branches().end());
-  auto add = [&](const internal::v1::Branch& p) {
-    Branch br;
-    br.participant = p.participant();
-    br.action = p.action();
-    br.branch = p.branch();
-    // As far as the END record tells: the branches not listed acknowledged the outcome.
-    if (settled.count(br.branch) != 0) {
-      br.state = BranchState::kHeuristic;
-      br.last_error = "not acknowledged, settled by the operator";
-    } else if (txn->saga) {
-      br.state = commit ? BranchState::kDone : BranchState::kCompensated;
-    } else {
-      br.state = commit ? BranchState::kCommitted : BranchState::kAborted;
-    }
-    txn->branches.push_back(std::move(br));
-  };
-  for (const auto& p : b.branches()) add(p);
-  for (const auto& p : rt.registered) add(p);
-  txn->timeline = rt.timeline;
-  txns_[txn->gid] = txn;
-  ++heuristic_kept_;
-  finished_.push_back(txn->gid);
-  EvictFinishedLocked();
 }
 
 }  // namespace txcoord::coordinator

@@ -208,7 +208,7 @@ void Engine::SagaEnd(const TxnPtr& txn, bool compensated) {
   FinishLocked(*txn);
 }
 
-void Engine::SagaResumeLocked(const internal::ReplayTxn& rt, Txn& txn) {
+void Engine::SagaStepsOf(const internal::ReplayTxn& rt, Txn& txn) {
   txn.saga = true;
   for (const auto& p : rt.begin.branches()) {
     Branch br;
@@ -246,6 +246,10 @@ void Engine::SagaResumeLocked(const internal::ReplayTxn& rt, Txn& txn) {
         if (txn.fail_reason.empty()) txn.fail_reason = "step " + b.branch + " failed";
     }
   }
+}
+
+void Engine::SagaResumeLocked(const internal::ReplayTxn& rt, Txn& txn) {
+  SagaStepsOf(rt, txn);
   const bool backward = rt.decision.outcome() == Decision::ABORT;
   txn.state = backward ? TxnState::kCompensating : TxnState::kRunning;
   txn.reason = rt.decision.reason();

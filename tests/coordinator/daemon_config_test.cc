@@ -36,6 +36,7 @@ TEST(DaemonConfig, MinimalConfigGetsDocumentedDefaults) {
   EXPECT_EQ(c->engine.max_queued_per_participant, 1'000u);
   EXPECT_EQ(c->engine.worker_threads, 16u);
   EXPECT_EQ(c->engine.max_idempotency_keys, 250'000u);
+  EXPECT_EQ(c->engine.max_finished_kept, 10'000u);
   EXPECT_EQ(c->engine.inline_calls_under, std::chrono::microseconds(100));
   EXPECT_EQ(c->server.max_body_bytes, 1u << 20);
   EXPECT_EQ(c->participants.size(), 1u);
@@ -44,7 +45,8 @@ TEST(DaemonConfig, MinimalConfigGetsDocumentedDefaults) {
 TEST(DaemonConfig, KeysAndOverridesApply) {
   auto c = Parse(With(R"("listen":"0.0.0.0:9000","token":"s","max_concurrent_per_participant":16,
                          "max_queued_per_participant":50,"worker_threads":32,"log_level":"warn",
-                         "max_idempotency_keys":5000,"inline_calls_under_us":0)"),
+                         "max_idempotency_keys":5000,"inline_calls_under_us":0,
+                         "max_finished_kept":7)"),
                  {{"wal-dir", "/tmp/other"}, {"coordinator-id", "c2"}});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->server.host, "0.0.0.0");
@@ -54,6 +56,7 @@ TEST(DaemonConfig, KeysAndOverridesApply) {
   EXPECT_EQ(c->engine.max_queued_per_participant, 50u);
   EXPECT_EQ(c->engine.worker_threads, 32u);
   EXPECT_EQ(c->engine.max_idempotency_keys, 5000u);
+  EXPECT_EQ(c->engine.max_finished_kept, 7u);
   EXPECT_EQ(c->engine.inline_calls_under, std::chrono::microseconds(0));
   EXPECT_EQ(c->log_level, log::Level::kWarn);
   EXPECT_EQ(c->wal.dir, "/tmp/other");
@@ -73,6 +76,8 @@ TEST(DaemonConfig, BadValuesNameTheKey) {
       {With(R"("listen":"h:99999")"), "listen"},
       {With(R"("max_in_flight":0)"), "max_in_flight"},
       {With(R"("max_idempotency_keys":0)"), "max_idempotency_keys"},
+      {With(R"("max_finished_kept":0)"), "max_finished_kept"},
+      {With(R"("max_finished_kept":100001)"), "max_finished_kept"},
       {With(R"("max_concurrent_per_participant":0)"), "max_concurrent_per_participant"},
       {With(R"("max_queued_per_participant":"10")"), "max_queued_per_participant"},
       {With(R"("default_timeout_ms":-1)"), "default_timeout_ms"},

@@ -74,7 +74,7 @@ class EngineTest : public ::testing::Test {
 
   // Opens the memory log (replaying the store) and starts an engine on it.
   void Start() {
-    co::RecoveredState state;
+    co::RecoveredState state(cfg.max_finished_kept);
     auto opened = MemoryLog::Open(store, state.Visitor());
     ASSERT_TRUE(opened.ok()) << opened.status();
     log = *opened;

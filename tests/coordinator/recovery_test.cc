@@ -86,8 +86,52 @@ TEST_F(RecoveryTest, EndedTransactionSendsNothing) {
   PutEnd("r-end");
   Start();
   EXPECT_TRUE(tm->ready());
-  EXPECT_EQ(tm->Get("r-end").status().code(), Code::kNotFound);
+  auto v = tm->Get("r-end");  // kept for Get, finished: nothing to send
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->state, co::TxnState::kCommitted);
+  EXPECT_EQ(tm->metrics().in_flight, 0u);
   EXPECT_EQ(pg->commits() + pg->aborts() + redis->commits() + redis->aborts(), 0);
+}
+
+// The newest max_finished_kept finished transactions come back after a restart, from the log
+// (ENDs replayed) and from a checkpoint; older ones are forgotten as they were in memory.
+TEST_F(RecoveryTest, FinishedTransactionsAreKeptAcrossRestartUpToMaxFinishedKept) {
+  cfg.max_finished_kept = 3;
+  Start();
+  for (int i = 0; i < 5; ++i) {
+    redis->VoteNo(i == 4);  // the newest aborts, with a reason
+    ASSERT_TRUE(tm->Submit(Request("kept-" + std::to_string(i))).ok());
+    WaitFinal("kept-" + std::to_string(i));
+  }
+  const int aborts = pg->aborts() + redis->aborts();
+  const std::string reason = tm->Get("kept-4")->reason;
+  ASSERT_FALSE(reason.empty());
+  co::OpenRequest fence;  // forced: makes the lazy ENDs before it durable
+  fence.gid = "fence";
+  fence.timeout = 60s;
+  ASSERT_TRUE(tm->BeginOpen(fence).ok());
+  for (const bool checkpoint : {false, true}) {
+    SCOPED_TRACE(checkpoint ? "from a checkpoint" : "from the log");
+    if (checkpoint) {
+      ASSERT_TRUE(tm->CheckpointNow().ok());
+    }
+    Restart();
+    for (int i = 0; i < 2; ++i) {
+      EXPECT_EQ(tm->Get("kept-" + std::to_string(i)).status().code(), Code::kNotFound) << i;
+    }
+    EXPECT_EQ(tm->Get("kept-2")->state, co::TxnState::kCommitted);
+    EXPECT_EQ(tm->Get("kept-3")->state, co::TxnState::kCommitted);
+    auto aborted = tm->Get("kept-4");
+    ASSERT_TRUE(aborted.ok()) << aborted.status();
+    EXPECT_EQ(aborted->state, co::TxnState::kAborted);
+    EXPECT_EQ(aborted->reason, reason);
+    EXPECT_EQ(tm->List(std::nullopt, 100).size(), 4u);  // 3 kept and the fence
+    EXPECT_EQ(tm->metrics().in_flight, 1u);
+    EXPECT_EQ(tm->Submit(Request("kept-3")).status().code(), Code::kConflict)
+        << "a kept gid is still taken";
+  }
+  EXPECT_EQ(pg->commits() + redis->commits(), 8) << "nothing finished was sent again";
+  EXPECT_EQ(pg->aborts() + redis->aborts(), aborts);
 }
 
 // More recovered transactions than one resume slice (256): readiness does not wait for them,
@@ -249,7 +293,7 @@ TEST_F(RecoveryTest, CheckpointThenReplayGivesTheSameState) {
   EXPECT_EQ(store->record_count(), 0u);
   EXPECT_GE(store->dropped, before);
   Restart();
-  EXPECT_EQ(tm->Get("ck-0").status().code(), Code::kNotFound);  // finished: not live
+  EXPECT_EQ(tm->Get("ck-0")->state, co::TxnState::kCommitted);  // finished: kept, not live
   EXPECT_EQ(tm->Get("ck-stuck")->state, co::TxnState::kCommitting);
   EXPECT_EQ(tm->Get("ck-open")->state, co::TxnState::kActive);
   EXPECT_EQ(tm->Get("ck-open")->branches.size(), 1u);
@@ -262,6 +306,9 @@ TEST_F(RecoveryTest, CheckpointThenReplayGivesTheSameState) {
 
 TEST_F(RecoveryTest, AutomaticCheckpointsKeepTheLogBounded) {
   cfg.checkpoint_every_records = 8;
+  // Each checkpoint holds the kept finished transactions, and the byte rule waits for as many
+  // bytes of records: with the default 10,000 kept, 20 transactions never make one due.
+  cfg.max_finished_kept = 2;
   Start();
   for (int i = 0; i < 20; ++i) {
     ASSERT_TRUE(tm->Submit(Request("auto-" + std::to_string(i))).ok());
@@ -385,7 +432,11 @@ TEST_F(RecoveryTest, LiveTransactionsChangedBeforeTheCheckpointGateAreWrittenCur
   ASSERT_TRUE(tm->CheckpointNow().ok());
   EXPECT_EQ(store->record_count(), 0u) << "every record went with the checkpoint";
   Restart();
-  EXPECT_EQ(tm->Get("win-finishing").status().code(), Code::kNotFound) << "finished: not live";
+  // Finished in the window: its live entry is dropped (Checkpoint.ended), its finished one
+  // written at the cut.
+  auto finishing = tm->Get("win-finishing");
+  ASSERT_TRUE(finishing.ok()) << finishing.status();
+  EXPECT_EQ(finishing->state, co::TxnState::kCommitted);
   auto reopened = tm->Get("win-open");
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   EXPECT_EQ(reopened->state, co::TxnState::kActive);
@@ -422,7 +473,7 @@ TEST_F(RecoveryTest, ATransactionMovedInTheLiveListBetweenSlicesIsKept) {
   EXPECT_EQ(between, 1);
   EXPECT_EQ(store->record_count(), 0u);
   Restart();
-  EXPECT_EQ(tm->Get("mv-0").status().code(), Code::kNotFound);
+  EXPECT_EQ(tm->Get("mv-0")->state, co::TxnState::kAborted);
   for (int i = 1; i < kOpen; ++i) {
     auto v = tm->Get("mv-" + std::to_string(i));
     ASSERT_TRUE(v.ok()) << "mv-" << i << ": " << v.status();
@@ -434,7 +485,7 @@ TEST_F(RecoveryTest, ATransactionMovedInTheLiveListBetweenSlicesIsKept) {
 // Open transactions registering branches, committing and aborting from 4 threads while a fifth
 // checkpoints in a loop through the first three quarters of that work; then a crash. The last
 // of those checkpoints and the records after it must give back every transaction as it was:
-// the open ones with their branches, the finished ones not live.
+// the open ones with their branches, the finished ones finished.
 TEST_F(RecoveryTest, LiveTransactionsChangingWhileCheckpointsAreWrittenComeBackAsTheyWere) {
   Start();
   constexpr int kThreads = 4, kPerThread = 500;  // 2,000 live: 8 slices per checkpoint
@@ -483,11 +534,12 @@ TEST_F(RecoveryTest, LiveTransactionsChangingWhileCheckpointsAreWrittenComeBackA
     const int k = i % kPerThread;
     const std::string gid = "ch-" + std::to_string(i);
     auto v = tm->Get(gid);
-    if (finishes(k)) {
-      EXPECT_EQ(v.status().code(), Code::kNotFound) << gid << " finished before the crash";
+    ASSERT_TRUE(v.ok()) << gid << ": " << v.status();
+    if (finishes(k)) {  // kept as it finished (max_finished_kept is 10,000)
+      EXPECT_EQ(v->state, k % 5 == 1 ? co::TxnState::kCommitted : co::TxnState::kAborted) << gid;
+      EXPECT_EQ(v->branches.size(), static_cast<std::size_t>(k % 3)) << gid;
       continue;
     }
-    ASSERT_TRUE(v.ok()) << gid << ": " << v.status();
     EXPECT_EQ(v->state, co::TxnState::kActive) << gid;
     EXPECT_EQ(v->branches.size(), static_cast<std::size_t>(k % 3)) << gid;
   }

@@ -410,5 +410,44 @@ TEST_F(SagaTest, IdempotencyOfAFinishedSagaSurvivesRestart) {
   EXPECT_EQ(again->txn.gid, "idem-restart");
 }
 
+// A finished saga comes back from the log (its END replayed) and from a checkpoint (its
+// finished entry) as it ended: state, reason and every step's state, the step that never ran
+// still pending. It is not resumed: nothing more is sent.
+TEST_F(SagaTest, AFinishedSagaIsKeptAcrossRestartAsItEnded) {
+  Start();
+  ASSERT_TRUE(tm->SubmitSaga(Saga("kept-done", 2)).ok());
+  ASSERT_TRUE(tm->SubmitSaga(Saga("kept-comp", 4, 2)).ok());  // step 2 refuses
+  const co::TxnView done = WaitFinal("kept-done");
+  const co::TxnView comp = WaitFinal("kept-comp");
+  ASSERT_EQ(comp.state, co::TxnState::kCompensated);
+  ASSERT_EQ(comp.branches[3].state, co::BranchState::kPending);  // never ran
+  co::OpenRequest fence;  // forced: makes the lazy ENDs before it durable
+  fence.gid = "fence";
+  fence.timeout = 60s;
+  ASSERT_TRUE(tm->BeginOpen(fence).ok());
+  for (const bool checkpoint : {false, true}) {
+    SCOPED_TRACE(checkpoint ? "from a checkpoint" : "from the log");
+    if (checkpoint) {
+      ASSERT_TRUE(tm->CheckpointNow().ok());
+    }
+    Restart();
+    const int calls = pg->executes() + pg->compensates() + redis->executes() + redis->compensates();
+    for (const co::TxnView* was : {&done, &comp}) {
+      auto v = tm->Get(was->gid);
+      ASSERT_TRUE(v.ok()) << was->gid << ": " << v.status();
+      EXPECT_EQ(v->state, was->state) << was->gid;
+      EXPECT_EQ(v->reason, was->reason) << was->gid;
+      ASSERT_EQ(v->branches.size(), was->branches.size()) << was->gid;
+      for (std::size_t i = 0; i < was->branches.size(); ++i) {
+        EXPECT_EQ(v->branches[i].state, was->branches[i].state) << was->gid << " step " << i;
+      }
+      EXPECT_EQ(v->timeline.back().record, "end") << was->gid;
+    }
+    EXPECT_EQ(tm->metrics().in_flight, 1u);  // the fence only
+    EXPECT_EQ(pg->executes() + pg->compensates() + redis->executes() + redis->compensates(), calls)
+        << "a finished saga is not resumed";
+  }
+}
+
 }  // namespace
 }  // namespace txcoord::testing

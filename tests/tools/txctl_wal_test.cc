@@ -116,9 +116,9 @@ TEST_F(TxctlWalTest, DumpGidIsOneTransactionsTimeline) {
   EXPECT_EQ(Txctl("status --gid g1").exit_code, 2);
 }
 
-// A checkpoint that keeps a finished heuristic transaction (Checkpoint.finished_heuristic) is
-// part of that transaction's timeline.
-TEST_F(TxctlWalTest, DumpGidKeepsACheckpointHoldingAHeuristicOutcome) {
+// A checkpoint that keeps a finished transaction (Checkpoint.finished; an older version's
+// finished_heuristic) is part of that transaction's timeline.
+TEST_F(TxctlWalTest, DumpGidKeepsACheckpointHoldingAFinishedTransaction) {
   {
     auto log = wal::Log::Open(Opts(), [](const wal::ReplayedRecord&) { return Status::Ok(); });
     ASSERT_TRUE(log.ok()) << log.status().ToString();
@@ -126,30 +126,33 @@ TEST_F(TxctlWalTest, DumpGidKeepsACheckpointHoldingAHeuristicOutcome) {
     begin.mutable_begin()->set_gid("h1");
     ASSERT_TRUE((*log)->Append(begin.SerializeAsString()).get().ok());
     v1::Checkpoint cp;
-    v1::TxnSnapshot* s = cp.add_finished_heuristic();
-    s->mutable_begin()->set_gid("h1");
-    s->mutable_decision()->set_gid("h1");
-    s->mutable_decision()->set_heuristic(true);
-    s->mutable_decision()->set_operator_id("alice");
-    s->mutable_end()->add_heuristic_branches("b1");
+    for (v1::TxnSnapshot* s : {cp.add_finished_heuristic(), cp.add_finished()}) {
+      const std::string gid = s == &cp.finished(0) ? "f2" : "h1";
+      s->mutable_begin()->set_gid(gid);
+      s->mutable_decision()->set_gid(gid);
+      s->mutable_decision()->set_heuristic(gid == "h1");
+      s->mutable_decision()->set_operator_id(gid == "h1" ? "alice" : "");
+      s->mutable_end()->set_final_state("committed");
+    }
     ASSERT_TRUE((*log)->Checkpoint(cp.SerializeAsString()).ok());
   }
-  TxctlRun r = Txctl("--json wal dump " + dir_ + " --gid h1");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto records = r.Json()->getArray("records");
-  bool checkpoint = false;
-  for (std::size_t i = 0; i < records->size(); ++i) {
-    auto rec = records->getObject(static_cast<unsigned>(i));
-    if (rec->getValue<std::string>("kind") != "checkpoint") continue;
-    checkpoint = true;
-    auto fh = rec->getObject("record")->getArray("finished_heuristic");
-    ASSERT_TRUE(fh) << r.out;
-    EXPECT_EQ(fh->getObject(0)->getObject("decision")->getValue<std::string>("operator_id"),
-              "alice");
+  for (const auto& [gid, field] : {std::pair{"h1", "finished_heuristic"}, {"f2", "finished"}}) {
+    TxctlRun r = Txctl("--json wal dump " + dir_ + " --gid " + gid);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto records = r.Json()->getArray("records");
+    bool checkpoint = false;
+    for (std::size_t i = 0; i < records->size(); ++i) {
+      auto rec = records->getObject(static_cast<unsigned>(i));
+      if (rec->getValue<std::string>("kind") != "checkpoint") continue;
+      checkpoint = true;
+      auto kept = rec->getObject("record")->getArray(field);
+      ASSERT_TRUE(kept) << r.out;
+      EXPECT_EQ(kept->getObject(0)->getObject("begin")->getValue<std::string>("gid"), gid);
+    }
+    EXPECT_TRUE(checkpoint) << gid << ": " << r.out;
   }
-  EXPECT_TRUE(checkpoint) << r.out;
   TxctlRun text = Txctl("wal dump " + dir_ + " --gid h1");
-  EXPECT_NE(text.out.find("1 finished heuristic"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("2 finished"), std::string::npos) << text.out;
 }
 
 // A checkpoint written while transactions went on may hold a gid twice, or a gid ended before its

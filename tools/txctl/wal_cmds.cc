@@ -123,10 +123,11 @@ void DecodeBody(DumpedRecord& r) {
       mentioned.insert(gid);
     }
     for (const auto& t : cp.finished_heuristic()) mentioned.insert(t.begin().gid());
+    for (const auto& t : cp.finished()) mentioned.insert(t.begin().gid());
     r.gids.assign(mentioned.begin(), mentioned.end());
     r.human = "checkpoint: " + std::to_string(live.size()) + " live transactions, " +
               std::to_string(cp.idempotency_size()) + " idempotency keys, " +
-              std::to_string(cp.finished_heuristic_size()) + " finished heuristic";
+              std::to_string(cp.finished_size() + cp.finished_heuristic_size()) + " finished";
     return;
   }
   v1::Record rec;

@@ -8,7 +8,8 @@
 //
 // Replay is idempotent (log.h allows a record to be in a checkpoint and replayed after it):
 // a checkpoint replaces everything seen before it; a BEGIN for a known gid, a duplicate
-// REGISTER_BRANCH, a second DECISION and an END for an unknown gid are ignored.
+// REGISTER_BRANCH, a second DECISION and an END for an unknown gid are ignored. An END moves
+// its transaction to the finished ones kept for Get/List (the newest max_finished_kept).
 // A record that does not parse fails the replay with kDataLoss.
 // Thread-safety: not thread-safe; used by one thread during Open.
 #include <cstdint>
@@ -16,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "txcoord/coordinator/types.h"
 #include "txcoord/core/status.h"
 #include "txcoord/wal/log.h"
 
@@ -27,7 +29,8 @@ struct ReplayTables;  // defined in src/records.h
 
 class RecoveredState {
  public:
-  RecoveredState();
+  // Keeps the newest `max_finished_kept` finished transactions (pass Config::max_finished_kept).
+  explicit RecoveredState(std::size_t max_finished_kept = kDefaultMaxFinishedKept);
   ~RecoveredState();
   RecoveredState(RecoveredState&&) noexcept;
   RecoveredState& operator=(RecoveredState&&) noexcept;

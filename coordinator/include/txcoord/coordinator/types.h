@@ -183,6 +183,8 @@ inline constexpr std::string_view kIdempotencyMismatch =
 bool IsIdempotencyMismatch(const Status& s);
 inline constexpr std::size_t kMaxIdempotencyKeyLen = 255;
 
+inline constexpr std::size_t kDefaultMaxFinishedKept = 10'000;
+
 struct Config {
   std::string coordinator_id = "txc";  // ids.h rules; prefix of every prepared name
   std::size_t max_in_flight = 10'000;  // undecided + phase-2 transactions
@@ -210,7 +212,8 @@ struct Config {
   std::uint64_t checkpoint_every_records = 1'000;    // 0 = never by count
   std::chrono::milliseconds checkpoint_interval{60'000};  // 0 = never by time
   std::chrono::milliseconds tick{100};     // housekeeping: open-txn timeouts, idempotency expiry
-  std::size_t max_finished_kept = 10'000;  // finished transactions kept for Get/List
+  // Finished transactions kept for Get/List, in memory and across restarts (checkpoints).
+  std::size_t max_finished_kept = kDefaultMaxFinishedKept;
   // Sagas: Execute calls per step before giving up (then compensate); compensations are retried
   // forever with phase2_backoff and flag the saga stuck after saga_stuck_after attempts.
   std::uint32_t saga_step_max_attempts = 5;
