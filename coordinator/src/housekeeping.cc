@@ -14,6 +14,25 @@ namespace txcoord::coordinator {
 
 using internal::v1::Decision;
 
+namespace {
+
+// A 2PC transaction's branches, from its BEGIN and its registrations, each in `state`.
+void AddBranches(const internal::ReplayTxn& rt, BranchState state, Txn& txn) {
+  auto add = [&](const internal::v1::Branch& p) {
+    Branch br;
+    br.participant = p.participant();
+    br.action = p.action();
+    br.branch = p.branch();
+    for (const auto& [k, v] : p.payload()) br.payload.emplace(k, v);
+    br.state = state;
+    txn.branches.push_back(std::move(br));
+  };
+  for (const auto& p : rt.begin.branches()) add(p);
+  for (const auto& p : rt.registered) add(p);
+}
+
+}  // namespace
+
 void Engine::Resume(internal::ReplayTables& tables) {
   std::vector<std::pair<TxnPtr, std::string>> to_abort;
   std::vector<std::pair<TxnPtr, Phase2Op>> to_finish;
@@ -71,17 +90,7 @@ void Engine::Resume(internal::ReplayTables& tables) {
         AddLiveLocked(*txn);
         continue;
       }
-      auto add = [&](const internal::v1::Branch& p) {
-        Branch br;
-        br.participant = p.participant();
-        br.action = p.action();
-        br.branch = p.branch();
-        for (const auto& [k, v] : p.payload()) br.payload.emplace(k, v);
-        br.state = BranchState::kPrepared;  // as far as recovery can tell
-        txn->branches.push_back(std::move(br));
-      };
-      for (const auto& p : b.branches()) add(p);
-      for (const auto& p : rt.registered) add(p);
+      AddBranches(rt, BranchState::kPrepared, *txn);  // as far as recovery can tell
       txn->state = TxnState::kPreparing;
       switch (rt.decision.outcome()) {
         case Decision::COMMIT:
@@ -519,17 +528,7 @@ void Engine::RestoreFinishedLocked(const internal::ReplayTxn& rt) {
       }
     }
   } else {
-    auto add = [&](const internal::v1::Branch& p) {
-      Branch br;
-      br.participant = p.participant();
-      br.action = p.action();
-      br.branch = p.branch();
-      for (const auto& [k, v] : p.payload()) br.payload.emplace(k, v);
-      br.state = commit ? BranchState::kCommitted : BranchState::kAborted;
-      txn->branches.push_back(std::move(br));
-    };
-    for (const auto& p : b.branches()) add(p);
-    for (const auto& p : rt.registered) add(p);
+    AddBranches(rt, commit ? BranchState::kCommitted : BranchState::kAborted, *txn);
   }
   txn->state = commit      ? TxnState::kCommitted
                : txn->saga ? TxnState::kCompensated

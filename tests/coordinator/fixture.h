@@ -103,6 +103,24 @@ class EngineTest : public ::testing::Test {
     Start();
   }
 
+  // Begins an open transaction `gid`: its forced BEGIN makes every lazy record before it (the
+  // ENDs of finished transactions) durable, so a Crash keeps them.
+  void Fence(const std::string& gid = "fence") {
+    co::OpenRequest open;
+    open.gid = gid;
+    open.timeout = std::chrono::seconds(60);
+    ASSERT_TRUE(tm->BeginOpen(open).ok());
+  }
+
+  // Restarts as Restart does, after a checkpoint if `checkpoint` (the state then comes from it,
+  // not from replaying the records).
+  void RestartFrom(bool checkpoint) {
+    if (checkpoint) {
+      ASSERT_TRUE(tm->CheckpointNow().ok());
+    }
+    Restart();
+  }
+
   static co::TxnRequest Request(const std::string& gid,
                                 std::vector<std::string> parts = {"pg", "redis"}) {
     co::TxnRequest r;

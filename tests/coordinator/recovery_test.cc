@@ -106,16 +106,10 @@ TEST_F(RecoveryTest, FinishedTransactionsAreKeptAcrossRestartUpToMaxFinishedKept
   const int aborts = pg->aborts() + redis->aborts();
   const std::string reason = tm->Get("kept-4")->reason;
   ASSERT_FALSE(reason.empty());
-  co::OpenRequest fence;  // forced: makes the lazy ENDs before it durable
-  fence.gid = "fence";
-  fence.timeout = 60s;
-  ASSERT_TRUE(tm->BeginOpen(fence).ok());
+  Fence();
   for (const bool checkpoint : {false, true}) {
     SCOPED_TRACE(checkpoint ? "from a checkpoint" : "from the log");
-    if (checkpoint) {
-      ASSERT_TRUE(tm->CheckpointNow().ok());
-    }
-    Restart();
+    RestartFrom(checkpoint);
     for (int i = 0; i < 2; ++i) {
       EXPECT_EQ(tm->Get("kept-" + std::to_string(i)).status().code(), Code::kNotFound) << i;
     }

@@ -421,16 +421,10 @@ TEST_F(SagaTest, AFinishedSagaIsKeptAcrossRestartAsItEnded) {
   const co::TxnView comp = WaitFinal("kept-comp");
   ASSERT_EQ(comp.state, co::TxnState::kCompensated);
   ASSERT_EQ(comp.branches[3].state, co::BranchState::kPending);  // never ran
-  co::OpenRequest fence;  // forced: makes the lazy ENDs before it durable
-  fence.gid = "fence";
-  fence.timeout = 60s;
-  ASSERT_TRUE(tm->BeginOpen(fence).ok());
+  Fence();
   for (const bool checkpoint : {false, true}) {
     SCOPED_TRACE(checkpoint ? "from a checkpoint" : "from the log");
-    if (checkpoint) {
-      ASSERT_TRUE(tm->CheckpointNow().ok());
-    }
-    Restart();
+    RestartFrom(checkpoint);
     const int calls = pg->executes() + pg->compensates() + redis->executes() + redis->compensates();
     for (const co::TxnView* was : {&done, &comp}) {
       auto v = tm->Get(was->gid);
