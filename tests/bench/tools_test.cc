@@ -83,7 +83,24 @@ TEST_F(ToolsTest, TheFloorRefusesABadConfigWithTheReason) {
 }
 
 // Each HTTP front of the floor: the extra config keys that select it.
-class FloorFrontTest : public ToolsTest, public ::testing::WithParamInterface<const char*> {};
+class FloorFrontTest : public ToolsTest, public ::testing::WithParamInterface<const char*> {
+ protected:
+  // Starts the floor with this front on a free loopback port and a WAL in wal_; waits for it.
+  void StartFloor() {
+    const int port = ::txcoord::testing::FreeLoopbackPort();
+    ASSERT_GT(port, 0);
+    port_ = static_cast<std::uint16_t>(port);
+    wal_ = dir_ + "/wal";
+    const std::string config = Config(R"({"listen":"127.0.0.1:)" + std::to_string(port) +
+                                      R"(","wal_dir":")" + wal_ + "\"" + GetParam() + "}");
+    ASSERT_TRUE(floor_.Start({TXC_EVENT_LOOP_FLOOR_PATH, "--config=" + config}, dir_ + "/log"));
+    ASSERT_TRUE(WaitHttp(port_, "/readyz", std::chrono::seconds(10)));
+  }
+
+  Child floor_;
+  std::string wal_;
+  std::uint16_t port_ = 0;
+};
 
 INSTANTIATE_TEST_SUITE_P(Fronts, FloorFrontTest,
                          ::testing::Values(R"(,"floor_threads":1)",
@@ -96,38 +113,24 @@ INSTANTIATE_TEST_SUITE_P(Fronts, FloorFrontTest,
                          });
 
 TEST_P(FloorFrontTest, AnswersABadBody400AndLogsNothing) {
-  const int port = ::txcoord::testing::FreeLoopbackPort();
-  ASSERT_GT(port, 0);
-  const std::string wal = dir_ + "/wal";
-  const std::string config = Config(R"({"listen":"127.0.0.1:)" + std::to_string(port) +
-                                    R"(","wal_dir":")" + wal + "\"" + GetParam() + "}");
-  Child floor;
-  ASSERT_TRUE(floor.Start({TXC_EVENT_LOOP_FLOOR_PATH, "--config=" + config}, dir_ + "/log"));
-  ASSERT_TRUE(WaitHttp(static_cast<std::uint16_t>(port), "/readyz", std::chrono::seconds(10)));
-  HttpClient http(static_cast<std::uint16_t>(port));
+  ASSERT_NO_FATAL_FAILURE(StartFloor());
+  HttpClient http(port_);
   std::string out;
   EXPECT_EQ(http.Request("POST", "/v1/transactions", "not json", out), 400);
   EXPECT_NE(out.find("bad body"), std::string::npos) << out;
   EXPECT_EQ(http.Request("POST", "/v1/transactions", R"({"branches":[1]})", out), 400);
   EXPECT_EQ(http.Request("POST", "/v1/transactions", R"({"branches":[{"action":"x"}]})", out), 400);
   EXPECT_EQ(http.Request("DELETE", "/v1/transactions", "", out), 404);
-  floor.Kill();
-  auto verified = wal::Verify(wal);
+  floor_.Kill();
+  auto verified = wal::Verify(wal_);
   ASSERT_TRUE(verified.ok()) << verified.status();
   EXPECT_TRUE(verified->ok);
   EXPECT_EQ(verified->records, 0u);  // no BEGIN for a refused body
 }
 
 TEST_P(FloorFrontTest, MakesBeginAndCommitDurableBeforeItAnswers) {
-  const int port = ::txcoord::testing::FreeLoopbackPort();
-  ASSERT_GT(port, 0);
-  const std::string wal = dir_ + "/wal";
-  const std::string config = Config(R"({"listen":"127.0.0.1:)" + std::to_string(port) +
-                                    R"(","wal_dir":")" + wal + "\"" + GetParam() + "}");
-  Child floor;
-  ASSERT_TRUE(floor.Start({TXC_EVENT_LOOP_FLOOR_PATH, "--config=" + config}, dir_ + "/log"));
-  ASSERT_TRUE(WaitHttp(static_cast<std::uint16_t>(port), "/readyz", std::chrono::seconds(10)));
-  HttpClient http(static_cast<std::uint16_t>(port));
+  ASSERT_NO_FATAL_FAILURE(StartFloor());
+  HttpClient http(port_);
   std::string out;
   ASSERT_EQ(http.Request("POST", "/v1/transactions",
                          R"({"mode":"2pc","branches":[{"participant":"a","action":"debit",)"
@@ -135,8 +138,8 @@ TEST_P(FloorFrontTest, MakesBeginAndCommitDurableBeforeItAnswers) {
                          out),
             200);
   EXPECT_NE(out.find("\"state\":\"committed\""), std::string::npos) << out;
-  floor.Kill();  // END is lazy: written within lazy_delay or lost, never before COMMIT
-  auto verified = wal::Verify(wal);
+  floor_.Kill();  // END is lazy: written within lazy_delay or lost, never before COMMIT
+  auto verified = wal::Verify(wal_);
   ASSERT_TRUE(verified.ok()) << verified.status();
   EXPECT_TRUE(verified->ok);
   EXPECT_GE(verified->records, 2u);  // BEGIN and COMMIT were durable before the answer
