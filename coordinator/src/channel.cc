@@ -31,6 +31,24 @@ void CircuitBreaker::OnSuccess() {
   probe_in_flight_ = false;
 }
 
+bool CircuitBreaker::IsHealthFailure(const Status& s) {
+  switch (s.code()) {
+    case Code::kUnavailable:
+    case Code::kTimeout:
+    case Code::kUnknownOutcome:
+    case Code::kDataLoss:
+    case Code::kInternal:
+    case Code::kResourceExhausted:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void CircuitBreaker::OnResult(const Status& s) {
+  IsHealthFailure(s) ? OnFailure() : OnSuccess();
+}
+
 void CircuitBreaker::OnFailure() {
   std::lock_guard<std::mutex> lock(mu_);
   ++failures_;

@@ -26,6 +26,14 @@ class CircuitBreaker {
   bool Allow();
   void OnSuccess();
   void OnFailure();
+  // OnSuccess or OnFailure by what the answer says of the participant's health: only an answer
+  // that it could not be reached or failed inside (unavailable, timeout, unknown outcome, data
+  // loss, internal) counts as a failure. A refusal of the call itself (conflict: a protocol
+  // violation such as aborting a committed branch; invalid argument; not found; failed
+  // precondition) comes from a healthy participant and must not open the breaker for every
+  // other transaction on it.
+  void OnResult(const Status& s);
+  static bool IsHealthFailure(const Status& s);
   bool open() const;
 
  private:

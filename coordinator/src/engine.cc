@@ -64,7 +64,8 @@ Engine::~Engine() {
 
 // Every durable record goes through here: the mutation and the Append call happen under the
 // shared wal gate, so a checkpoint (exclusive gate) sees either both or neither.
-Status Engine::AppendForced(const Record& rec, const Mutation& mutate) {
+Status Engine::AppendForced(const Record& rec, const Mutation& mutate, const Publish& publish,
+                            const char* fault_point) {
   std::future<Result<wal::Lsn>> done;
   std::size_t bytes = 0;
   {
@@ -77,6 +78,9 @@ Status Engine::AppendForced(const Record& rec, const Mutation& mutate) {
       if (!*go) return Status::Ok();
       TouchLiveLocked(internal::GidOf(rec));
     }
+    if (fault_point != nullptr && !Fault(fault_point)) {
+      return Unavailable(std::string("coordinator stopped at ") + fault_point);
+    }
     std::string body = internal::Serialize(rec);
     bytes = body.size();
     done = log_->Append(std::move(body));
@@ -86,8 +90,17 @@ Status Engine::AppendForced(const Record& rec, const Mutation& mutate) {
     FailStop(lsn.status());
     return lsn.status();
   }
+  if (publish) {
+    std::lock_guard<std::mutex> lock(mu_);
+    publish();
+  }
   AfterDurable(bytes);
   return Status::Ok();
+}
+
+bool Engine::WaitDecidedLocked(std::unique_lock<std::mutex>& lock, Txn& t) const {
+  t.cv.wait(lock, [&] { return Stopped() || !t.pending_decision; });
+  return !Stopped();
 }
 
 void Engine::AppendLazy(const Record& rec, const std::function<bool()>& mutate) {

@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <thread>
 #include <unordered_map>
@@ -87,6 +88,12 @@ struct Txn {
   // Waiters on this transaction (Decide, Wait) block here under Engine::mu_; notified on its
   // state changes and on engine stop. Per transaction, so one change wakes only its waiters.
   std::condition_variable cv;
+  // A forced decision record (a COMMIT, an operator's ABORT, a heuristic DECISION) appended
+  // and not yet durable. Durable before visible: until its durable event the transaction keeps
+  // its previous state for every reader and caller (views, idempotent replays, RetryNow, phase
+  // 2); no other decision may be taken meanwhile; a checkpoint cut in that window carries it
+  // (it follows the record in the log). Set by the reserving mutation, cleared by the publish.
+  std::optional<internal::v1::Decision> pending_decision;
   // Operator decisions (resolve.cc).
   bool heuristic = false;
   bool heuristic_mixed = false;
@@ -134,9 +141,19 @@ class Engine {
  private:
   using TxnPtr = std::shared_ptr<Txn>;
   using Mutation = std::function<Result<bool>()>;  // runs under mu_; false = skip the append
+  using Publish = std::function<void()>;           // runs under mu_
 
   // --- engine.cc: plumbing ---
-  Status AppendForced(const internal::v1::Record& rec, const Mutation& mutate);
+  // Appends `rec` and waits until it is durable. `mutate` runs under mu_ before the append
+  // (validation, reservation). `publish`, if any, runs under mu_ once the record is durable and
+  // before this returns: whatever others may see or act on because of the record goes there
+  // (durable before visible). `fault_point`, if any, is hit between the two (crash tests hold
+  // or kill the window there); when it halts the engine this returns kUnavailable.
+  Status AppendForced(const internal::v1::Record& rec, const Mutation& mutate,
+                      const Publish& publish = {}, const char* fault_point = nullptr);
+  // Waits (under `lock` on mu_) until no decision of `t` is being written; false if the engine
+  // stopped meanwhile.
+  bool WaitDecidedLocked(std::unique_lock<std::mutex>& lock, Txn& t) const;
   void AppendLazy(const internal::v1::Record& rec, const std::function<bool()>& mutate);
   // After each durable record of `bytes`: asks for a checkpoint once one is due
   // (CheckpointDue).
@@ -167,6 +184,14 @@ class Engine {
   template <typename Request>
   Result<TxnPtr> NewTxn(const Request& r, std::size_t count, std::string_view what,
                         std::string_view parts) const;
+  // The branch (step) id the stores see for branch i of a transaction this engine starts:
+  // `label` (or "<kind><i>" when empty) + "." + `incarnation` in 8 hex digits, drawn once per
+  // transaction from the injected Random. Fresh for every transaction, so a gid reused after
+  // the engine forgot it never meets the old transaction's prepared names or barrier rows
+  // (DESIGN-NOTES "Incarnations belong to the engine"). InvalidArgument for a bad label.
+  static Result<std::string> Incarnate(const std::string& label, char kind, std::size_t i,
+                                       std::uint32_t incarnation);
+  static constexpr std::size_t kMaxBranchLabelLen = 7;  // + 9 = participant::kMaxBranchLen
   Result<TxnPtr> BuildTxn(const TxnRequest& r) const;
   Result<TxnPtr> CountRejected(Result<TxnPtr> built);  // a failed build counts as rejected
   Result<std::optional<SubmitReply>> AdmitLocked(const TxnPtr& txn);

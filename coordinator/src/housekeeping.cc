@@ -437,6 +437,9 @@ void Engine::LiveSnapshotLocked(const Txn& t, internal::v1::TxnSnapshot& s) cons
     }
     OperatorFieldsOf(t, *d);
   }
+  // A decision appended before this checkpoint's cut but not durable yet (nor published): the
+  // snapshot follows it in the log, so it must carry it, as written.
+  if (t.pending_decision) *s.mutable_decision() = *t.pending_decision;
 }
 
 std::uint64_t Engine::SerializeFinishedInSlices(std::string& body) {

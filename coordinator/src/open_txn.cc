@@ -91,8 +91,11 @@ Result<Engine::TxnPtr> Engine::FindClientTxnLocked(const std::string& gid) const
 Result<TxnView> Engine::Commit(const std::string& gid) {
   TxnPtr txn;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     TXC_ASSIGN_OR_RETURN(txn, FindClientTxnLocked(gid));
+    // A decision being written (a concurrent Commit, an operator's resolve): answer its outcome
+    // once durable, never before.
+    if (!WaitDecidedLocked(lock, *txn)) return Unavailable("coordinator stopped");
     switch (txn->state) {
       case TxnState::kCommitting:
       case TxnState::kCommitted:
@@ -121,8 +124,9 @@ Result<TxnView> Engine::Commit(const std::string& gid) {
 Result<TxnView> Engine::Abort(const std::string& gid, const std::string& reason) {
   TxnPtr txn;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     TXC_ASSIGN_OR_RETURN(txn, FindClientTxnLocked(gid));
+    if (!WaitDecidedLocked(lock, *txn)) return Unavailable("coordinator stopped");
     switch (txn->state) {
       case TxnState::kAborting:
       case TxnState::kAborted:
@@ -143,7 +147,8 @@ Result<TxnView> Engine::Abort(const std::string& gid, const std::string& reason)
     TXC_RETURN_IF_ERROR(CheckReadyLocked());
   }
   const bool decided = DecideAbort(txn, reason.empty() ? "aborted by client" : reason);
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!decided && !WaitDecidedLocked(lock, *txn)) return Unavailable("coordinator stopped");
   if (!decided && (txn->state == TxnState::kCommitting || txn->state == TxnState::kCommitted)) {
     return Conflict("transaction " + gid + " is committed");
   }

@@ -95,7 +95,7 @@ Status Engine::CallPhase2(const TxnPtr& txn, std::size_t i, Phase2Op op) {
   Status s = CallParticipant([&] {
     return op == Phase2Op::kCommit ? ch->participant().Commit(id) : ch->participant().Abort(id);
   });
-  s.ok() ? ch->breaker().OnSuccess() : ch->breaker().OnFailure();
+  ch->breaker().OnResult(s);
   CountCall(name, what + (s.ok() ? ".ok" : ".error"));
   return s;
 }
@@ -143,6 +143,7 @@ void Engine::MaybeFinish(const TxnPtr& txn) {
     std::lock_guard<std::mutex> lock(mu_);
     if (txn->state != TxnState::kCommitting && txn->state != TxnState::kAborting) return;
     if (txn->end_started) return;
+    if (txn->pending_decision) return;  // a heuristic decision is being written: it ends it
     for (const Branch& b : txn->branches) {
       if (!Acked(b.state)) return;
     }

@@ -64,6 +64,10 @@ Result<TxnView> Engine::Resolve(const std::string& gid, const ResolveRequest& re
       return Conflict("transaction " + gid + " is already " +
                       std::string(TxnStateName(txn->state)) + ": nothing to resolve");
     }
+    if (txn->pending_decision) {
+      return Conflict("a decision of transaction " + gid +
+                      " is being written; look again once it is durable");
+    }
     if (txn->end_started) {
       return Conflict("transaction " + gid + " is finishing (its END is being written)" +
                       (txn->heuristic ? " after a heuristic decision" : "") +
@@ -125,16 +129,22 @@ Result<TxnView> Engine::ResolveConsistent(const TxnPtr& txn, const ResolveReques
   d->set_operator_id(r.operator_id);
   d->set_at_unix_ms(internal::ToUnixMs(clock_.WallNow()));
   // Forced (a plain ABORT is lazy) so that the operator's reason is durable.
-  Status s = AppendForced(rec, [&]() -> Result<bool> {
-    if (txn->state != TxnState::kPreparing && txn->state != TxnState::kActive) {
+  auto reserve = [&]() -> Result<bool> {
+    if (txn->pending_decision ||
+        (txn->state != TxnState::kPreparing && txn->state != TxnState::kActive)) {
       return Conflict(g + " was decided meanwhile: " + std::string(TxnStateName(txn->state)));
     }
+    txn->pending_decision = *d;
+    return true;
+  };
+  auto publish = [&] {
+    txn->pending_decision.reset();
     NoteLocked(*txn, rec);
     txn->operator_id = r.operator_id;
     txn->operator_reason = r.reason;
     MarkAbortingLocked(*txn, OperatorReason(false, false, false, r.operator_id, r.reason));
-    return true;
-  });
+  };
+  Status s = AppendForced(rec, reserve, publish);
   if (!s.ok()) return s;
   StartPhase2(txn, Phase2Op::kAbort);
   std::lock_guard<std::mutex> lock(mu_);
@@ -151,17 +161,30 @@ Result<TxnView> Engine::ResolveHeuristic(const TxnPtr& txn, const ResolveRequest
   d->set_heuristic(true);
   d->set_operator_id(r.operator_id);
   d->set_at_unix_ms(internal::ToUnixMs(clock_.WallNow()));
-  Status s = AppendForced(rec, [&]() -> Result<bool> {
+  auto reserve = [&]() -> Result<bool> {
     Txn& t = *txn;
     if (IsFinal(t.state) || t.end_started) {
       return Conflict("transaction " + t.gid + " finished meanwhile (" +
                       std::string(TxnStateName(t.state)) + ")");
+    }
+    if (t.pending_decision) {
+      return Conflict("a decision of transaction " + t.gid + " is being written");
     }
     const TxnState prior = t.state;
     const bool mixed = (prior == TxnState::kCommitting && !commit) ||
                        (prior == TxnState::kAborting && commit) ||
                        (prior == TxnState::kCompensating && commit);
     d->set_heuristic_mixed(mixed);
+    t.pending_decision = *d;
+    t.end_started = true;  // no END from phase 2 or a saga meanwhile: SettleHeuristic ends it
+    return true;
+  };
+  // Once durable: what the decision changes becomes visible (and acted on).
+  auto publish = [&] {
+    Txn& t = *txn;
+    t.pending_decision.reset();
+    const TxnState prior = t.state;
+    const bool mixed = d->heuristic_mixed();
     NoteLocked(t, rec);
     if (prior == TxnState::kPreparing || prior == TxnState::kActive ||
         prior == TxnState::kRunning) {
@@ -188,8 +211,8 @@ Result<TxnView> Engine::ResolveHeuristic(const TxnPtr& txn, const ResolveRequest
       }
     }
     txn->cv.notify_all();
-    return true;
-  });
+  };
+  Status s = AppendForced(rec, reserve, publish);
   if (!s.ok()) return s;
   if (!Fault("coordinator.after_heuristic_decision")) {
     return Unavailable("coordinator stopped after the heuristic decision of " + txn->gid +

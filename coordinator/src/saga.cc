@@ -62,17 +62,20 @@ Result<Engine::TxnPtr> Engine::BuildSaga(const SagaRequest& r) const {
   for (const SagaStepRequest& s : r.steps) in_last_group += s.group == last_group ? 1 : 0;
   txn->saga = true;
   txn->state = TxnState::kRunning;
+  const auto incarnation = static_cast<std::uint32_t>(random_.Next());
   for (std::size_t i = 0; i < r.steps.size(); ++i) {
     const SagaStepRequest& s = r.steps[i];
     Branch out;
     out.participant = s.participant;
     out.action = s.action;
     out.payload = s.payload;
-    out.branch = s.branch.empty() ? "s" + std::to_string(i) : s.branch;
     out.comp_action = s.compensation_action;
     out.comp_payload = s.compensation_payload;
     out.group = s.group;
     const std::string where = "step " + std::to_string(i) + " (" + s.participant + ")";
+    Result<std::string> id = Incarnate(s.branch, 's', i, incarnation);
+    if (!id.ok()) return InvalidArgument(where + ": " + id.status().message());
+    out.branch = std::move(*id);
     TXC_RETURN_IF_ERROR(CheckBranch(*txn, out, where));
     if (s.compensation_action.empty()) {
       if (s.group != last_group || in_last_group != 1) {

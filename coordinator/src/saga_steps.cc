@@ -135,13 +135,13 @@ std::optional<Engine::SagaOutcome> Engine::SagaCall(const TxnPtr& txn, std::size
   }
   if (backward) {
     out.status = CallParticipant([&] { return ch->participant().Compensate(call); });
-    out.status.ok() ? ch->breaker().OnSuccess() : ch->breaker().OnFailure();
+    ch->breaker().OnResult(out.status);
     CountCall(name, out.status.ok() ? "compensate.ok" : "compensate.error");
     return out;
   }
   Result<participant::ExecuteResult> r =
       CallParticipant([&] { return ch->participant().Execute(call); });
-  r.ok() ? ch->breaker().OnSuccess() : ch->breaker().OnFailure();
+  ch->breaker().OnResult(r.status());
   CountCall(name, !r.ok()                                     ? "execute.error"
                   : r->outcome == participant::Outcome::kDone ? "execute.done"
                                                               : "execute.refused");

@@ -1,5 +1,7 @@
 // One-shot 2PC: validation, admission (idempotency, limits), forced BEGIN, parallel prepares,
 // the decision.
+#include <cstdio>
+
 #include "engine.h"
 #include "txcoord/core/fault.h"
 
@@ -43,17 +45,35 @@ Result<Engine::TxnPtr> Engine::NewTxn(const Request& r, std::size_t count, std::
 template Result<Engine::TxnPtr> Engine::NewTxn(const SagaRequest&, std::size_t, std::string_view,
                                                std::string_view) const;
 
+Result<std::string> Engine::Incarnate(const std::string& label, char kind, std::size_t i,
+                                      std::uint32_t incarnation) {
+  std::string base = label.empty() ? kind + std::to_string(i) : label;
+  if (Status s = participant::ValidateBranch(base); !s.ok()) {
+    return InvalidArgument("bad branch id: " + s.message());
+  }
+  if (base.size() > kMaxBranchLabelLen) {
+    return InvalidArgument("branch id '" + base + "' is longer than " +
+                           std::to_string(kMaxBranchLabelLen) +
+                           " bytes (the coordinator appends an incarnation to it)");
+  }
+  char suffix[16];
+  std::snprintf(suffix, sizeof suffix, ".%08x", static_cast<unsigned>(incarnation));
+  return base + suffix;
+}
+
 Result<Engine::TxnPtr> Engine::BuildTxn(const TxnRequest& r) const {
   TXC_ASSIGN_OR_RETURN(TxnPtr txn, NewTxn(r, r.branches.size(), "transaction", "branches"));
+  const auto incarnation = static_cast<std::uint32_t>(random_.Next());
   for (std::size_t i = 0; i < r.branches.size(); ++i) {
     const BranchRequest& b = r.branches[i];
     Branch out;
     out.participant = b.participant;
     out.action = b.action;
     out.payload = b.payload;
-    out.branch = b.branch;
-    if (out.branch.empty()) out.branch = "b" + std::to_string(i);
     const std::string where = "branch " + std::to_string(i) + " (" + b.participant + ")";
+    Result<std::string> id = Incarnate(b.branch, 'b', i, incarnation);
+    if (!id.ok()) return InvalidArgument(where + ": " + id.status().message());
+    out.branch = std::move(*id);
     TXC_RETURN_IF_ERROR(CheckBranch(*txn, out, where));
     txn->branches.push_back(std::move(out));
   }
@@ -268,11 +288,7 @@ void Engine::RunPrepare(const TxnPtr& txn, std::size_t i) {
   }
   Result<participant::PrepareResult> r =
       CallParticipant([&] { return ch->participant().Prepare(call); });
-  if (r.ok()) {
-    ch->breaker().OnSuccess();
-  } else {
-    ch->breaker().OnFailure();
-  }
+  ch->breaker().OnResult(r.status());
   const bool yes = r.ok() && r->vote == participant::Vote::kYes;
   CountCall(name, r.ok() ? (yes ? "prepare.yes" : "prepare.no") : "prepare.error");
   if (!Fault("coordinator.after_prepare_reply")) return;
@@ -332,8 +348,12 @@ Result<SubmitReply> Engine::Decide(const TxnPtr& txn, bool here) {
       reply.txn = *committed;
       return reply;
     }
-    std::lock_guard<std::mutex> lock(mu_);
-    // An operator's resolve decided first (txctl resolve): answer with that outcome.
+    std::unique_lock<std::mutex> lock(mu_);
+    // An operator's resolve decided first (txctl resolve): answer with that outcome, once
+    // durable.
+    if (committed.status().code() == Code::kConflict && !WaitDecidedLocked(lock, *txn)) {
+      return Unavailable("coordinator stopped while deciding " + txn->gid);
+    }
     if (committed.status().code() != Code::kConflict || txn->state == TxnState::kPreparing) {
       return committed.status();
     }
@@ -342,8 +362,12 @@ Result<SubmitReply> Engine::Decide(const TxnPtr& txn, bool here) {
   }
   // Not on this thread: an abort follows a refusal, an error or a timeout — the participant may
   // well be the slow one.
-  DecideAbort(txn, txn->fail_reason);  // false only if already decided
-  std::lock_guard<std::mutex> lock(mu_);
+  const bool aborted = DecideAbort(txn, txn->fail_reason);  // false only if already decided
+  std::unique_lock<std::mutex> lock(mu_);
+  // Decided otherwise (an operator's resolve): its outcome, once durable.
+  if (!aborted && !WaitDecidedLocked(lock, *txn)) {
+    return Unavailable("coordinator stopped while deciding " + txn->gid);
+  }
   reply.txn = ViewLocked(*txn);
   return reply;
 }
@@ -367,7 +391,12 @@ Result<TxnView> Engine::DecideCommit(const TxnPtr& txn, const ResolveRequest* op
     d->set_operator_id(op->operator_id);
   }
   bool attempted = false;
-  Status s = AppendForced(rec, [&]() -> Result<bool> {
+  // Reserve under mu_; the transaction stays preparing/active for everyone until the COMMIT is
+  // durable (publish): no commit call, no "committed" answer or view before that.
+  auto reserve = [&]() -> Result<bool> {
+    if (txn->pending_decision) {
+      return Conflict("a decision of transaction " + txn->gid + " is being written");
+    }
     if (txn->state != TxnState::kPreparing && txn->state != TxnState::kActive) {
       return Conflict("transaction " + txn->gid + " is already " +
                       std::string(TxnStateName(txn->state)));
@@ -384,6 +413,11 @@ Result<TxnView> Engine::DecideCommit(const TxnPtr& txn, const ResolveRequest* op
       }
     }
     attempted = true;
+    txn->pending_decision = *d;
+    return true;
+  };
+  auto publish = [&] {
+    txn->pending_decision.reset();
     if (op != nullptr) {
       txn->operator_id = op->operator_id;
       txn->operator_reason = op->reason;
@@ -398,8 +432,9 @@ Result<TxnView> Engine::DecideCommit(const TxnPtr& txn, const ResolveRequest* op
       b.last_error.clear();
     }
     RecordLatencyLocked(*txn);
-    return true;
-  });
+    txn->cv.notify_all();
+  };
+  Status s = AppendForced(rec, reserve, publish, "coordinator.commit_decision.before_durable");
   if (!s.ok() && attempted) {
     return UnknownOutcome("commit decision of " + txn->gid + " not durable (" + s.ToString() +
                           "); the coordinator stopped");
@@ -423,6 +458,7 @@ bool Engine::DecideAbort(const TxnPtr& txn, const std::string& reason) {
   d->set_at_unix_ms(internal::ToUnixMs(clock_.WallNow()));
   bool decided = false;
   AppendLazy(rec, [&] {
+    if (txn->pending_decision) return false;  // another decision is being written
     if (txn->state != TxnState::kPreparing && txn->state != TxnState::kActive) return false;
     decided = true;
     NoteLocked(*txn, rec);

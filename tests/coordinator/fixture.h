@@ -150,8 +150,28 @@ class EngineTest : public ::testing::Test {
     return *v;
   }
 
-  participant::BranchId Id(const std::string& gid, const std::string& branch) const {
-    return participant::BranchId{cfg.coordinator_id, gid, branch};
+  // The id the stores see for branch `label` ("b0", "s1") of `gid`: the engine's incarnated
+  // one ("b0.1f2e3d4c") when the engine knows the transaction, else `label` as it is (records
+  // a test wrote itself, ghosts).
+  participant::BranchId Id(const std::string& gid, const std::string& label) const {
+    auto of = [&](const std::string& id) { return id == label || id.rfind(label + ".", 0) == 0; };
+    if (tm) {
+      if (auto v = tm->Get(gid); v.ok()) {
+        for (const auto& b : v->branches) {
+          if (of(b.branch)) return participant::BranchId{cfg.coordinator_id, gid, b.branch};
+        }
+      }
+    }
+    // Between a Crash and a Start: the BEGIN in the log.
+    std::lock_guard<std::mutex> lock(store->mu);
+    for (const auto& [lsn, body] : store->records) {
+      co::v1::Record r;
+      if (!r.ParseFromString(body) || !r.has_begin() || r.begin().gid() != gid) continue;
+      for (const auto& b : r.begin().branches()) {
+        if (of(b.branch())) return participant::BranchId{cfg.coordinator_id, gid, b.branch()};
+      }
+    }
+    return participant::BranchId{cfg.coordinator_id, gid, label};
   }
 
   // All-or-nothing over both fakes for a two-branch (pg b0, redis b1) transaction.

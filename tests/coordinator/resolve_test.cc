@@ -103,7 +103,7 @@ TEST_F(ResolveTest, ForcedCommitSettlesTheUnreachableBranchAndStopsCallingIt) {
   EXPECT_EQ(v->branches[1].state, co::BranchState::kHeuristic);
   EXPECT_NE(v->branches[1].last_error.find("settled by the operator"), std::string::npos);
   EXPECT_TRUE(HasTimeline(*v, "decision", "commit (heuristic, by alice: pg-2 decommissioned)"));
-  EXPECT_TRUE(HasTimeline(*v, "end", "committed (heuristic; not acknowledged: b1)"));
+  EXPECT_TRUE(HasTimeline(*v, "end", "committed (heuristic; not acknowledged: b1."));
   EXPECT_TRUE(HasTimeline(*v, "begin", "2pc, 2 branches"));
 
   // The heuristic DECISION is durable with its fields, and an END follows.

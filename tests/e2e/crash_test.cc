@@ -55,6 +55,8 @@ INSTANTIATE_TEST_SUITE_P(
         CrashCase{"AfterBeginDurable", "coordinator.after_begin_durable=crash", "aborted"},
         CrashCase{"AfterFirstPrepareReply", "coordinator.after_prepare_reply=crash", "aborted"},
         CrashCase{"AfterSecondPrepareReply", "coordinator.after_prepare_reply=crash@2", "aborted"},
+        CrashCase{"BeforeDecisionDurable", "coordinator.commit_decision.before_durable=crash",
+                  "aborted"},
         CrashCase{"AfterDecisionDurable", "coordinator.after_decision_durable=crash", "committed"},
         CrashCase{"AfterFirstCommitAck", "coordinator.after_commit_ack=crash", "committed"},
         CrashCase{"AfterSecondCommitAck", "coordinator.after_commit_ack=crash@2", "committed"},

@@ -30,17 +30,6 @@ bool IsProtobuf(const std::string& content_type) {
   return content_type.compare(0, kProtobufType.size(), kProtobufType) == 0;
 }
 
-// Branch id "b<index>.<8 random hex>" (at most 14 bytes for 1024 branches), new for every
-// transaction this server starts. The stores key prepared names and barrier records by
-// (coordinator, gid, branch): if a client reuses a gid the engine no longer remembers (finished
-// before a restart, or evicted), the new transaction gets new branch ids instead of finding the
-// old one's committed barriers and being answered "committed" without effect.
-std::string MakeBranchId(std::size_t index, std::uint32_t incarnation) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "b%zu.%08x", index, static_cast<unsigned>(incarnation));
-  return buf;
-}
-
 // One request: the parsed path, the chosen encodings, and the response helpers.
 class Exchange {
  public:
@@ -269,11 +258,10 @@ void Exchange::CreateTransaction() {
   txn.timeout = timeout;
   txn.idempotency_key = key;
   txn.request_hash = r.body_hash;
-  const auto incarnation = static_cast<std::uint32_t>(Random::System().Next());
-  for (std::size_t i = 0; i < r.branches.size(); ++i) {
-    auto& b = r.branches[i];
-    txn.branches.push_back({std::move(b.participant), std::move(b.action), std::move(b.payload),
-                            MakeBranchId(i, incarnation)});
+  // Branch ids are left to the engine, which makes them fresh for every transaction.
+  for (auto& b : r.branches) {
+    txn.branches.push_back(
+        {std::move(b.participant), std::move(b.action), std::move(b.payload), ""});
   }
   // A waiting request lets Submit run one phase-2 call on this thread (it waits anyway).
   txn.caller_waits_phase2 = wait == "true" && ctx_.options.phase2_wait.count() > 0;

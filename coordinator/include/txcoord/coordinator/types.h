@@ -59,7 +59,9 @@ struct BranchRequest {
   std::string participant;
   std::string action;
   participant::Payload payload;
-  std::string branch;  // empty = assigned "b<index>"
+  // A label of at most 7 bytes, empty = "b<index>". The engine appends a fresh incarnation
+  // ("b0.1f2e3d4c"): the branch id the stores see is new for every transaction it starts.
+  std::string branch;
 };
 
 // A one-shot 2PC transaction: prepare every branch, then commit or abort.
@@ -87,7 +89,7 @@ struct SagaStepRequest {
   std::string compensation_action;
   participant::Payload compensation_payload;
   std::uint32_t group = 0;  // steps of one group run concurrently; groups in ascending order
-  std::string branch;       // empty = assigned "s<index>"
+  std::string branch;       // a label as BranchRequest::branch; empty = "s<index>"
 };
 
 // A saga: steps forward in group order; a refusal or a step given up on compensates every done
@@ -211,7 +213,7 @@ struct Config {
   std::chrono::milliseconds orphan_min_age{30'000};  // sightings this far apart (Clock) → abort
   std::uint64_t checkpoint_every_records = 1'000;    // 0 = never by count
   std::chrono::milliseconds checkpoint_interval{60'000};  // 0 = never by time
-  std::chrono::milliseconds tick{100};     // housekeeping: open-txn timeouts, idempotency expiry
+  std::chrono::milliseconds tick{100};  // housekeeping: open-txn timeouts, idempotency expiry
   // Finished transactions kept for Get/List, in memory and across restarts (checkpoints).
   std::size_t max_finished_kept = kDefaultMaxFinishedKept;
   // Sagas: Execute calls per step before giving up (then compensate); compensations are retried
