@@ -259,8 +259,11 @@ void Engine::SagaResumeLocked(const internal::ReplayTxn& rt, Txn& txn) {
   for (Branch& b : txn.branches) {
     // An interrupted call is re-sent: forward re-executes (the barrier makes it once in
     // effect); backward treats it as possibly done and compensates it.
+    // Forward it is also possibly done: should the saga turn back before it re-executes (a
+    // step of its group was refused), it is compensated (a null compensation if it never ran).
     if (b.state == BranchState::kExecuting) {
       b.state = backward ? BranchState::kFailed : BranchState::kPending;
+      b.maybe_ran = true;
     } else if (b.state == BranchState::kCompensating) {
       b.state = BranchState::kFailed;
     } else if (b.state == BranchState::kPending && !b.comp_action.empty()) {

@@ -163,7 +163,7 @@ void Engine::SagaForwardResult(const TxnPtr& txn, std::size_t i,
                      }
                    });
     if (Stopped()) return;
-    if (done && !Fault("saga.after_step_done")) return;
+    if (!Fault(done ? "saga.after_step_done" : "saga.after_step_refused")) return;
     return SagaAdvance(txn);
   }
   {

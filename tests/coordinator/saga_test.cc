@@ -443,5 +443,27 @@ TEST_F(SagaTest, AFinishedSagaIsKeptAcrossRestartAsItEnded) {
   }
 }
 
+// Found by the saga machine's simulation (saga/, seed 271): two steps run together; step 1 is
+// refused and the coordinator dies while step 0's Execute is in flight, before the turn back is
+// decided. Recovery must treat step 0 as possibly done: the saga turns back at once and step 0's
+// late Execute must not stay uncompensated.
+TEST_F(SagaTest, AnInterruptedStepOfAGroupIsCompensatedWhenRecoveryTurnsBack) {
+  Start();
+  co::SagaRequest r = Saga("group-crash", 2, 1);
+  r.steps[1].group = 0;
+  pg->execute_gate.Close();
+  fault::Registry::Global().Arm("saga.after_step_refused", fault::Spec::Error(Code::kInternal));
+  ASSERT_TRUE(tm->SubmitSaga(r).ok());
+  ASSERT_TRUE(Eventually([&] { return !tm->ready(); }));
+  ASSERT_TRUE(Eventually([&] { return pg->execute_gate.waiting() == 1; }));
+  const auto step0 = Id("group-crash", "s0");
+  pg->execute_gate.Open();  // the in-flight Execute lands after the coordinator stopped
+  ASSERT_TRUE(Eventually([&] { return pg->SagaStateOf(step0) == FakeSagaState::kExecuted; }));
+  Restart();
+  const co::TxnView v = WaitFinal("group-crash");
+  EXPECT_EQ(v.state, co::TxnState::kCompensated);
+  EXPECT_EQ(pg->SagaStateOf(step0), FakeSagaState::kCompensated) << "step 0 left executed";
+}
+
 }  // namespace
 }  // namespace txcoord::testing
