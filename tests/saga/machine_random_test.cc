@@ -51,6 +51,16 @@ TEST(SagaMachineRandomTest, EverySeedEndsCompleteWithEffectsOnceAndDurableBefore
   EXPECT_GT(ends["compensated"], 0);
 }
 
+TEST(SagaMachineRandomTest, ASeedReplaysExactly) {
+  for (std::uint64_t seed : {42u, 4242u}) {
+    const Outcome a = SagaSim(seed).Run();
+    const Outcome b = SagaSim(seed).Run();
+    EXPECT_EQ(a.events, b.events);
+    EXPECT_EQ(a.crashes, b.crashes);
+    EXPECT_EQ(a.end, b.end);
+  }
+}
+
 // Seeds that found bugs, kept by name (each replays exactly).
 TEST(SagaMachineRandomTest, Seed271InterruptedStepOfAGroupCompensatedWhenRecoveryTurnsBack) {
   const Outcome o = SagaSim(271).Run();
