@@ -84,6 +84,40 @@ TEST(SagaMachineTest, RefusalTurnsBackOnlyAfterTheDecisionIsDurable) {
   EXPECT_EQ(One<Publish>(e).view.state, SagaState::kCompensated);
 }
 
+TEST(SagaMachineTest, InFlightExecutesOfTheGroupFinishBeforeAnyCompensation) {
+  std::vector<StepSpec> steps = Steps(3);
+  steps[1].group = 0;  // steps 0 and 1 run together
+  Driver d;
+  Effects e = d.Begin(steps);
+  std::vector<CallExecute> calls = All<CallExecute>(e);
+  ASSERT_EQ(calls.size(), 2u);
+  e = d.Do(ExecuteReply{0, ExecuteOutcome::kRefused, calls[0].call, "no", true});
+  const std::uint64_t decision = All<AppendRecord>(e).back().seq;
+  // kTurningBack: step 1 answers; nothing is compensated before the decision is durable.
+  e = d.Do(ExecuteReply{1, ExecuteOutcome::kError, calls[1].call, "busy", true});
+  e = d.Do(TimerFired{One<ArmTimer>(e).id});
+  const std::uint64_t retry_call = One<CallExecute>(e).call;
+  e = d.Do(RecordDurable{decision});
+  EXPECT_TRUE(All<CallCompensate>(e).empty());  // kCompensating waits for step 1
+  EXPECT_EQ(d.m.View().state, SagaState::kCompensating);
+  e = d.Do(ExecuteReply{1, ExecuteOutcome::kDone, retry_call, "", true});
+  EXPECT_TRUE(IsStep(All<AppendRecord>(e)[0], 1, F::kForward, E::kDone));
+  EXPECT_EQ(One<CallCompensate>(e).step, 1u);
+}
+
+TEST(SagaMachineTest, RepliesAndTimersAfterTheEndAreStale) {
+  Driver d;
+  Effects e = d.Begin(Steps(1));
+  const ExecuteReply done{0, ExecuteOutcome::kDone, One<CallExecute>(e).call, "", true};
+  e = d.Do(done);
+  EXPECT_EQ(d.m.state(), MachineState::kEnding);
+  EXPECT_FALSE(d.Do(done).ignored.empty());
+  d.Do(RecordDurable{All<AppendRecord>(e).back().seq});
+  EXPECT_EQ(d.m.state(), MachineState::kFinished);
+  EXPECT_FALSE(d.Do(done).ignored.empty());
+  EXPECT_FALSE(d.Do(RecordDurable{2}).ignored.empty());  // a lazy record
+}
+
 TEST(SagaMachineTest, TransientErrorsRetryUntilTheAttemptsAreSpentThenCompensate) {
   Driver d(MachineConfig{3, 10});
   Effects e = d.Begin(Steps(1));
