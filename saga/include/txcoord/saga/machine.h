@@ -293,7 +293,11 @@ class Machine {
   void ArmRetry(std::uint32_t i, TimerKind kind);
   Status CheckReply(std::uint32_t step, std::uint64_t call, bool compensate);
   std::vector<StepInfo> Infos() const;
-  void Emit(Effect e) { out_.effects.push_back(std::move(e)); }
+  // Built in place: moving a whole Effect trips GCC 12's -Wmaybe-uninitialized at -O2.
+  template <typename T>
+  void Emit(T e) {
+    out_.effects.emplace_back(std::in_place_type<T>, std::move(e));
+  }
   void Ignore(std::string why) { out_.ignored = std::move(why); }
 
   MachineConfig cfg_;
