@@ -452,10 +452,19 @@ TEST_F(SagaTest, AnInterruptedStepOfAGroupIsCompensatedWhenRecoveryTurnsBack) {
   co::SagaRequest r = Saga("group-crash", 2, 1);
   r.steps[1].group = 0;
   pg->execute_gate.Close();
-  fault::Registry::Global().Arm("saga.after_step_refused", fault::Spec::Error(Code::kInternal));
+  redis->execute_gate.Close();
+  // Once step 1's REFUSED is appended: a forced record makes it and step 0's STARTED durable,
+  // and the turn back's ABORT decision then fails to append (the coordinator stops).
+  fault::Registry::Global().Arm("saga.after_step_refused", fault::Spec::Callback([&] {
+                                  Fence();
+                                  log->FailAppendAfter(1);
+                                }));
   ASSERT_TRUE(tm->SubmitSaga(r).ok());
+  // Both calls in flight; then step 1's refusal stops the coordinator.
+  ASSERT_TRUE(Eventually(
+      [&] { return pg->execute_gate.waiting() == 1 && redis->execute_gate.waiting() == 1; }));
+  redis->execute_gate.Open();
   ASSERT_TRUE(Eventually([&] { return !tm->ready(); }));
-  ASSERT_TRUE(Eventually([&] { return pg->execute_gate.waiting() == 1; }));
   const auto step0 = Id("group-crash", "s0");
   pg->execute_gate.Open();  // the in-flight Execute lands after the coordinator stopped
   ASSERT_TRUE(Eventually([&] { return pg->SagaStateOf(step0) == FakeSagaState::kExecuted; }));
