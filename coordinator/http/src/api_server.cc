@@ -3,6 +3,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <exception>
 #include <future>
@@ -17,6 +18,7 @@ namespace txcoord::server {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
 
 // Members in destruction order matter: `io` (and the sessions its handlers hold) goes before
 // `core`, which the sessions use.
@@ -50,7 +52,10 @@ void ApiServer::Impl::Accept() {
             std::make_shared<Session>(core, std::move(socket))->Start();
           }
         } else {
-          log::Warn("accept failed", {{"error", ec.message()}});  // e.g. EMFILE: keep serving
+          // E.g. EMFILE: keep serving the open connections, try again a little later.
+          log::Warn("accept failed", {{"error", ec.message()}});
+          auto retry = std::make_shared<asio::steady_timer>(acceptor->get_executor(), 50ms);
+          return retry->async_wait([this, retry](boost::system::error_code) { Accept(); });
         }
         Accept();
       });
