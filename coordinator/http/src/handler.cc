@@ -4,25 +4,17 @@
 #include <Poco/NumberParser.h>
 #include <Poco/URI.h>
 
-#include <strings.h>
-
 #include <cstdio>
 #include <exception>
 #include <vector>
 
 #include "render.h"
+#include "translate.h"
 #include "txcoord/core/log.h"
 #include "txcoord/core/random.h"
 #include "txcoord/participant/http_util.h"
 
 namespace txcoord::server {
-
-const std::string* FindHeader(const HttpHeaders& headers, std::string_view name) {
-  for (const auto& [k, v] : headers) {
-    if (k.size() == name.size() && strncasecmp(k.data(), name.data(), k.size()) == 0) return &v;
-  }
-  return nullptr;
-}
 
 namespace {
 
@@ -35,17 +27,6 @@ constexpr std::string_view kJsonType = "application/json";
 
 bool IsProtobuf(const std::string& content_type) {
   return content_type.compare(0, kProtobufType.size(), kProtobufType) == 0;
-}
-
-// Branch id "b<index>.<8 random hex>" (at most 14 bytes for 1024 branches), new for every
-// transaction this server starts. The stores key prepared names and barrier records by
-// (coordinator, gid, branch): if a client reuses a gid the engine no longer remembers (finished
-// before a restart, or evicted), the new transaction gets new branch ids instead of finding the
-// old one's committed barriers and being answered "committed" without effect.
-std::string MakeBranchId(std::size_t index, std::uint32_t incarnation) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "b%zu.%08x", index, static_cast<unsigned>(incarnation));
-  return buf;
 }
 
 Encoding EncodingFor(const HttpRequest& req) {
@@ -205,34 +186,6 @@ std::string Exchange::Query(const std::string& key, const std::string& fallback)
     if (k == key) return v;
   }
   return fallback;
-}
-
-// Steps run in order unless the request names groups: with no "group" anywhere, step i gets
-// group i; otherwise groups are taken as given (absent = 0).
-coordinator::SagaRequest SagaRequestOf(api::TransactionRequest& r,
-                                       std::optional<std::chrono::milliseconds> timeout,
-                                       const std::string& key) {
-  coordinator::SagaRequest saga;
-  saga.gid = r.gid.value_or("");
-  saga.timeout = timeout;
-  saga.idempotency_key = key;
-  saga.request_hash = r.body_hash;
-  bool grouped = false;
-  for (const auto& b : r.branches) grouped = grouped || b.group != 0;
-  for (std::size_t i = 0; i < r.branches.size(); ++i) {
-    api::BranchSpec& b = r.branches[i];
-    coordinator::SagaStepRequest step;
-    step.participant = std::move(b.participant);
-    step.action = std::move(b.action);
-    step.payload = std::move(b.payload);
-    if (b.compensation) {
-      step.compensation_action = std::move(b.compensation->action);
-      step.compensation_payload = std::move(b.compensation->payload);
-    }
-    step.group = grouped ? b.group : static_cast<std::uint32_t>(i);
-    saga.steps.push_back(std::move(step));
-  }
-  return saga;
 }
 
 void Exchange::CreateTransaction() {
@@ -454,12 +407,6 @@ void HandleRequest(Context& ctx, HttpRequest request, const Reply& done) {
     response = ErrorResponse(ctx, nullptr, 500, Internal("unexpected error"), true);
   }
   done(std::move(response));
-}
-
-bool IsInlineRoute(const HttpRequest& request) {
-  const std::string_view t = request.target;
-  const std::string_view path = t.substr(0, t.find('?'));
-  return path == "/healthz" || path == "/readyz" || path == "/metrics";
 }
 
 HttpResponse ErrorResponse(Context& ctx, const HttpRequest* request, int status, const Status& s,
