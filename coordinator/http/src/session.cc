@@ -202,7 +202,12 @@ void Session::Dispatch(bool body_too_large) {
   asio::post(core_.pool, [self, to_strand, req = std::move(req)]() mutable {
     --self->core_.queued;
     NameThisThreadOnce("txc-http");
-    HandleRequest(self->core_.ctx, std::move(req), to_strand);
+    try {
+      HandleRequest(self->core_.ctx, std::move(req), to_strand);
+    } catch (const std::exception& e) {  // posting the answer failed (bad_alloc): the session
+      // goes when its last owner does, closing the connection and ending the request.
+      log::Error("http: answer lost", {{"error", e.what()}});
+    }
   });
 }
 
