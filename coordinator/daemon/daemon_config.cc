@@ -39,6 +39,13 @@ const std::set<std::string> kKeys = {"coordinator_id",
                                      "max_finished_kept",
                                      "wal_segment_bytes",
                                      "http_threads",
+                                     "http_io_threads",
+                                     "http_max_queued",
+                                     "http_max_connections",
+                                     "http_max_header_bytes",
+                                     "http_idle_timeout_ms",
+                                     "http_read_timeout_ms",
+                                     "http_write_timeout_ms",
                                      "saga_step_max_attempts",
                                      "saga_stuck_after"};
 
@@ -136,6 +143,20 @@ Result<DaemonConfig> ParseDaemonConfig(const Object& o,
   c.engine.saga_stuck_after = static_cast<std::uint32_t>(stuck_after);
   TXC_ASSIGN_OR_RETURN(auto http_threads, Int(o, "http_threads", 32, 1, 1024));
   c.server.max_threads = static_cast<int>(http_threads);
+  TXC_ASSIGN_OR_RETURN(auto io_threads, Int(o, "http_io_threads", 2, 1, 64));
+  c.server.io_threads = static_cast<int>(io_threads);
+  TXC_ASSIGN_OR_RETURN(auto http_queued, Int(o, "http_max_queued", 256, 1, 1'000'000));
+  c.server.max_queued = static_cast<int>(http_queued);
+  TXC_ASSIGN_OR_RETURN(auto conns, Int(o, "http_max_connections", 1024, 1, 1'000'000));
+  c.server.max_connections = static_cast<std::size_t>(conns);
+  TXC_ASSIGN_OR_RETURN(auto header_bytes, Int(o, "http_max_header_bytes", 16 << 10, 1024, 1 << 20));
+  c.server.max_header_bytes = static_cast<std::size_t>(header_bytes);
+  TXC_ASSIGN_OR_RETURN(auto idle, Int(o, "http_idle_timeout_ms", 60'000, 1, kDay));
+  c.server.idle_timeout = milliseconds(idle);
+  TXC_ASSIGN_OR_RETURN(auto read_ms, Int(o, "http_read_timeout_ms", 30'000, 1, kDay));
+  c.server.read_timeout = milliseconds(read_ms);
+  TXC_ASSIGN_OR_RETURN(auto write_ms, Int(o, "http_write_timeout_ms", 30'000, 1, kDay));
+  c.server.write_timeout = milliseconds(write_ms);
   TXC_ASSIGN_OR_RETURN(auto scan, Int(o, "orphan_scan_interval_ms", 30'000, 0, kDay));
   c.engine.orphan_scan_interval = milliseconds(scan);
   TXC_ASSIGN_OR_RETURN(auto orphan_age, Int(o, "orphan_min_age_ms", 30'000, 0, kDay));

@@ -39,7 +39,31 @@ TEST(DaemonConfig, MinimalConfigGetsDocumentedDefaults) {
   EXPECT_EQ(c->engine.max_finished_kept, 10'000u);
   EXPECT_EQ(c->engine.inline_calls_under, std::chrono::microseconds(100));
   EXPECT_EQ(c->server.max_body_bytes, 1u << 20);
+  EXPECT_EQ(c->server.max_threads, 32);
+  EXPECT_EQ(c->server.io_threads, 2);
+  EXPECT_EQ(c->server.max_queued, 256);
+  EXPECT_EQ(c->server.max_connections, 1024u);
+  EXPECT_EQ(c->server.max_header_bytes, 16u << 10);
+  EXPECT_EQ(c->server.idle_timeout, std::chrono::milliseconds(60'000));
+  EXPECT_EQ(c->server.read_timeout, std::chrono::milliseconds(30'000));
+  EXPECT_EQ(c->server.write_timeout, std::chrono::milliseconds(30'000));
   EXPECT_EQ(c->participants.size(), 1u);
+}
+
+TEST(DaemonConfig, HttpFrontKeysApply) {
+  auto c = Parse(With(R"("http_threads":4,"http_io_threads":1,"http_max_queued":9,
+                         "http_max_connections":100,"http_max_header_bytes":4096,
+                         "http_idle_timeout_ms":1500,"http_read_timeout_ms":2500,
+                         "http_write_timeout_ms":3500)"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->server.max_threads, 4);
+  EXPECT_EQ(c->server.io_threads, 1);
+  EXPECT_EQ(c->server.max_queued, 9);
+  EXPECT_EQ(c->server.max_connections, 100u);
+  EXPECT_EQ(c->server.max_header_bytes, 4096u);
+  EXPECT_EQ(c->server.idle_timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(c->server.read_timeout, std::chrono::milliseconds(2500));
+  EXPECT_EQ(c->server.write_timeout, std::chrono::milliseconds(3500));
 }
 
 TEST(DaemonConfig, KeysAndOverridesApply) {
@@ -85,6 +109,13 @@ TEST(DaemonConfig, BadValuesNameTheKey) {
       {With(R"("inline_calls_under_us":2000000)"), "inline_calls_under_us"},
       {With(R"("log_level":"loud")"), "log level"},
       {With(R"("token":5)"), "token"},
+      {With(R"("http_io_threads":0)"), "http_io_threads"},
+      {With(R"("http_max_queued":0)"), "http_max_queued"},
+      {With(R"("http_max_connections":0)"), "http_max_connections"},
+      {With(R"("http_max_header_bytes":100)"), "http_max_header_bytes"},
+      {With(R"("http_idle_timeout_ms":0)"), "http_idle_timeout_ms"},
+      {With(R"("http_read_timeout_ms":"5")"), "http_read_timeout_ms"},
+      {With(R"("http_write_timeout_ms":-1)"), "http_write_timeout_ms"},
   };
   for (const auto& [text, needle] : bad) {
     auto c = Parse(text);

@@ -1,7 +1,6 @@
 #include "handler.h"
 
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Exception.h>
 #include <Poco/NumberParser.h>
 #include <Poco/URI.h>
 
@@ -10,38 +9,42 @@
 #include <vector>
 
 #include "render.h"
+#include "translate.h"
 #include "txcoord/core/log.h"
 #include "txcoord/core/random.h"
-#include "txcoord/core/thread_name.h"
 #include "txcoord/participant/http_util.h"
 
 namespace txcoord::server {
+
 namespace {
 
 using coordinator::IdempotencyMatch;
 using coordinator::TxnState;
 using coordinator::TxnView;
-using Poco::Net::HTTPServerRequest;
-using Poco::Net::HTTPServerResponse;
 
 constexpr std::string_view kProtobufType = "application/x-protobuf";
+constexpr std::string_view kJsonType = "application/json";
 
 bool IsProtobuf(const std::string& content_type) {
   return content_type.compare(0, kProtobufType.size(), kProtobufType) == 0;
 }
 
-// One request: the parsed path, the chosen encodings, and the response helpers.
+Encoding EncodingFor(const HttpRequest& req) {
+  return IsProtobuf(req.HeaderOr("Content-Type", "")) || IsProtobuf(req.HeaderOr("Accept", ""))
+             ? Encoding::kProtobuf
+             : Encoding::kJson;
+}
+
+// One request: the parsed path, the chosen encodings, and the response being built.
+// Single-threaded: lives on the thread that serves the request.
 class Exchange {
  public:
-  Exchange(Context& ctx, HTTPServerRequest& req, HTTPServerResponse& resp)
-      : ctx_(ctx), req_(req), resp_(resp), uri_(req.getURI()) {
-    uri_.getPathSegments(segments_);
-    const std::string accept = req.get("Accept", "");
-    out_ = IsProtobuf(req.getContentType()) || IsProtobuf(accept) ? Encoding::kProtobuf
-                                                                  : Encoding::kJson;
+  Exchange(Context& ctx, HttpRequest req) : ctx_(ctx), req_(std::move(req)) {
+    out_ = EncodingFor(req_);
   }
 
-  void Serve();
+  // Routes and serves the request; returns the response (always one).
+  HttpResponse Serve();
 
  private:
   void Route();
@@ -74,28 +77,36 @@ class Exchange {
     Send(status, RenderError(s, out_), out_ == Encoding::kProtobuf ? kProtobufType : kJsonType);
   }
 
-  static constexpr std::string_view kJsonType = "application/json";
-
   Context& ctx_;
-  HTTPServerRequest& req_;
-  HTTPServerResponse& resp_;
+  HttpRequest req_;
+  HttpResponse resp_;
+  bool sent_ = false;
   Poco::URI uri_;
   std::vector<std::string> segments_;
   Encoding out_;
   std::string route_ = "other";  // route template for metrics
 };
 
-void Exchange::Serve() {
+HttpResponse Exchange::Serve() {
   try {
+    try {
+      uri_ = Poco::URI(req_.target);
+      uri_.getPathSegments(segments_);
+    } catch (const Poco::SyntaxException& e) {
+      SendError(InvalidArgument("bad request target: " + e.displayText()));
+      return std::move(resp_);
+    }
     Route();
   } catch (const std::exception& e) {  // Poco/std edge: never crash a request thread
-    log::Error("request failed", {{"uri", req_.getURI()}, {"error", e.what()}});
-    if (!resp_.sent()) SendError(Internal(std::string("unexpected error: ") + e.what()));
+    log::Error("request failed", {{"uri", req_.target}, {"error", e.what()}});
+    if (!sent_) SendError(Internal(std::string("unexpected error: ") + e.what()));
   }
+  if (!sent_) SendError(Internal("no response"));
+  return std::move(resp_);
 }
 
 void Exchange::Route() {
-  const std::string& method = req_.getMethod();
+  const std::string& method = req_.method;
   const auto n = segments_.size();
   auto is = [&](std::size_t i, std::string_view s) { return i < n && segments_[i] == s; };
   auto method_is = [&](std::string_view m) {
@@ -147,7 +158,7 @@ void Exchange::Route() {
     if (op == "abort" && method_is("POST")) return EndOpen(gid, false);
     if (op == "retry" && method_is("POST")) return RetryNow(gid);
     if (op == "resolve" && method_is("POST")) return Resolve(gid);
-    if (resp_.sent()) return;
+    if (sent_) return;
   }
   route_ = "other";
   SendError(NotFound("no route " + uri_.getPath()));
@@ -155,21 +166,19 @@ void Exchange::Route() {
 
 Status Exchange::Authorize() {
   if (ctx_.options.token.empty()) return Status::Ok();
-  return participant::http::CheckBearer(req_, ctx_.options.token);
+  return participant::http::CheckBearerHeader(req_.HeaderOr("Authorization", ""),
+                                              ctx_.options.token);
 }
 
 Result<std::string> Exchange::Body() {
-  auto body = participant::http::ReadBody(req_, ctx_.options.max_body_bytes);
-  if (!body) {
-    // Read and drop the rest of a moderately oversized body (up to 4x the limit) so a client
-    // that is still sending gets the 413 instead of a connection reset; beyond that the
-    // connection is closed unread. Either way it is not reused.
-    participant::http::Drain(req_.stream(), 4 * ctx_.options.max_body_bytes);
-    resp_.setKeepAlive(false);
+  if (req_.body_too_large) {
+    // The rest of the body was not read: the connection cannot be reused (the front drains a
+    // little of it before closing so that a client still sending gets the 413, not a reset).
+    resp_.close = true;
     return ResourceExhausted("request body larger than " +
                              std::to_string(ctx_.options.max_body_bytes) + " bytes");
   }
-  return std::move(*body);
+  return std::move(req_.body);
 }
 
 std::string Exchange::Query(const std::string& key, const std::string& fallback) const {
@@ -179,37 +188,9 @@ std::string Exchange::Query(const std::string& key, const std::string& fallback)
   return fallback;
 }
 
-// Steps run in order unless the request names groups: with no "group" anywhere, step i gets
-// group i; otherwise groups are taken as given (absent = 0).
-coordinator::SagaRequest SagaRequestOf(api::TransactionRequest& r,
-                                       std::optional<std::chrono::milliseconds> timeout,
-                                       const std::string& key) {
-  coordinator::SagaRequest saga;
-  saga.gid = r.gid.value_or("");
-  saga.timeout = timeout;
-  saga.idempotency_key = key;
-  saga.request_hash = r.body_hash;
-  bool grouped = false;
-  for (const auto& b : r.branches) grouped = grouped || b.group != 0;
-  for (std::size_t i = 0; i < r.branches.size(); ++i) {
-    api::BranchSpec& b = r.branches[i];
-    coordinator::SagaStepRequest step;
-    step.participant = std::move(b.participant);
-    step.action = std::move(b.action);
-    step.payload = std::move(b.payload);
-    if (b.compensation) {
-      step.compensation_action = std::move(b.compensation->action);
-      step.compensation_payload = std::move(b.compensation->payload);
-    }
-    step.group = grouped ? b.group : static_cast<std::uint32_t>(i);
-    saga.steps.push_back(std::move(step));
-  }
-  return saga;
-}
-
 void Exchange::CreateTransaction() {
-  const std::string key = req_.get("Idempotency-Key", "");
-  if (req_.has("Idempotency-Key")) {
+  const std::string key = req_.HeaderOr("Idempotency-Key", "");
+  if (req_.Header("Idempotency-Key") != nullptr) {
     if (Status s = api::ValidateIdempotencyKey(key); !s.ok()) return SendError(s);
   }
   const std::string wait = Query("wait", "true");
@@ -218,7 +199,7 @@ void Exchange::CreateTransaction() {
   }
   auto body = Body();
   if (!body.ok()) return SendErrorWith(413, body.status());
-  const std::string content_type = req_.getContentType();
+  const std::string content_type = req_.HeaderOr("Content-Type", "");
   if (!content_type.empty() && !IsProtobuf(content_type) &&
       content_type.compare(0, 16, "application/json") != 0) {
     return SendErrorWith(415, InvalidArgument("Content-Type must be application/json or " +
@@ -279,7 +260,7 @@ void Exchange::ReplySubmitted(const coordinator::SubmitReply& reply, bool wait,
       if (waited.ok() && waited->state != TxnState::kPreparing &&
           waited->state != TxnState::kActive && waited->state != TxnState::kRunning &&
           waited->state != TxnState::kCompensating) {
-        resp_.set("Idempotent-Replayed", "true");
+        resp_.headers.emplace_back("Idempotent-Replayed", "true");
         return SendTxn(200, *waited);
       }
     }
@@ -287,7 +268,9 @@ void Exchange::ReplySubmitted(const coordinator::SubmitReply& reply, bool wait,
                                        "(transaction " +
                                        view.gid + ")"));
   }
-  if (reply.match == IdempotencyMatch::kReplayed) resp_.set("Idempotent-Replayed", "true");
+  if (reply.match == IdempotencyMatch::kReplayed) {
+    resp_.headers.emplace_back("Idempotent-Replayed", "true");
+  }
   if (view.open) return SendTxn(reply.match == IdempotencyMatch::kNew ? 201 : 200, view);
   if (!wait) return SendTxn(202, view);
   if (!coordinator::IsFinal(view.state)) {  // 0 left: the view as it is now
@@ -362,7 +345,7 @@ void Exchange::RetryNow(const std::string& gid) {
 void Exchange::Resolve(const std::string& gid) {
   auto body = Body();
   if (!body.ok()) return SendErrorWith(413, body.status());
-  const std::string content_type = req_.getContentType();
+  const std::string content_type = req_.HeaderOr("Content-Type", "");
   if (!content_type.empty() && content_type.compare(0, 16, "application/json") != 0) {
     return SendErrorWith(415, InvalidArgument("Content-Type must be application/json"));
   }
@@ -406,30 +389,37 @@ void Exchange::Metrics() {
 
 void Exchange::Send(int status, const std::string& body, std::string_view content_type) {
   ctx_.http.Count(route_, status);
-  resp_.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
-  resp_.setContentType(std::string(content_type));
-  resp_.setContentLength64(static_cast<Poco::Int64>(body.size()));
-  if (status == 429 || status == 503) resp_.set("Retry-After", "1");
-  resp_.send() << body;
+  sent_ = true;
+  resp_.status = status;
+  resp_.headers.emplace_back("Content-Type", std::string(content_type));
+  if (status == 429 || status == 503) resp_.headers.emplace_back("Retry-After", "1");
+  resp_.body = body;
 }
-
-class ApiHandler : public Poco::Net::HTTPRequestHandler {
- public:
-  explicit ApiHandler(Context& ctx) : ctx_(ctx) {}
-  void handleRequest(HTTPServerRequest& req, HTTPServerResponse& resp) override {
-    Exchange(ctx_, req, resp).Serve();
-  }
-
- private:
-  Context& ctx_;
-};
 
 }  // namespace
 
-Poco::Net::HTTPRequestHandler* ApiHandlerFactory::createRequestHandler(
-    const Poco::Net::HTTPServerRequest&) {
-  NameThisThreadOnce("txc-http");  // runs on the connection's thread
-  return new ApiHandler(ctx_);
+void HandleRequest(Context& ctx, HttpRequest request, const Reply& done) {
+  HttpResponse response;
+  try {
+    response = Exchange(ctx, std::move(request)).Serve();
+  } catch (...) {  // Serve catches std::exception; anything else still gets an answer
+    response = ErrorResponse(ctx, nullptr, 500, Internal("unexpected error"), true);
+  }
+  done(std::move(response));
+}
+
+HttpResponse ErrorResponse(Context& ctx, const HttpRequest* request, int status, const Status& s,
+                           bool close) {
+  const Encoding e = request ? EncodingFor(*request) : Encoding::kJson;
+  ctx.http.Count("other", status);
+  HttpResponse r;
+  r.status = status;
+  r.headers.emplace_back("Content-Type",
+                         std::string(e == Encoding::kProtobuf ? kProtobufType : kJsonType));
+  if (status == 429 || status == 503) r.headers.emplace_back("Retry-After", "1");
+  r.body = RenderError(s, e);
+  r.close = close;
+  return r;
 }
 
 }  // namespace txcoord::server

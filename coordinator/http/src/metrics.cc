@@ -150,6 +150,11 @@ std::string RenderMetrics(const coordinator::Metrics& m, const std::optional<wal
     os << "txcoord_http_requests_total{route=\"" << Label(key.first) << "\",status=\"" << key.second
        << "\"} " << n << '\n';
   }
+  Single(os, "txcoord_http_connections", "gauge", "HTTP connections open.",
+         http.connections.load());
+  Single(os, "txcoord_http_connections_refused_total", "counter",
+         "HTTP connections closed as soon as accepted: max_connections were open.",
+         http.connections_refused.load());
   return os.str();
 }
 

@@ -1,5 +1,7 @@
 #pragma once
 // Prometheus text exposition (format 0.0.4) of the coordinator's figures. Internal.
+#include <atomic>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -11,11 +13,15 @@
 
 namespace txcoord::server {
 
-// HTTP requests served, by route template and status. Thread-safe.
+// HTTP requests served, by route template and status; connections open and refused.
+// Thread-safe.
 class HttpCounters {
  public:
   void Count(const std::string& route, int status);
   std::map<std::pair<std::string, int>, std::uint64_t> Snapshot() const;
+
+  std::atomic<std::int64_t> connections{0};           // open now
+  std::atomic<std::uint64_t> connections_refused{0};  // closed at accept: max_connections
 
  private:
   mutable std::mutex mu_;

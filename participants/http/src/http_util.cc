@@ -13,11 +13,14 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
 }
 
 Status CheckBearer(const Poco::Net::HTTPServerRequest& req, std::string_view token) {
-  const std::string auth = req.get("Authorization", std::string());
+  return CheckBearerHeader(req.get("Authorization", std::string()), token);
+}
+
+Status CheckBearerHeader(std::string_view auth, std::string_view token) {
   if (auth.empty()) return Unauthenticated("missing bearer token");
   constexpr std::string_view kBearer = "Bearer ";
   if (auth.compare(0, kBearer.size(), kBearer) != 0 ||
-      !ConstantTimeEquals(std::string_view(auth).substr(kBearer.size()), token)) {
+      !ConstantTimeEquals(auth.substr(kBearer.size()), token)) {
     return Unauthenticated("wrong bearer token");
   }
   return Status::Ok();

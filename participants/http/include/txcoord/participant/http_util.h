@@ -19,6 +19,8 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b);
 // Ok when the request carries "Authorization: Bearer <token>"; Unauthenticated saying whether
 // the token was missing ("missing bearer token") or wrong ("wrong bearer token") otherwise.
 Status CheckBearer(const Poco::Net::HTTPServerRequest& req, std::string_view token);
+// The same from the Authorization header's value ("" when the header is absent).
+Status CheckBearerHeader(std::string_view authorization, std::string_view token);
 
 // The whole body, or nullopt when it exceeds `limit` (decided from Content-Length before reading
 // anything, else while streaming: at most limit + one buffer is held).
