@@ -203,6 +203,27 @@ TEST(TwopcMachine, OpenTransactionRegistersThenCommits) {
   EXPECT_EQ(Of<Answer>(fx).at(0).result->state, State::kCommitting);
 }
 
+// Found by the simulation (seed 1670 of the first generator): the REGISTER became durable after
+// the deadline had aborted the transaction; its waiter was never answered.
+TEST(TwopcMachine, RegisterDurableAfterTheDeadlineAbortStillAnswers) {
+  Machine m("g1");
+  Effects fx = m.Apply(Start{Begin(0, true), 1});
+  fx = m.Apply(RecordDurable{Of<AppendRecord>(fx)[0].seq});
+  const TimerId deadline = Of<ArmTimer>(fx).at(0).id;
+  fx = m.Apply(RegisterBranch{BranchSpec{"p", "", {}, "r1"}, 2});
+  const Seq reg = Of<AppendRecord>(fx).at(0).seq;
+  fx = m.Apply(TimerFired{deadline});
+  EXPECT_EQ(m.state(), State::kAborted);  // its only branch needs no call: END at once
+  // The registering branch was never handed out: aborted without a call.
+  EXPECT_TRUE(Of<CallAbort>(fx).empty());
+  EXPECT_EQ(m.view().branches.at(0).state, BranchState::kAborted);
+  fx = m.Apply(RecordDurable{reg});
+  EXPECT_TRUE(Of<Rejected>(fx).empty());
+  ASSERT_EQ(Of<Answer>(fx).size(), 1u);
+  EXPECT_EQ(Of<Answer>(fx)[0].waiter, 2u);
+  EXPECT_EQ(Of<Answer>(fx)[0].result->state, State::kAborted);
+}
+
 TEST(TwopcMachine, OperatorAbortIsForcedAndAnsweredWhenDurable) {
   Fixture f(1);
   Effects fx = f.m.Apply(OperatorResolve{Outcome::kAbort, false, "stuck", "ann", 9});

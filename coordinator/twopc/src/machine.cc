@@ -70,8 +70,11 @@ bool Machine::Common(const Event& e) {
     }
     const Pending kind = it->second;
     // Lazy records (ABORT, END) may become durable in any later state: nothing depends on them
-    // except an operator's answer (a forced ABORT). Forced ones: the table decides.
-    if (kind == Pending::kAbort || (kind == Pending::kEnd && state_ != State::kHeuristic)) {
+    // except an operator's answer (a forced ABORT). Other forced ones: the table decides.
+    // A REGISTER that lands after the transaction moved on (deadline, abort): the branch was
+    // swept into that decision; its waiter learns the state.
+    if (kind == Pending::kAbort || (kind == Pending::kEnd && state_ != State::kHeuristic) ||
+        (kind == Pending::kRegister && state_ != State::kActive)) {
       pending_.erase(it);
       auto w = on_durable_.find(d->seq);
       if (w != on_durable_.end()) {

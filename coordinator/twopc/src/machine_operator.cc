@@ -68,6 +68,10 @@ void Machine::Settle() {
   settle_ = Arm(TimerKind::kSettle, 0);
   for (Branch& b : branches_) {
     if (Settled(b.state)) continue;
+    if (b.state == BranchState::kRegistering) {  // never handed out: settled without a call
+      b.state = BranchState::kHeuristic;
+      continue;
+    }
     b.state =
         heuristic_outcome_ == Outcome::kCommit ? BranchState::kCommitting : BranchState::kAborting;
     b.attempts = 0;

@@ -115,7 +115,8 @@ void Machine::DecideAbort(const std::string& reason, bool forced, Waiter op_wait
   if (op_waiter != 0) on_durable_[q].push_back(op_waiter);
   state_ = State::kAborting;
   for (Branch& b : branches_) {
-    b.state = BranchState::kAborting;
+    // A branch whose REGISTER is not durable was never handed out: nothing to undo, no call.
+    b.state = b.state == BranchState::kRegistering ? BranchState::kAborted : BranchState::kAborting;
     b.attempts = 0;
     b.backoff = 0;
     b.token = 0;  // a late vote is stale now
