@@ -195,8 +195,9 @@ void World::Answer(Waiter waiter, const Result<View>& result) {
   auto it = waiters_.find(waiter);
   if (it == waiters_.end())
     return Violation("waiter " + std::to_string(waiter) + " answered twice (or never asked)");
-  Trace("answer " + it->second + ": " +
-        (result.ok() ? std::string(StateName(result->state)) : result.status().ToString()));
+  if (opt_.verbose)
+    Trace("answer " + it->second + ": " +
+          (result.ok() ? std::string(StateName(result->state)) : result.status().ToString()));
   waiters_.erase(it);
   if (result.ok()) CheckView(*result, "answer");
 }
