@@ -120,7 +120,10 @@ void Shard::OnTimer(const Ref& ref, TimerId id) {
 
 void Shard::Replay(const Record& record) {
   if (auto* b = std::get_if<BeginRecord>(&record)) {
-    txns_.erase(b->gid);  // an older incarnation of a reused gid
+    if (Entry* old = Find(b->gid)) {  // an older incarnation of a reused gid
+      ForgetKey(*old, b->gid);
+      txns_.erase(b->gid);
+    }
     Entry& e = Create(b->gid);
     e.key = b->idempotency_key;
     e.hash = b->request_hash;
@@ -164,13 +167,18 @@ void Shard::Run(Entry& e, const Event& event) {
   }
 }
 
+void Shard::ForgetKey(const Entry& e, const std::string& gid) {
+  auto it = key_to_gid_.find(e.key);
+  if (it != key_to_gid_.end() && it->second == gid) key_to_gid_.erase(it);
+}
+
 void Shard::KeepFinished(const std::string&) {
   while (finished_.size() > max_finished_) {
     auto [gid, inc] = finished_.front();
     finished_.pop_front();
     Entry* e = Find(gid);
     if (e == nullptr || e->incarnation != inc) continue;
-    if (!e->key.empty()) key_to_gid_.erase(e->key);
+    ForgetKey(*e, gid);
     txns_.erase(gid);
   }
 }

@@ -121,7 +121,8 @@ class Shard {
   void Run(Entry& e, const Event& event);
   void Execute(const Ref& ref, Effects effects);
   void KeepFinished(const std::string& gid);  // forgets the oldest beyond max_finished_
-  bool Refuse(Waiter waiter);                 // halted: answers Unavailable
+  void ForgetKey(const Entry& e, const std::string& gid);  // its key, if it still names gid
+  bool Refuse(Waiter waiter);                              // halted: answers Unavailable
 
   ShardPorts ports_;
   std::size_t max_finished_;
