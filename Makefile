@@ -6,7 +6,7 @@ BUILD_TYPE ?= RelWithDebInfo
 WERROR ?= $(if $(filter true,$(CI)),ON,OFF)
 export BUILD_DIR
 
-.PHONY: all deps configure build test chaos demo bench services-start services-stop format clean
+.PHONY: all deps configure build test chaos sim demo bench services-start services-stop format clean
 
 all: build
 
@@ -25,6 +25,14 @@ test: build
 # Long chaos run: make chaos ROUNDS=50 SEED=7 (fresh servers, started and stopped).
 chaos: build
 	ROUNDS=$(ROUNDS) SEED=$(SEED) scripts/run-chaos
+
+# The deterministic 2PC simulation: make sim SEEDS=100000 FROM=1 (a failing seed prints its
+# replay command: build/bin/sim --seed S -v). No servers needed.
+SEEDS ?= 10000
+FROM ?= 1
+sim: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) -t sim
+	$(BUILD_DIR)/bin/sim --seeds $(SEEDS) --from $(FROM)
 
 demo: build
 	scripts/demo
