@@ -129,7 +129,10 @@ TEST_F(ResolveTest, ForcedCommitSettlesTheUnreachableBranchAndStopsCallingIt) {
 TEST_F(ResolveTest, BestEffortCallSettlesAReachableBranch) {
   Start();
   StuckCommitting("t3");
-  redis->FailCommits(Code::kOk, 0);  // back just in time: the best-effort call acknowledges
+  // Back just in time: once the heuristic decision is durable, before the best-effort call
+  // (earlier, a phase-2 retry could finish the transaction before the resolve).
+  fault::Registry::Global().Arm("coordinator.after_heuristic_decision",
+                                fault::Spec::Callback([&] { redis->FailCommits(Code::kOk, 0); }));
   auto v = tm->Resolve("t3", Req(kCommit, true));
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_EQ(v->state, co::TxnState::kCommitted);
