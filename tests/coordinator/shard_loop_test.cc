@@ -186,5 +186,32 @@ TEST_F(ShardLoopTest, AReplayedLogFinishesACommitTheLastLoopLeftUndelivered) {
   EXPECT_EQ(loop->rejected(), 0u);
 }
 
+TEST_F(ShardLoopTest, ALoopStoppedDuringACommitCallIsFinishedByReplay) {
+  a_->commit_gate.Close();
+  std::string branch_a;
+  auto loop = Open();
+  ASSERT_NE(loop, nullptr);
+  ViewFuture f = loop->Begin(OneShot("g8"));
+  ASSERT_TRUE(Eventually([&] { return a_->commit_gate.waiting() == 1; }, kWait));
+  Result<twopc::View> v = Await(loop->Get("g8"));
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->state, State::kCommitting);
+  branch_a = v->branches.at(0).spec.branch;
+  loop->Stop();  // the shard sees nothing more: a's acknowledgement is never delivered
+  a_->commit_gate.Open();
+  loop.reset();  // waits for the call in flight, drops its reply
+  Result<twopc::View> answer = Await(std::move(f));  // answered once COMMIT was durable
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_EQ(answer->state, State::kCommitting);
+
+  loop = Open();
+  ASSERT_NE(loop, nullptr);
+  EXPECT_TRUE(Eventually([&] { return StateIs(*loop, "g8", State::kCommitted); }, kWait));
+  const participant::BranchId id{"txc", "g8", branch_a};
+  EXPECT_EQ(a_->StateOf(id), FakeState::kCommitted);
+  EXPECT_GE(a_->commits(), 2);  // the call the old loop never heard back from, and replay's
+  EXPECT_EQ(loop->rejected(), 0u);
+}
+
 }  // namespace
 }  // namespace txcoord::loop

@@ -10,6 +10,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <exception>
 #include <functional>
+#include <mutex>
 #include <thread>
 #include <tuple>
 #include <unordered_map>
@@ -60,9 +61,7 @@ class ShardLoop::Impl final : public twopc::LogPort,
         shard_(twopc::ShardPorts{this, this, this, this}, options_.max_finished_kept) {}
 
   ~Impl() override {
-    work_.reset();
-    ioc_->stop();
-    if (thread_.joinable()) thread_.join();
+    Stop();
     pool_.stop();  // calls not started yet never start
     pool_.join();  // calls in flight finish; their replies go to a stopped loop
     timers_.clear();
@@ -196,6 +195,13 @@ class ShardLoop::Impl final : public twopc::LogPort,
     });
   }
 
+  void Stop() {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    work_.reset();
+    ioc_->stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
   // Runs `fn(waiter)` on the loop; the future completes when the shard answers that waiter.
   ViewFuture Request(std::function<void(twopc::Waiter)> fn) {
     auto promise = std::make_shared<std::promise<Result<View>>>();
@@ -273,6 +279,7 @@ class ShardLoop::Impl final : public twopc::LogPort,
   asio::thread_pool pool_;
   twopc::Shard shard_;
   std::thread thread_;
+  std::mutex stop_mu_;  // Stop from two threads at once
   std::map<TimerKey, Armed> timers_;
   std::uint64_t timer_seq_ = 0;
   std::unordered_map<twopc::Waiter, std::promise<Result<View>>> waiters_;
@@ -294,6 +301,10 @@ Status ShardLoop::Replay(std::string_view body) {
 
 void ShardLoop::Start() {
   impl_->Start();
+}
+
+void ShardLoop::Stop() {
+  impl_->Stop();
 }
 
 namespace {

@@ -10,8 +10,8 @@
 // Thread-safety: the public request methods (Begin, Get, Commit, Abort, Retry) may be called
 // from any thread once Start() was called; they post into the loop and return a future.
 // Replay is called before Start() from the constructing thread only. Everything that touches
-// the Shard runs on the loop thread. The destructor stops the loop (pending futures are broken:
-// std::future_error), waits for participant calls in flight, and drops their replies.
+// the Shard runs on the loop thread. The destructor stops the loop (Stop; pending futures are
+// broken: std::future_error), waits for participant calls in flight, and drops their replies.
 #include <chrono>
 #include <cstdint>
 #include <future>
@@ -56,6 +56,10 @@ class ShardLoop {
   Status Replay(std::string_view body);
   // Starts the loop thread; the shard's Recovered() is its first event. Call once.
   void Start();
+  // Stops the loop and waits for its thread (any thread but the loop's; idempotent): no event
+  // runs after it, as after a crash. Participant calls in flight finish at destruction, which
+  // waits for them (a call blocked in a store blocks it); their replies are dropped.
+  void Stop();
 
   // Requests (any thread, after Start). Begin: a one-shot transaction (request.open false)
   // answers with its outcome, an open one once BEGIN is durable. Unknown participants and
