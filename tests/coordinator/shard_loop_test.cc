@@ -133,6 +133,10 @@ TEST_F(ShardLoopTest, AnUnknownParticipantOrBadActionIsRefusedBeforeTheLog) {
   EXPECT_EQ(Await(loop->Begin(OneShot("g4", "bad"))).status().code(), Code::kInvalidArgument);
   EXPECT_EQ(Await(loop->Get("g3")).status().code(), Code::kNotFound);
   EXPECT_EQ(a_->prepares(), 0);
+  // Requests about a gid the shard does not know are answered, not lost.
+  EXPECT_EQ(Await(loop->Commit("g3")).status().code(), Code::kNotFound);
+  EXPECT_EQ(Await(loop->Retry("g3")).status().code(), Code::kNotFound);
+  EXPECT_EQ(Await(loop->Resolve("g3", {})).status().code(), Code::kNotFound);
 }
 
 TEST_F(ShardLoopTest, AThrowingParticipantIsAnUnknownAckAndRetried) {
@@ -156,10 +160,19 @@ TEST_F(ShardLoopTest, OpenTransactionCommitsOnRequest) {
   Result<twopc::View> v = Await(loop->Begin(r));
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_EQ(v->state, State::kActive);
+  for (const char* p : {"a", "b"}) {
+    v = Await(loop->Register("g6", p));
+    ASSERT_TRUE(v.ok()) << v.status();
+  }
+  EXPECT_EQ(Await(loop->Register("g6", "nobody")).status().code(), Code::kInvalidArgument);
+  ASSERT_EQ(v->branches.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) (i == 0 ? a_ : b_)->SetPrepared(Id(*v, i));
   v = Await(loop->Commit("g6"));
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_TRUE(Decided(*v, State::kCommitted)) << twopc::StateName(v->state);
   EXPECT_TRUE(Eventually([&] { return StateIs(*loop, "g6", State::kCommitted); }, kWait));
+  EXPECT_EQ(a_->StateOf(Id(*v, 0)), FakeState::kCommitted);
+  EXPECT_EQ(b_->StateOf(Id(*v, 1)), FakeState::kCommitted);
 }
 
 TEST_F(ShardLoopTest, AReplayedLogFinishesACommitTheLastLoopLeftUndelivered) {

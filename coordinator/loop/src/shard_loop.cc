@@ -353,6 +353,24 @@ ViewFuture ShardLoop::Retry(std::string gid) {
       [impl, gid = std::move(gid)](twopc::Waiter w) { impl->shard().Retry(gid, w); });
 }
 
+ViewFuture ShardLoop::Register(std::string gid, std::string participant) {
+  if (!impl_->Find(participant))
+    return Ready(InvalidArgument("unknown participant " + participant));
+  Impl* impl = impl_.get();
+  return impl_->Request([impl, gid = std::move(gid), p = std::move(participant)](twopc::Waiter w) {
+    impl->shard().Register(gid, p, w);
+  });
+}
+
+ViewFuture ShardLoop::Resolve(std::string gid, twopc::OperatorResolve resolve) {
+  Impl* impl = impl_.get();
+  return impl_->Request([impl, gid = std::move(gid), r = std::move(resolve)](twopc::Waiter w) {
+    twopc::OperatorResolve mine = r;
+    mine.waiter = w;
+    impl->shard().Resolve(gid, std::move(mine));
+  });
+}
+
 std::uint64_t ShardLoop::rejected() const {
   return impl_->rejected();
 }

@@ -7,7 +7,8 @@
 //                posted back (a throwing participant becomes an error reply)
 //   timers       boost::asio::steady_timer; retry delays from txcoord::Backoff
 //   answers      each request's std::future; published views kept per gid
-// Thread-safety: the public request methods (Begin, Get, Commit, Abort, Retry) may be called
+// Thread-safety: the public request methods (Begin, Get, Register, Commit, Abort, Retry,
+// Resolve) may be called
 // from any thread once Start() was called; they post into the loop and return a future.
 // Replay is called before Start() from the constructing thread only. Everything that touches
 // the Shard runs on the loop thread. The destructor stops the loop (Stop; pending futures are
@@ -66,9 +67,14 @@ class ShardLoop {
   // actions their Validate refuses answer InvalidArgument before anything is logged.
   ViewFuture Begin(twopc::BeginRequest request);
   ViewFuture Get(std::string gid);
+  // Open transactions: a branch of `participant` (InvalidArgument if unknown), answered once its
+  // REGISTER is durable.
+  ViewFuture Register(std::string gid, std::string participant);
   ViewFuture Commit(std::string gid);
   ViewFuture Abort(std::string gid, std::string reason);
   ViewFuture Retry(std::string gid);
+  // An operator's decision (resolve.waiter is ignored: the future is the waiter).
+  ViewFuture Resolve(std::string gid, twopc::OperatorResolve resolve);
 
   // Counters (any thread).
   std::uint64_t rejected() const;  // events the machines refused (AnswerPort::Rejected)
