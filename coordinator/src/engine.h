@@ -1,6 +1,7 @@
 #pragma once
 // Internal: the engine behind TransactionManager. Methods are split by topic over submit.cc,
-// open_txn.cc, phase2.cc, queries.cc, housekeeping.cc; shared plumbing in engine.cc.
+// open_txn.cc, phase2.cc, queries.cc, resolve.cc, saga*.cc, resume.cc (recovery), checkpoint.cc,
+// housekeeping.cc (periodic work); shared plumbing in engine.cc.
 //
 // Locking: checkpoint_mu_ (one checkpoint at a time) → wal_gate_ (shared for appends, exclusive
 // for a checkpoint until the WAL fixed its cut) → mu_ (all transaction state). Participant calls
@@ -297,7 +298,7 @@ class Engine {
   void SagaSnapshotLocked(const Txn& t, internal::v1::TxnSnapshot& s) const;
   Status SagaRetryNowLocked(Txn& t, std::vector<std::size_t>& todo);
 
-  // --- housekeeping.cc ---
+  // --- resume.cc (recovery), housekeeping.cc (periodic work), checkpoint.cc ---
   struct ResumeWork {
     std::vector<std::function<void()>> steps;
     std::size_t next = 0;
