@@ -22,21 +22,21 @@ class CircuitBreaker {
   CircuitBreaker(std::uint32_t threshold, std::chrono::milliseconds cooldown, Clock& clock)
       : threshold_(threshold), cooldown_(cooldown), clock_(clock) {}
   // May a call go now? In half-open, true for the single probe. Every true must be followed
-  // by OnSuccess or OnFailure.
+  // by OnResult.
   bool Allow();
-  void OnSuccess();
-  void OnFailure();
-  // OnSuccess or OnFailure by what the answer says of the participant's health: only an answer
-  // that it could not be reached or failed inside (unavailable, timeout, unknown outcome, data
-  // loss, internal) counts as a failure. A refusal of the call itself (conflict: a protocol
+  // Counts the call's answer by what it says of the participant's health: only an answer that
+  // it could not be reached or failed inside (unavailable, timeout, unknown outcome, exhausted,
+  // data loss, internal) is a failure. A refusal of the call itself (conflict: a protocol
   // violation such as aborting a committed branch; invalid argument; not found; failed
-  // precondition) comes from a healthy participant and must not open the breaker for every
-  // other transaction on it.
+  // precondition) comes from a healthy participant and counts as a success, so it cannot open
+  // the breaker for every other transaction on it.
   void OnResult(const Status& s);
-  static bool IsHealthFailure(const Status& s);
   bool open() const;
 
  private:
+  static bool IsHealthFailure(const Status& s);
+  void OnSuccess();
+  void OnFailure();
   enum class State { kClosed, kOpen, kHalfOpen };
   const std::uint32_t threshold_;
   const std::chrono::milliseconds cooldown_;
